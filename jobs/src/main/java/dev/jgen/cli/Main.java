@@ -1,0 +1,213 @@
+package dev.jgen.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.jgen.catalog.ModelCatalog;
+import dev.jgen.catalog.ModelEntry;
+import dev.jgen.config.ConfigException;
+import dev.jgen.config.ConfigKey;
+import dev.jgen.config.ConfigKeys;
+import dev.jgen.config.ConfigLoader;
+import dev.jgen.config.JobConfig;
+import dev.jgen.engine.EngineRegistry;
+import dev.jgen.model.TinyModelSpec;
+import dev.jgen.model.TinyModelWriter;
+import dev.jgen.spark.GenerateAction;
+import dev.jgen.spark.GenerateJob;
+import dev.jgen.spark.GenerateResult;
+import dev.jgen.spark.SparkSessions;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import org.apache.spark.sql.SparkSession;
+
+/**
+ * {@code jgen <command>}: the same entry point for {@code bin/jgen} and {@code spark-submit --class dev.jgen.cli.Main}.
+ * Exit codes: 0 done (error rows are counted, not fatal), 2 usage or configuration error (before Spark starts), 1 failure.
+ */
+public final class Main {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private Main() {}
+
+  public static void main(String[] argv) {
+    int code = run(argv, System.out, System.err);
+    EngineRegistry.closeAll();
+    if (code != 0 || !isSparkSubmit()) {
+      System.exit(code);
+    }
+  }
+
+  /** Runs one command; returns the exit code. */
+  public static int run(String[] argv, PrintStream out, PrintStream err) {
+    if (argv.length == 0 || argv[0].equals("help") || argv[0].equals("--help") || argv[0].equals("-h")) {
+      out.print(USAGE);
+      return argv.length == 0 ? 2 : 0;
+    }
+    try {
+      return switch (argv[0]) {
+        case "generate" -> generate(argv, out, err, false);
+        case "demo" -> generate(argv, out, err, true);
+        case "tiny-model" -> tinyModel(argv, out);
+        case "models" -> models(argv, out);
+        case "render" -> RenderCommand.run(Args.parse(argv, 1, Set.of("model", "model-dir", "in", "out", "conf-dir",
+            "special-tokens-in-content"), Set.of()), confDir(null), out, err);
+        default -> throw new Args.UsageException("unknown command '" + argv[0] + "'");
+      };
+    } catch (Args.UsageException e) {
+      err.println("jgen: " + e.getMessage() + " (jgen help lists the commands)");
+      return 2;
+    } catch (ConfigException e) {
+      err.println("jgen: config error: " + e.getMessage());
+      return 2;
+    }
+  }
+
+  private static int generate(String[] argv, PrintStream out, PrintStream err, boolean demo) {
+    Args a = Args.parse(argv, 1, Set.of("config", "conf-dir"), Set.of("retry-errors", "help"));
+    if (a.flag("help")) {
+      out.print(configHelp());
+      return 0;
+    }
+    Path confDir = confDir(a.get("conf-dir"));
+    String configFile = a.get("config");
+    if (demo && configFile == null) {
+      configFile = confDir.resolve("jobs/demo.yaml").toString();
+    }
+    if (configFile == null) {
+      throw new Args.UsageException("generate needs --config FILE");
+    }
+    JobConfig config = ConfigLoader.load(Path.of(configFile), a.sets);
+    GenerateJob job = GenerateJob.prepare(config, confDir);
+    SparkSession spark = SparkSessions.create(config);
+    spark.sparkContext().setLogLevel("WARN");
+    err.printf("jgen: run %s: model %s (template %s, %s), input %s, output %s%n", job.runId(), job.model().modelId(),
+        job.prompts().templateSha256().substring(0, 12), job.prompts().templateOrigin(), config.string(ConfigKeys.INPUT_PATH),
+        config.string(ConfigKeys.OUTPUT_PATH));
+    GenerateResult r = GenerateAction.of(spark, job).progress(err, Duration.ofSeconds(5)).retryErrors(a.flag("retry-errors")).execute();
+    if (demo) {
+      out.println("A few rows of the table (the demo model has random weights: its text is noise):");
+      spark.read().format("delta").load(r.output()).where("run_id = '" + r.runId() + "'")
+          .selectExpr("id", "status", "prompt_tokens", "completion_tokens", "finish_reason", "substr(output_text, 1, 40) AS output_text")
+          .orderBy("id").show(5, false);
+    }
+    printSummary(r, out);
+    return 0;
+  }
+
+  static void printSummary(GenerateResult r, PrintStream out) {
+    out.printf(Locale.ROOT, "jgen: run %s attempt %d: %d rows in (x%d samples) -> %d ok, %d error; %d generated now in %.1f s "
+            + "(%.1f completion tok/s); table %s%n",
+        r.runId(), r.attempt(), r.rowsIn(), r.samplesPerRow(), r.ok(), r.error(), r.generatedNow(), r.generationSeconds(),
+        r.completionTokensPerSecond(), r.output());
+    for (Map.Entry<String, Long> w : r.warnings().entrySet()) {
+      out.printf("jgen: warning (%d rows): %s%n", w.getValue(), w.getKey());
+    }
+    if (r.missingFromInput() > 0) {
+      out.printf("jgen: warning: %d rows of the run are no longer in the input (kept in the table)%n", r.missingFromInput());
+    }
+    if (r.error() > 0) {
+      out.printf("jgen: see the errors with: jgen show --output %s --run %s --status error%n", r.output(), r.runId());
+    }
+    ObjectNode o = JSON.createObjectNode();
+    o.put("run_id", r.runId());
+    o.put("rows_in", r.rowsIn());
+    o.put("ok", r.ok());
+    o.put("error", r.error());
+    o.put("output", r.output());
+    o.put("prompt_tokens", r.promptTokens());
+    o.put("completion_tokens", r.completionTokens());
+    o.put("seconds", Math.round(r.seconds() * 1000) / 1000.0);
+    o.put("attempt", r.attempt());
+    o.put("samples_per_row", r.samplesPerRow());
+    o.put("generated_now", r.generatedNow());
+    o.put("missing_from_input", r.missingFromInput());
+    o.put("model_load_ms", r.modelLoadMs());
+    o.put("warnings", r.warnings().size());
+    out.println(o.toString());
+  }
+
+  private static int tinyModel(String[] argv, PrintStream out) throws ConfigException {
+    Args a = Args.parse(argv, 1, Set.of("out", "shape"), Set.of());
+    if (a.get("out") == null) {
+      throw new Args.UsageException("tiny-model needs --out DIR");
+    }
+    String shape = a.options.getOrDefault("shape", "tiny");
+    TinyModelSpec spec = switch (shape) {
+      case "tiny" -> TinyModelSpec.tiny();
+      case "llm-jp-3-1.8b" -> TinyModelSpec.llmJp3_1_8bShape();
+      default -> throw new Args.UsageException("--shape: one of tiny | llm-jp-3-1.8b");
+    };
+    try {
+      Path dir = TinyModelWriter.write(Path.of(a.get("out")), spec);
+      out.println("jgen: wrote a " + shape + " model with random weights to " + dir.toAbsolutePath());
+      return 0;
+    } catch (java.io.IOException e) {
+      throw new ConfigException("--out: cannot write " + a.get("out") + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static int models(String[] argv, PrintStream out) {
+    Args a = Args.parse(argv, 1, Set.of("conf-dir"), Set.of());
+    ModelCatalog catalog = ModelCatalog.load(confDir(a.get("conf-dir")));
+    out.printf("%-32s %-42s %-8s %-8s %-9s %-4s %s%n", "ID", "HUGGING FACE", "ARCH", "CONTEXT", "ATTRS", "TP", "TEMPLATE");
+    for (ModelEntry e : catalog.entries()) {
+      out.printf("%-32s %-42s %-8s %-8d %-9s %-4s %s%n", e.id(), e.hfId() == null ? "-" : e.hfId(), e.architecture(),
+          e.contextLength(), e.attributes(), e.gpu().getOrDefault("tensor_parallel_degree", "-"),
+          (e.templateFile() == null ? "from the model files" : e.templateFile()) + (e.templateVerified() ? "" : " (NOT VERIFIED)"));
+    }
+    return 0;
+  }
+
+  /** --conf-dir, else JGEN_CONF, else ./conf, else the conf folder beside the launcher (JGEN_HOME). */
+  static Path confDir(String option) {
+    if (option != null) {
+      return Path.of(option);
+    }
+    String env = System.getenv("JGEN_CONF");
+    if (env != null && !env.isBlank()) {
+      return Path.of(env);
+    }
+    if (Files.isDirectory(Path.of("conf", "models"))) {
+      return Path.of("conf");
+    }
+    String home = System.getenv("JGEN_HOME");
+    return home != null ? Path.of(home, "conf") : Path.of("conf");
+  }
+
+  private static boolean isSparkSubmit() {
+    return System.getProperty("spark.submit.deployMode") != null;
+  }
+
+  static String configHelp() {
+    StringBuilder sb = new StringBuilder("Config keys (YAML, or --set key=value):\n");
+    for (ConfigKey k : ConfigKeys.all().values()) {
+      sb.append(String.format("  %-36s %s%s%n", k.name(), k.description(),
+          k.defaultValue() == null || (k.defaultValue() instanceof List<?> l && l.isEmpty())
+              || (k.defaultValue() instanceof Map<?, ?> m && m.isEmpty()) ? "" : " [default: " + k.defaultValue() + "]"));
+    }
+    return sb.toString();
+  }
+
+  private static final String USAGE = """
+      jgen: batch generation with Japanese chat LLMs on Spark, into Delta Lake.
+
+      Commands:
+        generate --config FILE [--set key=value ...] [--retry-errors]
+                                   run a generation job (generate --help lists the config keys)
+        demo [--set key=value ...] run conf/jobs/demo.yaml on the tiny random model and show a few rows
+        render (--model ID | --model-dir DIR) --in FILE.jsonl --out FILE.jsonl
+                                   render and tokenize conversations with a model's chat template, no generation
+        models                     list the model catalog (conf/models/)
+        tiny-model --out DIR [--shape tiny|llm-jp-3-1.8b]
+                                   write a Llama model with random weights (GGUF + Hugging Face tokenizer files)
+
+      Options for every command: --conf-dir DIR (default: $JGEN_CONF, ./conf, or the repository's conf/).
+      The last line of standard output of generate is one JSON object with the run's counts.
+      """;
+}

@@ -1,0 +1,136 @@
+package dev.jgen.config;
+
+import dev.jgen.config.ConfigKey.Type;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+
+/** Every key a job config may hold. Names are a public contract: schedulers and notebooks set them with --set. */
+public final class ConfigKeys {
+  public static final String INPUT_PATH = "input.path";
+  public static final String INPUT_FORMAT = "input.format";
+  public static final String INPUT_ID_COLUMN = "input.id_column";
+  public static final String MODEL_ID = "model.id";
+  public static final String MODEL_PATH = "model.path";
+  public static final String ENGINE_KIND = "engine.kind";
+  public static final String ENGINE_THREADS = "engine.threads";
+  public static final String ENGINE_PARALLEL = "engine.parallel";
+  public static final String ENGINE_CTX_SIZE = "engine.ctx_size";
+  public static final String MAX_NEW_TOKENS = "generation.max_new_tokens";
+  public static final String TEMPERATURE = "generation.temperature";
+  public static final String TOP_P = "generation.top_p";
+  public static final String TOP_K = "generation.top_k";
+  public static final String REPETITION_PENALTY = "generation.repetition_penalty";
+  public static final String SEED = "generation.seed";
+  public static final String STOP = "generation.stop";
+  public static final String N = "generation.n";
+  public static final String OUTPUT_PATH = "output.path";
+  public static final String RUN_ID = "run.id";
+  public static final String RUN_MODE = "run.mode";
+  public static final String RUNS_PATH = "output.runs_path";
+  public static final String OPTIMIZE = "output.optimize";
+  public static final String CHUNK_ROWS = "job.chunk_rows";
+  public static final String PARTITIONS = "job.partitions";
+  public static final String SPECIAL_TOKENS_IN_CONTENT = "prompt.special_tokens_in_content";
+  public static final String ATTRIBUTES_APPLY_TO = "attributes.apply_to";
+  public static final String SPARK_MASTER = "spark.master";
+  public static final String SPARK_APP_NAME = "spark.app_name";
+  public static final String SPARK_CONF = "spark.conf";
+
+  public static final List<String> INPUT_FORMATS = List.of("jsonl", "parquet", "delta");
+  public static final List<String> ENGINE_KINDS = List.of("llamacpp", "none");
+
+  private static final Map<String, ConfigKey> KEYS = new LinkedHashMap<>();
+
+  static {
+    key(INPUT_PATH, Type.STRING, null, "Input rows: a JSONL file or folder, a Parquet path or a Delta table.", nonBlank());
+    key(INPUT_FORMAT, Type.STRING, null, "jsonl | parquet | delta (default: from the path).", oneOf(INPUT_FORMATS));
+    key(INPUT_ID_COLUMN, Type.STRING, "id", "Column holding each row's stable id.", nonBlank());
+    key(MODEL_ID, Type.STRING, null, "A catalog entry in conf/models/ (see `jgen models`): template, defaults, serving hints.", nonBlank());
+    key(MODEL_PATH, Type.STRING, null, "Weights: a model directory (GGUF + tokenizer files) or a GGUF file; its tokenizer_config.json template wins over the catalog.", nonBlank());
+    key(ENGINE_KIND, Type.STRING, "llamacpp", "llamacpp | none (render and tokenize only).", oneOf(ENGINE_KINDS));
+    key(ENGINE_THREADS, Type.INT, 0, "llama.cpp threads per executor (0: the executor's cores).", atLeast(0));
+    key(ENGINE_PARALLEL, Type.INT, 2, "llama.cpp sequences decoded together (continuous batching slots).", atLeast(1));
+    key(ENGINE_CTX_SIZE, Type.INT, 0, "Context tokens per sequence (0: the model's context length, at most 4096).", atLeast(0));
+    key(MAX_NEW_TOKENS, Type.INT, 256, "Generated tokens at most, per row.", greaterThan(0));
+    key(TEMPERATURE, Type.DOUBLE, null, "Sampling temperature, >= 0 (0 = greedy). Default: the model card's.", atLeastD(0));
+    key(TOP_P, Type.DOUBLE, null, "Nucleus sampling, in (0, 1]. Default: the model card's, else 1.", unitInterval());
+    key(TOP_K, Type.INT, null, "Top-k sampling, >= 0 (0 = off). Default: the model card's, else 0.", atLeast(0));
+    key(REPETITION_PENALTY, Type.DOUBLE, null, "Repetition penalty, > 0 (1 = off). Default: the model card's, else 1.", positive());
+    key(SEED, Type.LONG, 0L, "Base seed; each row's seed is derived from it, the id and the sample index.", null);
+    key(STOP, Type.STRING_LIST, List.of(), "Stop strings.", null);
+    key(N, Type.INT, 1, "Samples per prompt.", greaterThan(0));
+    key(OUTPUT_PATH, Type.STRING, null, "The output Delta table.", nonBlank());
+    key(RUN_ID, Type.STRING, null, "Run id (default: derived from input, model, template and parameters).", nonBlank());
+    key(RUN_MODE, Type.STRING, "resume", "resume: continue the run (only missing rows are generated) | new: replace the run's rows.",
+        oneOf(List.of("resume", "new")));
+    key(RUNS_PATH, Type.STRING, null, "The runs table (default: <output.path>_runs).", nonBlank());
+    key(OPTIMIZE, Type.BOOLEAN, false, "OPTIMIZE the run's partition of the output table at the end.", null);
+    key(CHUNK_ROWS, Type.INT, 512, "Rows per committed chunk of the output table.", greaterThan(0));
+    key(PARTITIONS, Type.INT, 0, "Spark tasks per chunk (0: Spark's default parallelism).", atLeast(0));
+    key(SPECIAL_TOKENS_IN_CONTENT, Type.STRING, "reject", "reject | escape | allow: the model's special-token text inside content.",
+        oneOf(List.of("reject", "escape", "allow")));
+    key(ATTRIBUTES_APPLY_TO, Type.STRING, "last_user", "last_user | all_user: where attribute columns go.",
+        oneOf(List.of("last_user", "all_user")));
+    key(SPARK_MASTER, Type.STRING, null, "Spark master (default local[*] when not under spark-submit).", nonBlank());
+    key(SPARK_APP_NAME, Type.STRING, "jgen", "Spark application name.", nonBlank());
+    key(SPARK_CONF, Type.MAP, Map.of(), "Extra Spark settings, e.g. {spark.sql.shuffle.partitions: 8}.", null);
+  }
+
+  private ConfigKeys() {}
+
+  public static Map<String, ConfigKey> all() {
+    return Collections.unmodifiableMap(KEYS);
+  }
+
+  public static ConfigKey get(String name) {
+    return KEYS.get(name);
+  }
+
+  private static void key(String name, Type type, Object dflt, String doc, Function<Object, String> check) {
+    KEYS.put(name, new ConfigKey(name, type, dflt, doc, check));
+  }
+
+  static Function<Object, String> oneOf(List<String> allowed) {
+    return v -> allowed.contains(v) ? null : "must be one of " + String.join(" | ", allowed);
+  }
+
+  private static Function<Object, String> nonBlank() {
+    return v -> v.toString().isBlank() ? "must not be empty" : null;
+  }
+
+  private static Function<Object, String> atLeast(int min) {
+    return v -> ((Number) v).longValue() >= min ? null : "must be >= " + min;
+  }
+
+  private static Function<Object, String> greaterThan(int min) {
+    return v -> ((Number) v).longValue() > min ? null : "must be > " + min;
+  }
+
+  private static Function<Object, String> atLeastD(double min) {
+    return v -> ((Number) v).doubleValue() >= min ? null : "must be >= " + min;
+  }
+
+  private static Function<Object, String> positive() {
+    return v -> ((Number) v).doubleValue() > 0 ? null : "must be > 0";
+  }
+
+  private static Function<Object, String> unitInterval() {
+    return v -> {
+      double d = ((Number) v).doubleValue();
+      return d > 0 && d <= 1 ? null : "must be in (0, 1]";
+    };
+  }
+
+  /** Names close to a misspelt key, for the error message. */
+  static List<String> suggestions(String unknown) {
+    String tail = unknown.contains(".") ? unknown.substring(unknown.lastIndexOf('.') + 1) : unknown;
+    return Arrays.stream(KEYS.keySet().toArray(String[]::new))
+        .filter(k -> k.endsWith("." + tail) || k.startsWith(unknown.split("\\.")[0] + "."))
+        .limit(8)
+        .toList();
+  }
+}

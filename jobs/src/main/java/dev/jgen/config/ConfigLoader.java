@@ -1,0 +1,119 @@
+package dev.jgen.config;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.constructor.SafeConstructor;
+import org.yaml.snakeyaml.error.YAMLException;
+
+/**
+ * Reads a YAML job config, applies {@code --set key=value} overrides and checks every key, all before Spark starts.
+ * Nested YAML ({@code generation: {temperature: 0}}) and dotted keys ({@code generation.temperature: 0}) are the same.
+ */
+public final class ConfigLoader {
+  private ConfigLoader() {}
+
+  public static JobConfig load(Path file, List<String> overrides) {
+    Map<String, Object> raw = new LinkedHashMap<>();
+    if (file != null) {
+      if (!Files.isRegularFile(file)) {
+        throw new ConfigException("--config: no such file: " + file);
+      }
+      try {
+        raw.putAll(parseYaml(Files.readString(file), file.toString()));
+      } catch (IOException e) {
+        throw new ConfigException("--config: cannot read " + file + ": " + e.getMessage(), e);
+      }
+    }
+    for (String o : overrides) {
+      int eq = o.indexOf('=');
+      if (eq <= 0) {
+        throw new ConfigException("--set: expected key=value (got '" + o + "')");
+      }
+      putFlat(raw, o.substring(0, eq).trim(), o.substring(eq + 1), "--set");
+    }
+    return validate(raw);
+  }
+
+  /** Builds a config from an in-memory map (notebooks, tests, the API). */
+  public static JobConfig fromMap(Map<String, ?> settings) {
+    Map<String, Object> raw = new LinkedHashMap<>();
+    flatten("", settings, raw, "settings");
+    return validate(raw);
+  }
+
+  static Map<String, Object> parseYaml(String text, String origin) {
+    Object doc;
+    try {
+      doc = new Yaml(new SafeConstructor(new LoaderOptions())).load(text);
+    } catch (YAMLException e) {
+      throw new ConfigException(origin + ": not valid YAML: " + e.getMessage().lines().findFirst().orElse(""), e);
+    }
+    Map<String, Object> flat = new LinkedHashMap<>();
+    if (doc == null) {
+      return flat;
+    }
+    if (!(doc instanceof Map<?, ?> m)) {
+      throw new ConfigException(origin + ": expected a mapping of config keys at the top level");
+    }
+    flatten("", m, flat, origin);
+    return flat;
+  }
+
+  private static void flatten(String prefix, Map<?, ?> m, Map<String, Object> out, String origin) {
+    for (Map.Entry<?, ?> e : m.entrySet()) {
+      String key = prefix + e.getKey();
+      ConfigKey known = ConfigKeys.get(key);
+      if (e.getValue() instanceof Map<?, ?> nested && (known == null || known.type() != ConfigKey.Type.MAP)) {
+        flatten(key + ".", nested, out, origin);
+      } else {
+        putFlat(out, key, e.getValue(), origin);
+      }
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  private static void putFlat(Map<String, Object> out, String key, Object value, String origin) {
+    // Map-typed keys take sub-keys from --set: spark.conf.spark.sql.shuffle.partitions=8.
+    for (ConfigKey k : ConfigKeys.all().values()) {
+      if (k.type() == ConfigKey.Type.MAP && key.startsWith(k.name() + ".")) {
+        Map<String, Object> m = new LinkedHashMap<>((Map<String, Object>) out.getOrDefault(k.name(), Map.of()));
+        m.put(key.substring(k.name().length() + 1), value);
+        out.put(k.name(), m);
+        return;
+      }
+    }
+    if (ConfigKeys.get(key) == null) {
+      List<String> near = ConfigKeys.suggestions(key);
+      throw new ConfigException("unknown config key '" + key + "' (in " + origin + ")"
+          + (near.isEmpty() ? "; `jgen generate --help` lists the keys" : "; known keys nearby: " + String.join(", ", near)));
+    }
+    out.put(key, value);
+  }
+
+  private static JobConfig validate(Map<String, Object> raw) {
+    Map<String, Object> values = new LinkedHashMap<>();
+    for (ConfigKey key : ConfigKeys.all().values()) {
+      Object v = raw.containsKey(key.name()) ? key.parse(raw.get(key.name())) : key.defaultValue();
+      values.put(key.name(), v);
+    }
+    require(values, ConfigKeys.INPUT_PATH, "the input rows (a JSONL, Parquet or Delta path)");
+    require(values, ConfigKeys.OUTPUT_PATH, "the output Delta table path");
+    // model.id picks the catalog entry (template, defaults); model.path the weights. Either alone is enough.
+    if (values.get(ConfigKeys.MODEL_ID) == null && values.get(ConfigKeys.MODEL_PATH) == null) {
+      throw new ConfigException("model.id or model.path: missing; set a catalog id (`jgen models` lists them) or a model directory");
+    }
+    return new JobConfig(values);
+  }
+
+  private static void require(Map<String, Object> values, String key, String what) {
+    if (values.get(key) == null) {
+      throw new ConfigException(key + ": missing; set " + what);
+    }
+  }
+}

@@ -1,0 +1,114 @@
+package dev.jgen.delta;
+
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.max;
+
+import io.delta.tables.DeltaTable;
+import java.io.File;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.expressions.Window;
+import org.apache.spark.sql.functions;
+
+/**
+ * The generations Delta table at {@code output.path}: created with change data feed on and partitioned by run, written
+ * only by idempotent appends, and read back as "the latest attempt of each (row, sample)".
+ */
+public final class GenerationsTable {
+  private final SparkSession spark;
+  private final String path;
+
+  private GenerationsTable(SparkSession spark, String path) {
+    this.spark = spark;
+    this.path = path;
+  }
+
+  /** Opens the table, creating it if the path is empty; refuses a path that holds anything else, touching nothing. */
+  public static GenerationsTable openOrCreate(SparkSession spark, String path) {
+    if (DeltaTable.isDeltaTable(spark, path)) {
+      String problem = OutputSchema.mismatch(spark.read().format("delta").load(path).schema());
+      if (problem != null) {
+        throw new IllegalStateException("output.path " + path + " is a Delta table but not a jgen generations table ("
+            + problem + "); choose another output.path");
+      }
+      return new GenerationsTable(spark, path);
+    }
+    File local = localFile(path);
+    if (local != null && local.exists() && (!local.isDirectory() || local.list().length > 0)) {
+      throw new IllegalStateException("output.path " + path + " exists and is not a Delta table; choose another output.path");
+    }
+    DeltaTable.createIfNotExists(spark)
+        .location(path)
+        .addColumns(OutputSchema.SCHEMA)
+        .partitionedBy("run_id")
+        .property("delta.enableChangeDataFeed", "true")
+        .property("delta.appendOnly", "false")
+        .execute();
+    return new GenerationsTable(spark, path);
+  }
+
+  /** Opens an existing table for reading, or fails with the path. */
+  public static GenerationsTable open(SparkSession spark, String path) {
+    if (!DeltaTable.isDeltaTable(spark, path)) {
+      throw new IllegalArgumentException("--output " + path + ": not a Delta table");
+    }
+    return new GenerationsTable(spark, path);
+  }
+
+  public String path() {
+    return path;
+  }
+
+  public Dataset<Row> all() {
+    return spark.read().format("delta").load(path);
+  }
+
+  public Dataset<Row> run(String runId) {
+    return all().where(col("run_id").equalTo(lit(runId)));
+  }
+
+  /** Each (row_key, sample_index) of the run once: its latest attempt. */
+  public Dataset<Row> latest(String runId) {
+    var w = Window.partitionBy("row_key", "sample_index").orderBy(col("attempt").desc(), col("created_at").desc());
+    return run(runId).withColumn("_rank", functions.row_number().over(w)).where(col("_rank").equalTo(1)).drop("_rank");
+  }
+
+  /** The highest attempt recorded for the run, 0 when the run has no rows. */
+  public int lastAttempt(String runId) {
+    Row r = run(runId).agg(max("attempt")).first();
+    return r.isNullAt(0) ? 0 : r.getInt(0);
+  }
+
+  /**
+   * Appends one chunk. {@code txnAppId}/{@code txnVersion} make a replay of the same chunk by the same attempt a no-op,
+   * and {@code userMetadata} carries the run's lineage into the table history.
+   */
+  public void append(Dataset<Row> rows, String appId, long version, String userMetadata) {
+    rows.write()
+        .format("delta")
+        .mode("append")
+        .option("txnAppId", appId)
+        .option("txnVersion", version)
+        .option("userMetadata", userMetadata)
+        .save(path);
+  }
+
+  /** run.mode=new: removes the run's rows in one commit (the run's history stays in the table's versions). */
+  public void deleteRun(String runId) {
+    DeltaTable.forPath(spark, path).delete(col("run_id").equalTo(lit(runId)));
+  }
+
+  /** Compacts the run's partition after many small chunk commits. */
+  public void optimizeRun(String runId) {
+    DeltaTable.forPath(spark, path).optimize().where("run_id = '" + runId.replace("'", "''") + "'").executeCompaction();
+  }
+
+  private static File localFile(String path) {
+    if (path.startsWith("file:")) {
+      return new File(java.net.URI.create(path.startsWith("file://") ? path : "file://" + path.substring(5)));
+    }
+    return path.matches("^[a-zA-Z][a-zA-Z0-9+.-]*://.*") ? null : new File(path);
+  }
+}

@@ -1,0 +1,96 @@
+package dev.jgen.delta;
+
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.lit;
+
+import io.delta.tables.DeltaTable;
+import java.sql.Timestamp;
+import java.util.List;
+import java.util.Optional;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+
+/**
+ * One row per run attempt ({@code output.runs_path}): its configuration, timings and counts. It is also the run's lock:
+ * an attempt marked {@code running} whose heartbeat is fresh keeps a second job off the same run.
+ */
+public final class RunsTable {
+  public static final StructType SCHEMA = new StructType()
+      .add("run_id", DataTypes.StringType, false)
+      .add("attempt", DataTypes.IntegerType, false)
+      .add("status", DataTypes.StringType, false)
+      .add("owner", DataTypes.StringType)
+      .add("config_hash", DataTypes.StringType)
+      .add("config", DataTypes.StringType)
+      .add("model_id", DataTypes.StringType)
+      .add("template_sha256", DataTypes.StringType)
+      .add("jgen_version", DataTypes.StringType)
+      .add("started_at", DataTypes.TimestampType)
+      .add("heartbeat_at", DataTypes.TimestampType)
+      .add("ended_at", DataTypes.TimestampType)
+      .add("rows_in", DataTypes.LongType)
+      .add("generated", DataTypes.LongType)
+      .add("ok", DataTypes.LongType)
+      .add("error", DataTypes.LongType)
+      .add("missing_from_input", DataTypes.LongType)
+      .add("prompt_tokens", DataTypes.LongType)
+      .add("completion_tokens", DataTypes.LongType)
+      .add("completion_tokens_per_second", DataTypes.DoubleType)
+      .add("model_load_ms", DataTypes.LongType)
+      .add("generation_seconds", DataTypes.DoubleType)
+      .add("seconds", DataTypes.DoubleType)
+      .add("message", DataTypes.StringType);
+
+  private final SparkSession spark;
+  private final String path;
+
+  private RunsTable(SparkSession spark, String path) {
+    this.spark = spark;
+    this.path = path;
+  }
+
+  public static RunsTable openOrCreate(SparkSession spark, String path) {
+    DeltaTable.createIfNotExists(spark).location(path).addColumns(SCHEMA).execute();
+    return new RunsTable(spark, path);
+  }
+
+  /** The runs table beside a generations table, or null when there is none. */
+  public static Optional<RunsTable> openIfExists(SparkSession spark, String path) {
+    return DeltaTable.isDeltaTable(spark, path) ? Optional.of(new RunsTable(spark, path)) : Optional.empty();
+  }
+
+  /** Default location: beside the output table, named {@code <output>_runs}. */
+  public static String besideOutput(String outputPath) {
+    String p = outputPath.endsWith("/") ? outputPath.substring(0, outputPath.length() - 1) : outputPath;
+    return p + "_runs";
+  }
+
+  public String path() {
+    return path;
+  }
+
+  public Dataset<Row> all() {
+    return spark.read().format("delta").load(path);
+  }
+
+  public List<Row> attempts(String runId) {
+    return all().where(col("run_id").equalTo(lit(runId))).orderBy("attempt").collectAsList();
+  }
+
+  /** Inserts or replaces the row of (run_id, attempt). */
+  public void upsert(RunRecord run) {
+    Dataset<Row> src = spark.createDataFrame(List.of(run.toRow()), SCHEMA);
+    DeltaTable.forPath(spark, path).as("t")
+        .merge(src.as("s"), "t.run_id = s.run_id AND t.attempt = s.attempt")
+        .whenMatched().updateAll()
+        .whenNotMatched().insertAll()
+        .execute();
+  }
+
+  public static Timestamp now() {
+    return new Timestamp(System.currentTimeMillis());
+  }
+}

@@ -1,0 +1,7 @@
+package dev.jgen.engine;
+
+/**
+ * One generation to run. Both forms of the prompt travel: the embedded engine takes the token ids (so tokenization is
+ * the Hugging Face tokenizer's, not the engine's), a serving engine that tokenizes on its side takes the text.
+ */
+public record CompletionRequest(String requestId, String promptText, int[] promptTokenIds, SamplingParams params) {}

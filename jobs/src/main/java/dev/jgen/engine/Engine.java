@@ -1,0 +1,28 @@
+package dev.jgen.engine;
+
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * What runs the model. Deliberately narrow, like Delta Kernel's {@code Engine}: the Spark job hands over prepared
+ * requests and reads completions; loading, batching, transport and retries stay behind this interface, so the job never
+ * depends on llama.cpp or DJL Serving.
+ *
+ * <p>An engine is loaded once per executor JVM ({@link EngineRegistry}) and shared by all its tasks, which is why
+ * submission is asynchronous: every task keeps requests in flight and the engine batches across them.
+ */
+public interface Engine extends AutoCloseable {
+
+  EngineInfo info();
+
+  /**
+   * Starts one generation. The future fails with {@link EngineException} for a request that cannot complete; that
+   * fails the row, not the task.
+   */
+  CompletableFuture<Completion> submit(CompletionRequest request);
+
+  /** Requests worth keeping in flight at once to keep the engine full (its batch capacity). */
+  int capacity();
+
+  @Override
+  void close();
+}

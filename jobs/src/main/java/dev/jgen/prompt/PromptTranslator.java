@@ -1,0 +1,154 @@
+package dev.jgen.prompt;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Turns a row's conversation into what an engine runs: messages -> the model's chat template -> token ids. Kept apart
+ * from generation the way DJL keeps a {@code Translator} apart from its {@code Predictor}: the same translator serves
+ * the llama.cpp engine, the DJL Serving client, the dry run and {@code jgen render}.
+ */
+public final class PromptTranslator {
+  private static final Map<String, PromptTranslator> SHARED = new ConcurrentHashMap<>();
+
+  private final PromptSpec spec;
+  private final ChatTemplate template;
+  private final HfTokenizer tokenizer;
+  private final ContentGuard guard;
+
+  public PromptTranslator(PromptSpec spec) {
+    this.spec = spec;
+    this.template = ChatTemplate.compile(spec.templateSource());
+    this.tokenizer = spec.tokenizerJson() == null ? null : HfTokenizer.shared(spec.tokenizerSha256(), spec.tokenizerJson());
+    this.guard = new ContentGuard(spec.specialTokensInContent(), TokenizerFiles.specialTokenTexts(spec), spec.templateSource());
+  }
+
+  /** The JVM's translator for this spec: the template is compiled and the tokenizer loaded once per executor. */
+  public static PromptTranslator shared(PromptSpec spec) {
+    return SHARED.computeIfAbsent(spec.templateSha256() + "/" + spec.tokenizerSha256() + "/" + spec.specialTokensInContent()
+        + "/" + spec.attributesApplyTo() + "/" + spec.contextLength(), k -> new PromptTranslator(spec));
+  }
+
+  public PromptSpec spec() {
+    return spec;
+  }
+
+  public boolean canTokenize() {
+    return tokenizer != null;
+  }
+
+  /**
+   * Renders and tokenizes one row.
+   *
+   * @param maxNewTokens the row's generation budget, checked against the context together with the prompt
+   * @throws InvalidRowException for anything about the row that prevents an exact prompt
+   */
+  public PreparedPrompt prepare(ChatInput in, int maxNewTokens) {
+    List<String> warnings = new ArrayList<>();
+    List<Map<String, Object>> messages = messages(in);
+    Map<String, Integer> attributes = SteerLmAttributes.validate(in.attributeColumns() == null ? Map.of() : in.attributeColumns());
+    if (!attributes.isEmpty()) {
+      applyAttributes(messages, attributes);
+      if (!spec.templateReadsAttributes()) {
+        warnings.add("model " + spec.modelId() + ": its template ignores SteerLM attributes; attribute columns have no effect");
+      }
+    }
+    if (spec.templateIgnoresSystem() && messages.stream().anyMatch(m -> "system".equals(m.get("role")))) {
+      warnings.add("model " + spec.modelId() + ": its template ignores the system message's content");
+    }
+    guard.apply(messages);
+    String text;
+    try {
+      text = template.render(messages, in.addGenerationPrompt(), spec.specialTokens(), in.tools(), in.kwargs());
+    } catch (TemplateException e) {
+      throw new InvalidRowException("chat template: " + e.getMessage());
+    }
+    int[] ids = null;
+    if (tokenizer != null) {
+      ids = tokenizer.encode(text);
+      int room = spec.contextLength() - maxNewTokens;
+      if (ids.length > room) {
+        throw new InvalidRowException("prompt is " + ids.length + " tokens; the context of " + spec.contextLength()
+            + " tokens minus max_new_tokens " + maxNewTokens + " leaves " + Math.max(room, 0));
+      }
+    }
+    return new PreparedPrompt(text, ids, attributes, warnings);
+  }
+
+  /** Decodes generated ids with the model's tokenizer (used by engines that return ids). */
+  public String decode(int[] ids) {
+    return tokenizer.decode(ids, true);
+  }
+
+  private static List<Map<String, Object>> messages(ChatInput in) {
+    List<Map<String, Object>> out = new ArrayList<>();
+    boolean hasMessages = in.messages() != null && !in.messages().isEmpty();
+    boolean hasPrompt = in.prompt() != null;
+    if (hasMessages && hasPrompt) {
+      throw new InvalidRowException("both prompt and messages are set; give one");
+    }
+    if (!hasMessages && !hasPrompt) {
+      throw new InvalidRowException(in.messages() != null ? "messages is empty" : "neither prompt nor messages is set");
+    }
+    if (hasPrompt) {
+      if (in.prompt().isBlank()) {
+        throw new InvalidRowException("prompt is empty");
+      }
+      out.add(message("user", in.prompt()));
+    } else {
+      for (int i = 0; i < in.messages().size(); i++) {
+        Map<String, Object> m = in.messages().get(i);
+        if (m == null) {
+          throw new InvalidRowException("messages[" + i + "] is null");
+        }
+        if (!(m.get("role") instanceof String role) || role.isBlank()) {
+          throw new InvalidRowException("messages[" + i + "] has no role");
+        }
+        if (!(m.get("content") instanceof String)) {
+          throw new InvalidRowException("messages[" + i + "] (" + role + ") has no content");
+        }
+        // Message dicts pass through with their extra keys, as in transformers; null keys are left out.
+        Map<String, Object> copy = new LinkedHashMap<>();
+        m.forEach((k, v) -> {
+          if (v != null) {
+            copy.put(k, v);
+          }
+        });
+        out.add(copy);
+      }
+    }
+    if (in.system() != null) {
+      if ("system".equals(out.get(0).get("role"))) {
+        throw new InvalidRowException("both the system column and a system message are set; give one");
+      }
+      out.add(0, message("system", in.system()));
+    }
+    return out;
+  }
+
+  private void applyAttributes(List<Map<String, Object>> messages, Map<String, Integer> attributes) {
+    int last = -1;
+    for (int i = 0; i < messages.size(); i++) {
+      if ("user".equals(messages.get(i).get("role"))) {
+        last = i;
+        if (spec.attributesApplyTo().equals("all_user")) {
+          messages.get(i).putAll(attributes);
+        }
+      }
+    }
+    if (last < 0) {
+      throw new InvalidRowException("attribute columns are set but the conversation has no user message");
+    }
+    messages.get(last).putAll(attributes);
+  }
+
+  private static Map<String, Object> message(String role, String content) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("role", role);
+    m.put("content", content);
+    return m;
+  }
+}

@@ -1,0 +1,581 @@
+package dev.jgen.prompt.jinja;
+
+import java.math.BigDecimal;
+import java.math.RoundingMode;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/** Jinja2 3.1's built-in filters (as in {@code jinja2/filters.py}), with transformers' {@code tojson}. */
+final class Filters {
+  private Filters() {}
+
+  interface Filter {
+    Object apply(Object v, Args a);
+  }
+
+  private static final Map<String, Filter> FILTERS = new HashMap<>();
+
+  static Filter get(String name) {
+    return FILTERS.get(name);
+  }
+
+  private static void reg(Filter f, String... names) {
+    for (String n : names) {
+      FILTERS.put(n, f);
+    }
+  }
+
+  /** Jinja's soft_str: str() of anything, '' for Undefined. */
+  private static String s(Object v) {
+    return PyValues.str(v);
+  }
+
+  private static final Pattern WORD_BEGINNING_SPLIT = Pattern.compile("([-\\s({\\[<]+)", Pattern.UNICODE_CHARACTER_CLASS);
+  private static final Pattern WORD = Pattern.compile("\\w+", Pattern.UNICODE_CHARACTER_CLASS);
+
+  static {
+    reg((v, a) -> (long) PyValues.len(v), "length", "count");
+    reg((v, a) -> s(v), "string");
+    reg((v, a) -> s(v), "safe");
+    reg(Filters::tojson, "tojson");
+    reg((v, a) -> PyStr.strip(s(v), a.optStr(0, "chars")), "trim");
+    reg((v, a) -> PyStr.upper(s(v)), "upper");
+    reg((v, a) -> PyStr.lower(s(v)), "lower");
+    reg((v, a) -> title(s(v)), "title");
+    reg((v, a) -> PyStr.capitalize(s(v)), "capitalize");
+    reg((v, a) -> {
+      Object count = a.get(2, "count", null);
+      return PyStr.replace(s(v), s(a.required(0, "old")), s(a.required(1, "new")),
+          count == null ? -1 : (int) PyValues.toLong(count));
+    }, "replace");
+    reg(Filters::join, "join");
+    reg(Filters::map, "map");
+    reg((v, a) -> select(v, a, false, true), "select");
+    reg((v, a) -> select(v, a, false, false), "reject");
+    reg((v, a) -> select(v, a, true, true), "selectattr");
+    reg((v, a) -> select(v, a, true, false), "rejectattr");
+    reg((v, a) -> new ArrayList<>(PyValues.iterate(v)), "list");
+    reg(Filters::first, "first");
+    reg(Filters::last, "last");
+    reg((v, a) -> {
+      boolean bool = a.bool(1, "boolean", false);
+      if (v instanceof Undefined || (bool && !PyValues.truthy(v))) {
+        return a.get(0, "default_value", "");
+      }
+      return v;
+    }, "default", "d");
+    reg(Filters::toInt, "int");
+    reg(Filters::toFloat, "float");
+    reg(Filters::abs, "abs");
+    reg(Filters::round, "round");
+    reg((v, a) -> {
+      if (v instanceof Undefined) {
+        return new ArrayList<>();
+      }
+      if (!(v instanceof Map)) {
+        throw Errors.type("Can only get item pairs from a mapping.");
+      }
+      List<Object> out = new ArrayList<>();
+      for (Map.Entry<?, ?> e : ((Map<?, ?>) v).entrySet()) {
+        out.add(PyTuple.of(e.getKey(), e.getValue()));
+      }
+      return out;
+    }, "items");
+    reg(Filters::dictsort, "dictsort");
+    reg(Filters::unique, "unique");
+    reg((v, a) -> {
+      if (v instanceof String) {
+        return new StringBuilder((String) v).reverse().toString();
+      }
+      List<Object> l = new ArrayList<>(PyValues.iterate(v));
+      Collections.reverse(l);
+      return l;
+    }, "reverse");
+    reg(Filters::sort, "sort");
+    reg(Filters::indent, "indent");
+    reg((v, a) -> escape(s(v)), "e", "escape", "forceescape");
+    reg((v, a) -> minmax(v, a, false), "min");
+    reg((v, a) -> minmax(v, a, true), "max");
+    reg(Filters::sum, "sum");
+    reg(Filters::batch, "batch");
+    reg((v, a) -> {
+      Matcher m = WORD.matcher(s(v));
+      long c = 0;
+      while (m.find()) {
+        c++;
+      }
+      return c;
+    }, "wordcount");
+    reg((v, a) -> PyStr.center(s(v), (int) a.integer(0, "width", 80), " "), "center");
+    reg(Filters::truncate, "truncate");
+    reg((v, a) -> PyValues.getattr(v, s(a.required(0, "name"))), "attr");
+    reg((v, a) -> {
+      if (!a.pos.isEmpty() && !a.kw.isEmpty()) {
+        throw Errors.runtime("can't handle positional and keyword arguments at the same time");
+      }
+      return PyFormat.percent(s(v), a.kw.isEmpty() ? PyTuple.copyOf(a.pos) : a.kw);
+    }, "format");
+    reg((v, a) -> PyValues.repr(v), "pprint");
+    reg((v, a) -> {
+      String str = s(v).replaceAll("(?s)<!--.*?-->|<[^>]*>", "");
+      return String.join(" ", PyStr.split(str.replace("&nbsp;", " "), null, -1).toArray(new String[0]));
+    }, "striptags");
+  }
+
+  private static Object tojson(Object v, Args a) {
+    // transformers' signature: tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False)
+    boolean ensureAscii = a.bool(0, "ensure_ascii", false);
+    Object indent = a.get(1, "indent", null);
+    Object seps = a.get(2, "separators", null);
+    boolean sortKeys = a.bool(3, "sort_keys", false);
+    String ind = null;
+    if (indent != null) {
+      ind = indent instanceof String ? (String) indent : " ".repeat((int) Math.max(0, PyValues.toLong(indent)));
+    }
+    String itemSep = ind == null ? ", " : ",";
+    String keySep = ": ";
+    if (seps != null) {
+      List<Object> sp = PyValues.iterate(seps);
+      if (sp.size() != 2) {
+        throw Errors.value("not enough values to unpack (expected 2, got " + sp.size() + ")");
+      }
+      itemSep = s(sp.get(0));
+      keySep = s(sp.get(1));
+    }
+    return Json.dumps(v, ensureAscii, ind, itemSep, keySep, sortKeys);
+  }
+
+  /** Jinja's title filter (not str.title): capitalizes after whitespace, '-', and opening brackets only. */
+  private static String title(String str) {
+    StringBuilder sb = new StringBuilder();
+    Matcher m = WORD_BEGINNING_SPLIT.matcher(str);
+    int last = 0;
+    List<String> items = new ArrayList<>();
+    while (m.find()) {
+      items.add(str.substring(last, m.start()));
+      items.add(m.group());
+      last = m.end();
+    }
+    items.add(str.substring(last));
+    for (String item : items) {
+      if (item.isEmpty()) {
+        continue;
+      }
+      int cp = item.codePointAt(0);
+      int k = Character.charCount(cp);
+      sb.append(PyStr.upper(item.substring(0, k))).append(PyStr.lower(item.substring(k)));
+    }
+    return sb.toString();
+  }
+
+  static String escape(String str) {
+    StringBuilder sb = new StringBuilder(str.length() + 16);
+    for (int i = 0; i < str.length(); i++) {
+      char c = str.charAt(i);
+      switch (c) {
+        case '&': sb.append("&amp;"); break;
+        case '<': sb.append("&lt;"); break;
+        case '>': sb.append("&gt;"); break;
+        case '"': sb.append("&#34;"); break;
+        case '\'': sb.append("&#39;"); break;
+        default: sb.append(c);
+      }
+    }
+    return sb.toString();
+  }
+
+  /** Jinja's make_attrgetter: dotted paths, integer parts as indices, each step a getitem. */
+  private static Object attrPath(Object item, Object attribute) {
+    if (attribute == null) {
+      return item;
+    }
+    if (!(attribute instanceof String)) {
+      return PyValues.getitem(item, attribute);
+    }
+    Object v = item;
+    for (String part : ((String) attribute).split("\\.", -1)) {
+      Object key = part;
+      if (!part.isEmpty() && part.chars().allMatch(Character::isDigit)) {
+        key = Long.parseLong(part);
+      }
+      v = PyValues.getitem(v, key);
+    }
+    return v;
+  }
+
+  private static Object join(Object v, Args a) {
+    String d = s(a.get(0, "d", ""));
+    Object attribute = a.get(1, "attribute", null);
+    StringBuilder sb = new StringBuilder();
+    boolean first = true;
+    for (Object x : PyValues.iterate(v)) {
+      if (!first) {
+        sb.append(d);
+      }
+      first = false;
+      sb.append(s(attribute == null ? x : attrPath(x, attribute)));
+    }
+    return sb.toString();
+  }
+
+  private static Object map(Object v, Args a) {
+    List<Object> items = PyValues.iterate(v);
+    List<Object> out = new ArrayList<>(items.size());
+    if (a.pos.isEmpty() && a.kw.containsKey("attribute")) {
+      Object attribute = a.kw.get("attribute");
+      boolean hasDefault = a.kw.containsKey("default");
+      for (Object x : items) {
+        Object r = attrPath(x, attribute);
+        if (hasDefault && r instanceof Undefined) {
+          r = a.kw.get("default");
+        }
+        out.add(r);
+      }
+      return out;
+    }
+    if (a.pos.isEmpty()) {
+      throw Errors.runtime("map requires a filter argument");
+    }
+    String name = s(a.pos.get(0));
+    Filter f = get(name);
+    if (f == null) {
+      throw Errors.runtime("No filter named '" + name + "'.");
+    }
+    Args rest = new Args(name, a.pos.subList(1, a.pos.size()), a.kw);
+    for (Object x : items) {
+      out.add(f.apply(x, rest));
+    }
+    return out;
+  }
+
+  private static Object select(Object v, Args a, boolean byAttr, boolean keep) {
+    int off = 0;
+    Object attribute = null;
+    if (byAttr) {
+      attribute = a.required(0, "attr");
+      off = 1;
+    }
+    Tests.Test test = null;
+    Args testArgs = null;
+    if (a.pos.size() > off) {
+      String name = s(a.pos.get(off));
+      test = Tests.get(name);
+      if (test == null) {
+        throw Errors.runtime("No test named '" + name + "'.");
+      }
+      testArgs = new Args(name, a.pos.subList(off + 1, a.pos.size()), a.kw);
+    }
+    List<Object> out = new ArrayList<>();
+    for (Object x : PyValues.iterate(v)) {
+      Object probe = byAttr ? attrPath(x, attribute) : x;
+      boolean r = test == null ? PyValues.truthy(probe) : test.test(probe, testArgs);
+      if (r == keep) {
+        out.add(x);
+      }
+    }
+    return out;
+  }
+
+  private static Object first(Object v, Args a) {
+    List<Object> l = PyValues.iterate(v);
+    return l.isEmpty() ? Undefined.hint("No first item, sequence was empty.") : l.get(0);
+  }
+
+  private static Object last(Object v, Args a) {
+    List<Object> l = PyValues.iterate(v);
+    return l.isEmpty() ? Undefined.hint("No last item, sequence was empty.") : l.get(l.size() - 1);
+  }
+
+  private static Object toInt(Object v, Args a) {
+    Object dflt = a.get(0, "default", 0L);
+    long base = a.integer(1, "base", 10);
+    try {
+      if (v instanceof String) {
+        String t = PyStr.strip((String) v, null).replace("_", "");
+        if (base == 16 && (t.startsWith("0x") || t.startsWith("0X"))) {
+          t = t.substring(2);
+        } else if (base == 8 && (t.startsWith("0o") || t.startsWith("0O"))) {
+          t = t.substring(2);
+        } else if (base == 2 && (t.startsWith("0b") || t.startsWith("0B"))) {
+          t = t.substring(2);
+        }
+        try {
+          return PyValues.norm(new java.math.BigInteger(t, (int) base));
+        } catch (NumberFormatException e) {
+          double d = Double.parseDouble(t);
+          if (Double.isNaN(d) || Double.isInfinite(d)) {
+            return dflt;
+          }
+          return PyValues.norm(new BigDecimal(d).toBigInteger());
+        }
+      }
+      if (PyValues.isInt(v) || v instanceof Boolean) {
+        return PyValues.toLong(v);
+      }
+      if (PyValues.isFloat(v)) {
+        double d = PyValues.toDouble(v);
+        if (Double.isNaN(d) || Double.isInfinite(d)) {
+          return dflt;
+        }
+        return PyValues.norm(new BigDecimal(d).toBigInteger());
+      }
+    } catch (NumberFormatException e) {
+      return dflt;
+    }
+    return dflt;
+  }
+
+  private static Object toFloat(Object v, Args a) {
+    Object dflt = a.get(0, "default", 0.0);
+    if (v instanceof String) {
+      String t = PyStr.strip((String) v, null).replace("_", "");
+      String low = t.toLowerCase(java.util.Locale.ROOT);
+      if (low.equals("inf") || low.equals("+inf") || low.equals("infinity") || low.equals("+infinity")) {
+        return Double.POSITIVE_INFINITY;
+      }
+      if (low.equals("-inf") || low.equals("-infinity")) {
+        return Double.NEGATIVE_INFINITY;
+      }
+      if (low.equals("nan") || low.equals("+nan") || low.equals("-nan")) {
+        return Double.NaN;
+      }
+      if (!t.matches("[+-]?(\\d+\\.?\\d*|\\.\\d+)([eE][+-]?\\d+)?")) {
+        return dflt;
+      }
+      return Double.parseDouble(t);
+    }
+    if (PyValues.isNumeric(v)) {
+      return PyValues.toDouble(v);
+    }
+    return dflt;
+  }
+
+  private static Object abs(Object v, Args a) {
+    if (PyValues.isFloat(v)) {
+      return Math.abs(PyValues.toDouble(v));
+    }
+    if (PyValues.isInt(v) || v instanceof Boolean) {
+      return PyValues.norm(PyValues.toBig(v).abs());
+    }
+    if (v instanceof Undefined) {
+      throw ((Undefined) v).fail();
+    }
+    throw Errors.type("bad operand type for abs(): '" + PyValues.typeName(v) + "'");
+  }
+
+  private static Object round(Object v, Args a) {
+    long precision = a.integer(0, "precision", 0);
+    String method = s(a.get(1, "method", "common"));
+    if (!method.equals("common") && !method.equals("ceil") && !method.equals("floor")) {
+      throw Errors.type("method must be common, ceil or floor");
+    }
+    if (v instanceof Undefined) {
+      throw ((Undefined) v).fail();
+    }
+    if (!PyValues.isNumeric(v)) {
+      throw Errors.type("type " + PyValues.typeName(v) + " doesn't define __round__ method");
+    }
+    if (method.equals("common")) {
+      if (PyValues.isInt(v) || v instanceof Boolean) {
+        // round(int, n) stays an int in Python
+        BigDecimal r = new BigDecimal(PyValues.toBig(v)).setScale((int) precision, RoundingMode.HALF_EVEN);
+        return PyValues.norm(r.setScale(0, RoundingMode.UNNECESSARY).toBigInteger());
+      }
+      double d = PyValues.toDouble(v);
+      if (Double.isNaN(d) || Double.isInfinite(d)) {
+        return d;
+      }
+      return new BigDecimal(d).setScale((int) precision, RoundingMode.HALF_EVEN).doubleValue();
+    }
+    double scale = Math.pow(10, precision);
+    double d = PyValues.toDouble(v) * scale;
+    return (method.equals("ceil") ? Math.ceil(d) : Math.floor(d)) / scale;
+  }
+
+  private static Comparator<Object> ordering(boolean caseSensitive) {
+    return (x, y) -> {
+      Object kx = !caseSensitive && x instanceof String ? PyStr.lower((String) x) : x;
+      Object ky = !caseSensitive && y instanceof String ? PyStr.lower((String) y) : y;
+      return PyValues.compare(kx, ky, "<");
+    };
+  }
+
+  private static Object dictsort(Object v, Args a) {
+    if (!(v instanceof Map)) {
+      throw Errors.type("can only sort mappings");
+    }
+    boolean cs = a.bool(0, "case_sensitive", false);
+    String by = s(a.get(1, "by", "key"));
+    boolean reverse = a.bool(2, "reverse", false);
+    int pos;
+    if (by.equals("key")) {
+      pos = 0;
+    } else if (by.equals("value")) {
+      pos = 1;
+    } else {
+      throw Errors.runtime("You can only sort by either \"key\" or \"value\"");
+    }
+    List<Object> items = new ArrayList<>();
+    for (Map.Entry<?, ?> e : ((Map<?, ?>) v).entrySet()) {
+      items.add(PyTuple.of(e.getKey(), e.getValue()));
+    }
+    Comparator<Object> c = ordering(cs);
+    Comparator<Object> byPos = (x, y) -> c.compare(((PyTuple) x).get(pos), ((PyTuple) y).get(pos));
+    items.sort(reverse ? byPos.reversed() : byPos);
+    return items;
+  }
+
+  private static Object unique(Object v, Args a) {
+    boolean cs = a.bool(0, "case_sensitive", false);
+    Object attribute = a.get(1, "attribute", null);
+    List<Object> seen = new ArrayList<>();
+    List<Object> out = new ArrayList<>();
+    for (Object x : PyValues.iterate(v)) {
+      Object key = attrPath(x, attribute);
+      if (!cs && key instanceof String) {
+        key = PyStr.lower((String) key);
+      }
+      boolean dup = false;
+      for (Object s : seen) {
+        if (PyValues.eq(s, key)) {
+          dup = true;
+          break;
+        }
+      }
+      if (!dup) {
+        seen.add(key);
+        out.add(x);
+      }
+    }
+    return out;
+  }
+
+  private static Object sort(Object v, Args a) {
+    boolean reverse = a.bool(0, "reverse", false);
+    boolean cs = a.bool(1, "case_sensitive", false);
+    Object attribute = a.get(2, "attribute", null);
+    List<Object> items = new ArrayList<>(PyValues.iterate(v));
+    Comparator<Object> c = ordering(cs);
+    Comparator<Object> byKey = attribute == null ? c : (x, y) -> c.compare(attrPath(x, attribute), attrPath(y, attribute));
+    items.sort(reverse ? byKey.reversed() : byKey);
+    return items;
+  }
+
+  private static Object indent(Object v, Args a) {
+    Object width = a.get(0, "width", 4L);
+    boolean first = a.bool(1, "first", false);
+    boolean blank = a.bool(2, "blank", false);
+    String indention = width instanceof String ? (String) width : " ".repeat((int) Math.max(0, PyValues.toLong(width)));
+    String str = s(v) + "\n";
+    List<Object> lines = PyStr.splitlines(str, false);
+    StringBuilder rv = new StringBuilder();
+    if (blank) {
+      for (int i = 0; i < lines.size(); i++) {
+        if (i > 0) {
+          rv.append('\n').append(indention);
+        }
+        rv.append(lines.get(i));
+      }
+    } else {
+      rv.append(lines.isEmpty() ? "" : (String) lines.get(0));
+      for (int i = 1; i < lines.size(); i++) {
+        String line = (String) lines.get(i);
+        rv.append('\n');
+        if (!line.isEmpty()) {
+          rv.append(indention);
+        }
+        rv.append(line);
+      }
+    }
+    return first ? indention + rv : rv.toString();
+  }
+
+  private static Object minmax(Object v, Args a, boolean max) {
+    boolean cs = a.bool(0, "case_sensitive", false);
+    Object attribute = a.get(1, "attribute", null);
+    List<Object> items = PyValues.iterate(v);
+    if (items.isEmpty()) {
+      return Undefined.hint("No aggregated item, sequence was empty.");
+    }
+    Comparator<Object> c = ordering(cs);
+    Object best = items.get(0);
+    for (Object x : items.subList(1, items.size())) {
+      int r = c.compare(attrPath(x, attribute), attrPath(best, attribute));
+      if (max ? r > 0 : r < 0) {
+        best = x;
+      }
+    }
+    return best;
+  }
+
+  private static Object sum(Object v, Args a) {
+    Object attribute = a.get(0, "attribute", null);
+    Object total = a.get(1, "start", 0L);
+    for (Object x : PyValues.iterate(v)) {
+      total = PyValues.add(total, attrPath(x, attribute));
+    }
+    return total;
+  }
+
+  private static Object batch(Object v, Args a) {
+    long n = a.integer(0, "linecount", 0);
+    if (n <= 0) {
+      throw Errors.value("batch size must be positive");
+    }
+    boolean fill = a.has(1, "fill_with");
+    Object fillWith = a.get(1, "fill_with", null);
+    List<Object> out = new ArrayList<>();
+    List<Object> cur = new ArrayList<>();
+    for (Object x : PyValues.iterate(v)) {
+      if (cur.size() == n) {
+        out.add(cur);
+        cur = new ArrayList<>();
+      }
+      cur.add(x);
+    }
+    if (!cur.isEmpty()) {
+      if (fill && fillWith != null) {
+        while (cur.size() < n) {
+          cur.add(fillWith);
+        }
+      }
+      out.add(cur);
+    }
+    return out;
+  }
+
+  private static Object truncate(Object v, Args a) {
+    String str = s(v);
+    long length = a.integer(0, "length", 255);
+    boolean killwords = a.bool(1, "killwords", false);
+    String end = s(a.get(2, "end", "..."));
+    long leeway = a.integer(3, "leeway", 5);
+    if (length < PyStr.len(end)) {
+      throw Errors.runtime("expected length >= " + PyStr.len(end) + ", got " + length);
+    }
+    if (leeway < 0) {
+      throw Errors.runtime("expected leeway >= 0, got " + leeway);
+    }
+    int len = PyStr.len(str);
+    if (len <= length + leeway) {
+      return str;
+    }
+    String cut = PyStr.substring(str, 0, (int) (length - PyStr.len(end)));
+    if (killwords) {
+      return cut + end;
+    }
+    int sp = cut.lastIndexOf(' ');
+    return (sp >= 0 ? cut.substring(0, sp) : cut) + end;
+  }
+
+  static Map<String, Object> newKwargs() {
+    return new LinkedHashMap<>();
+  }
+}

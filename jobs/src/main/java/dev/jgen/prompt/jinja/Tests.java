@@ -1,0 +1,96 @@
+package dev.jgen.prompt.jinja;
+
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/** Jinja2's built-in tests ({@code x is defined}, {@code x is string}, ...). */
+final class Tests {
+  private Tests() {}
+
+  interface Test {
+    boolean test(Object v, Args a);
+  }
+
+  static final Map<String, Test> TESTS = new HashMap<>();
+
+  static Test get(String name) {
+    return TESTS.get(name);
+  }
+
+  private static void reg(Test t, String... names) {
+    for (String n : names) {
+      TESTS.put(n, t);
+    }
+  }
+
+  private static Object other(Args a) {
+    return a.required(0, "other");
+  }
+
+  static {
+    reg((v, a) -> !(v instanceof Undefined), "defined");
+    reg((v, a) -> v instanceof Undefined, "undefined");
+    reg((v, a) -> v == null, "none");
+    reg((v, a) -> v instanceof Boolean, "boolean");
+    reg((v, a) -> Boolean.TRUE.equals(v), "true");
+    reg((v, a) -> Boolean.FALSE.equals(v), "false");
+    reg((v, a) -> PyValues.isInt(v), "integer");
+    reg((v, a) -> PyValues.isFloat(v), "float");
+    reg((v, a) -> PyValues.isNumeric(v), "number");
+    reg((v, a) -> v instanceof String, "string");
+    reg((v, a) -> v instanceof Map, "mapping");
+    reg((v, a) -> v instanceof String || v instanceof List || v instanceof Map || v instanceof Undefined
+        || v instanceof java.util.Collection, "sequence");
+    reg((v, a) -> PyValues.isIterable(v), "iterable");
+    reg((v, a) -> v instanceof PyCallable, "callable");
+    reg((v, a) -> v instanceof String && !((String) v).isEmpty() && PyStr.lower((String) v).equals(v), "lower");
+    reg((v, a) -> v instanceof String && !((String) v).isEmpty() && PyStr.upper((String) v).equals(v), "upper");
+    reg((v, a) -> PyValues.toLong(intArg(v)) % 2 != 0, "odd");
+    reg((v, a) -> PyValues.toLong(intArg(v)) % 2 == 0, "even");
+    reg((v, a) -> PyValues.eq(PyValues.mod(v, a.required(0, "num")), 0L), "divisibleby");
+    reg((v, a) -> PyValues.eq(v, other(a)), "eq", "equalto", "==");
+    reg((v, a) -> !PyValues.eq(v, other(a)), "ne", "!=");
+    reg((v, a) -> PyValues.compare(v, other(a), "<") < 0, "lt", "lessthan", "<");
+    reg((v, a) -> PyValues.compare(v, other(a), "<=") <= 0, "le", "<=");
+    reg((v, a) -> PyValues.compare(v, other(a), ">") > 0, "gt", "greaterthan", ">");
+    reg((v, a) -> PyValues.compare(v, other(a), ">=") >= 0, "ge", ">=");
+    reg((v, a) -> PyValues.contains(a.required(0, "seq"), v), "in");
+    reg((v, a) -> sameas(v, other(a)), "sameas");
+    reg((v, a) -> false, "escaped");
+    reg((v, a) -> v instanceof String && Filters.get((String) v) != null, "filter");
+    reg((v, a) -> v instanceof String && TESTS.containsKey(v), "test");
+  }
+
+  /** Python identity: None/True/False are singletons and CPython caches small ints, so those compare as equal. */
+  private static boolean sameas(Object v, Object o) {
+    if (v == o) {
+      return true;
+    }
+    if (v == null || o == null) {
+      return false;
+    }
+    if (v instanceof Boolean || o instanceof Boolean) {
+      return v.equals(o);
+    }
+    if (PyValues.isInt(v) && PyValues.isInt(o) && PyValues.eq(v, o)) {
+      long x = PyValues.toLong(v);
+      return x >= -5 && x <= 256;
+    }
+    return false;
+  }
+
+  private static Object intArg(Object v) {
+    if (v instanceof Undefined) {
+      throw ((Undefined) v).fail();
+    }
+    if (!PyValues.isInt(v) && !(v instanceof Boolean)) {
+      if (PyValues.isFloat(v)) {
+        double d = PyValues.toDouble(v);
+        return (long) d;
+      }
+      throw Errors.type("unsupported operand type(s) for %: '" + PyValues.typeName(v) + "' and 'int'");
+    }
+    return v;
+  }
+}

@@ -1,0 +1,312 @@
+package dev.jgen.spark;
+
+import static org.apache.spark.sql.functions.coalesce;
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.concat;
+import static org.apache.spark.sql.functions.explode;
+import static org.apache.spark.sql.functions.floor;
+import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.min;
+import static org.apache.spark.sql.functions.not;
+import static org.apache.spark.sql.functions.sequence;
+import static org.apache.spark.sql.functions.sum;
+import static org.apache.spark.sql.functions.trim;
+import static org.apache.spark.sql.functions.when;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.jgen.config.ConfigException;
+import dev.jgen.config.ConfigKeys;
+import dev.jgen.config.JobConfig;
+import dev.jgen.delta.GenerationsTable;
+import dev.jgen.delta.OutputSchema;
+import dev.jgen.delta.RunsTable;
+import dev.jgen.prompt.PromptSpec;
+import java.io.PrintStream;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.expressions.Window;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.apache.spark.storage.StorageLevel;
+
+/**
+ * Runs a generation job: read the input, number and check its rows, skip what the run already holds, and generate the
+ * rest chunk by chunk, each chunk one idempotent Delta commit. Options, then {@link #execute()}.
+ */
+public final class GenerateAction {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final SparkSession spark;
+  private final GenerateJob job;
+  private PrintStream progress = System.err;
+  private Duration progressEvery = Duration.ofSeconds(5);
+  private boolean retryErrors;
+
+  private GenerateAction(SparkSession spark, GenerateJob job) {
+    this.spark = spark;
+    this.job = job;
+  }
+
+  public static GenerateAction of(SparkSession spark, GenerateJob job) {
+    return new GenerateAction(spark, job);
+  }
+
+  /** Where progress lines go (null: nowhere) and how often at most. */
+  public GenerateAction progress(PrintStream out, Duration every) {
+    this.progress = out;
+    this.progressEvery = every;
+    return this;
+  }
+
+  /** Regenerate the run's error rows too (as a new attempt); by default a resume skips every row already written. */
+  public GenerateAction retryErrors(boolean retry) {
+    this.retryErrors = retry;
+    return this;
+  }
+
+  public GenerateResult execute() {
+    long start = System.nanoTime();
+    JobConfig config = job.config();
+    int n = config.integer(ConfigKeys.N);
+    String idColumn = config.string(ConfigKeys.INPUT_ID_COLUMN);
+
+    Dataset<Row> input = readInput();
+    if (!List.of(input.columns()).contains(idColumn)) {
+      throw new ConfigException(ConfigKeys.INPUT_ID_COLUMN + ": column '" + idColumn + "' is not in the input (columns: "
+          + String.join(", ", input.columns()) + ")");
+    }
+    String outputPath = config.string(ConfigKeys.OUTPUT_PATH);
+    GenerationsTable table = GenerationsTable.openOrCreate(spark, outputPath);
+    RunsTable runs = RunsTable.openOrCreate(spark,
+        config.isSet(ConfigKeys.RUNS_PATH) ? config.string(ConfigKeys.RUNS_PATH) : RunsTable.besideOutput(outputPath));
+    boolean replace = config.string(ConfigKeys.RUN_MODE).equals("new");
+    RunAttempt attempt = RunAttempt.start(runs, job, table.lastAttempt(job.runId()) + 1, replace);
+    try {
+      if (replace) {
+        table.deleteRun(job.runId());
+      }
+      Generated g = generate(table, attempt.attempt(), input, idColumn, n);
+      if (config.bool(ConfigKeys.OPTIMIZE)) {
+        table.optimizeRun(job.runId());
+      }
+      GenerateResult r = summarize(table, attempt.attempt(), g, n, start);
+      attempt.finish(r, r.missingFromInput(), r.modelLoadMs());
+      return r;
+    } catch (RuntimeException | Error e) {
+      attempt.fail(e);
+      throw e;
+    } finally {
+      attempt.close();
+    }
+  }
+
+  /** What one attempt did, before the table is read back for the run's totals. */
+  private record Generated(long rowsIn, long pendingRows, long missingFromInput, long completionTokens, long loadMs, double seconds) {}
+
+  private Generated generate(GenerationsTable table, int attempt, Dataset<Row> input, String idColumn, int n) {
+    JobConfig config = job.config();
+    Dataset<Row> numbered = keyed(withRowNumbers(input), idColumn).persist(StorageLevel.MEMORY_AND_DISK());
+    Dataset<Row> pending = null;
+    Broadcast<PromptSpec> prompts = null;
+    try {
+      long rowsIn = numbered.count();
+      Dataset<Row> latest = table.latest(job.runId());
+      // Rows of the run that the input no longer has: reported, never silently forgotten.
+      long missing = latest.select(col("row_key")).distinct()
+          .join(numbered.select(col(InputColumns.KEY).as("row_key")), "row_key", "left_anti").count();
+      Dataset<Row> done = retryErrors ? latest.where(col("status").equalTo("ok")) : latest;
+      long chunkRows = config.integer(ConfigKeys.CHUNK_ROWS);
+      pending = numbered
+          .withColumn(InputColumns.SAMPLE, explode(sequence(lit(0), lit(n - 1))))
+          .join(done.select(col("row_key").as("_done_key"), col("sample_index").as("_done_sample")),
+              col(InputColumns.KEY).equalTo(col("_done_key")).and(col(InputColumns.SAMPLE).equalTo(col("_done_sample"))), "left_anti")
+          // Chunks follow input order, so a resumed run commits the same rows together as far as they remain.
+          .withColumn("_jgen_chunk", floor(col(InputColumns.ROW).multiply(n).plus(col(InputColumns.SAMPLE)).divide(chunkRows)))
+          .persist(StorageLevel.MEMORY_AND_DISK());
+      List<Long> chunks = pending.select("_jgen_chunk").distinct().orderBy("_jgen_chunk").collectAsList().stream()
+          .map(r -> r.getLong(0)).toList();
+      long pendingRows = pending.count();
+
+      JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+      prompts = jsc.broadcast(job.prompts());
+      var counters = new GeneratePartition.RunCounters(
+          spark.sparkContext().longAccumulator("jgen.rows"), spark.sparkContext().longAccumulator("jgen.ok"),
+          spark.sparkContext().longAccumulator("jgen.prompt_tokens"), spark.sparkContext().longAccumulator("jgen.completion_tokens"),
+          spark.sparkContext().longAccumulator("jgen.model_load_ms"));
+      JobPlan plan = new JobPlan(job.runId(), attempt, job.model().modelId(), job.model().fingerprint(), job.engine(),
+          job.generation(), new InputColumns(pending.schema(), idColumn));
+      int partitions = config.integer(ConfigKeys.PARTITIONS) > 0
+          ? config.integer(ConfigKeys.PARTITIONS) : spark.sparkContext().defaultParallelism();
+      long genStart = System.nanoTime();
+      try (ProgressLine line = new ProgressLine(progress, progressEvery, counters, pendingRows, rowsIn * n - pendingRows)) {
+        for (int i = 0; i < chunks.size(); i++) {
+          Dataset<Row> chunk = pending.where(col("_jgen_chunk").equalTo(chunks.get(i))).drop("_jgen_chunk").repartition(partitions);
+          Dataset<Row> out = chunk.mapPartitions(new GeneratePartition(plan, prompts, counters), Encoders.row(OutputSchema.SCHEMA));
+          table.append(out, "jgen-" + job.runId() + "-attempt-" + attempt, chunks.get(i), commitMetadata(attempt, chunks.get(i)));
+          line.chunkCommitted(i + 1, chunks.size());
+        }
+      }
+      return new Generated(rowsIn, pendingRows, missing, counters.completionTokens().value(), counters.modelLoadMs().value(),
+          (System.nanoTime() - genStart) / 1e9);
+    } finally {
+      if (pending != null) {
+        pending.unpersist();
+      }
+      numbered.unpersist();
+      if (prompts != null) {
+        prompts.destroy();
+      }
+    }
+  }
+
+  private GenerateResult summarize(GenerationsTable table, int attempt, Generated g, int n, long start) {
+    Dataset<Row> latest = table.latest(job.runId()).persist(StorageLevel.MEMORY_AND_DISK());
+    try {
+      Row r = latest.agg(
+          sum(when(col("status").equalTo("ok"), 1).otherwise(0)),
+          sum(when(col("status").equalTo("error"), 1).otherwise(0)),
+          sum(coalesce(col("prompt_tokens"), lit(0))),
+          sum(coalesce(col("completion_tokens"), lit(0)))).first();
+      Map<String, Long> warnings = new LinkedHashMap<>();
+      for (Row w : latest.select(explode(col("warnings")).as("w")).groupBy("w").count().orderBy("w").collectAsList()) {
+        warnings.put(w.getString(0), w.getLong(1));
+      }
+      return new GenerateResult(job.runId(), attempt, g.rowsIn(), n, longOr0(r, 0), longOr0(r, 1), g.pendingRows(),
+          g.missingFromInput(), table.path(), longOr0(r, 2), longOr0(r, 3), g.completionTokens(), g.loadMs(),
+          (System.nanoTime() - start) / 1e9, g.seconds(), warnings);
+    } finally {
+      latest.unpersist();
+    }
+  }
+
+  private static long longOr0(Row r, int i) {
+    return r.isNullAt(i) ? 0 : r.getLong(i);
+  }
+
+  private Dataset<Row> readInput() {
+    String path = job.config().string(ConfigKeys.INPUT_PATH);
+    return switch (job.inputFormat()) {
+      // PERMISSIVE keeps a broken line as a row (in _corrupt_record) so it is reported, not dropped.
+      case "jsonl" -> spark.read().option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", InputColumns.CORRUPT).json(path);
+      case "parquet" -> spark.read().parquet(path);
+      case "delta" -> spark.read().format("delta").load(path);
+      default -> throw new ConfigException(ConfigKeys.INPUT_FORMAT + ": unsupported " + job.inputFormat());
+    };
+  }
+
+  /** Numbers the rows 0..N-1 in input order: error messages and resume keys can name a row that has no usable id. */
+  private Dataset<Row> withRowNumbers(Dataset<Row> input) {
+    StructType schema = input.schema().add(InputColumns.ROW, DataTypes.LongType, false);
+    var rdd = input.javaRDD().zipWithIndex().map(t -> {
+      Row r = t._1();
+      Object[] v = new Object[r.size() + 1];
+      for (int i = 0; i < r.size(); i++) {
+        v[i] = r.get(i);
+      }
+      v[r.size()] = t._2();
+      return RowFactory.create(v);
+    });
+    return spark.createDataFrame(rdd, schema);
+  }
+
+  /**
+   * Adds the resume key and the checks that need the whole input: a repeated id keeps its first row and marks the
+   * others as errors, each with a key of its own so nothing is lost and nothing collides.
+   */
+  private Dataset<Row> keyed(Dataset<Row> numbered, String idColumn) {
+    Column id = col(idColumn).cast("string");
+    Column rowTag = concat(lit("#row"), col(InputColumns.ROW).cast("string"));
+    Column first = min(col(InputColumns.ROW)).over(Window.partitionBy(id));
+    Column usable = id.isNotNull().and(trim(id).notEqual(""));
+    Dataset<Row> withFirst = numbered.withColumn("_jgen_first", when(usable, first));
+    Column duplicate = usable.and(col("_jgen_first").notEqual(col(InputColumns.ROW)));
+    return withFirst
+        .withColumn(InputColumns.KEY, when(not(usable), rowTag).when(duplicate, concat(id, rowTag)).otherwise(id))
+        .withColumn(InputColumns.PRECHECK, when(duplicate,
+            concat(lit("duplicate id '"), id, lit("' (first at input row "), col("_jgen_first").cast("string"), lit(")"))))
+        .drop("_jgen_first");
+  }
+
+  private String commitMetadata(int attempt, long chunk) {
+    ObjectNode o = JSON.createObjectNode();
+    o.put("jgen_version", JgenVersion.version());
+    String git = JgenVersion.gitRevision();
+    if (git != null) {
+      o.put("git_revision", git);
+    }
+    o.put("run_id", job.runId());
+    o.put("attempt", attempt);
+    o.put("chunk", chunk);
+    o.put("config_hash", job.configHash());
+    o.put("model_id", job.model().modelId());
+    o.put("template_sha256", job.prompts().templateSha256());
+    o.put("template_origin", job.prompts().templateOrigin());
+    return o.toString();
+  }
+
+  /** Prints "rows done / total, tokens per second" at most every interval, from the tasks' accumulators. */
+  private static final class ProgressLine implements AutoCloseable {
+    private final PrintStream out;
+    private final GeneratePartition.RunCounters counters;
+    private final long total;
+    private final long skipped;
+    private final long start = System.nanoTime();
+    private final Thread thread;
+    private volatile String chunks = "";
+
+    ProgressLine(PrintStream out, Duration every, GeneratePartition.RunCounters counters, long total, long skipped) {
+      this.out = out;
+      this.counters = counters;
+      this.total = total;
+      this.skipped = skipped;
+      this.thread = new Thread(() -> {
+        try {
+          while (true) {
+            Thread.sleep(every.toMillis());
+            print();
+          }
+        } catch (InterruptedException e) {
+          // closed
+        }
+      }, "jgen-progress");
+      thread.setDaemon(true);
+      if (out != null) {
+        if (skipped > 0) {
+          out.printf(Locale.ROOT, "jgen: resuming: %d (row, sample) pairs already in the run, %d to go%n", skipped, total);
+        }
+        thread.start();
+      }
+    }
+
+    void chunkCommitted(int done, int of) {
+      chunks = String.format(Locale.ROOT, ", chunk %d/%d committed", done, of);
+    }
+
+    private void print() {
+      double s = (System.nanoTime() - start) / 1e9;
+      long rows = counters.rows().value();
+      out.printf(Locale.ROOT, "jgen: %d/%d rows (%.0f%%), %d errors, %.1f tok/s%s%n", rows, total,
+          total == 0 ? 100.0 : 100.0 * rows / total, rows - counters.ok().value(), counters.completionTokens().value() / s, chunks);
+    }
+
+    @Override
+    public void close() {
+      thread.interrupt();
+      if (out != null && total > 0) {
+        print();
+      }
+    }
+  }
+}

@@ -1,0 +1,106 @@
+package dev.jgen.spark;
+
+import dev.jgen.catalog.ModelCatalog;
+import dev.jgen.catalog.ModelResolver;
+import dev.jgen.catalog.ResolvedModel;
+import dev.jgen.config.ConfigException;
+import dev.jgen.config.ConfigKeys;
+import dev.jgen.config.GenerationSettings;
+import dev.jgen.config.JobConfig;
+import dev.jgen.engine.EngineSpec;
+import dev.jgen.prompt.PromptSpec;
+import dev.jgen.prompt.PromptSpecs;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * A generation job checked and resolved on the driver, before any Spark session exists: config, model files, chat
+ * template, tokenizer, engine settings and run id. Everything that can be wrong with the configuration fails here.
+ */
+public record GenerateJob(
+    JobConfig config,
+    String inputFormat,
+    ResolvedModel model,
+    PromptSpec prompts,
+    EngineSpec engine,
+    GenerationSettings generation,
+    String runId,
+    String configHash) {
+
+  public static GenerateJob prepare(JobConfig config, Path confDir) {
+    String format = inputFormat(config);
+    String kind = config.string(ConfigKeys.ENGINE_KIND);
+    boolean generates = !kind.equals("none");
+    ModelCatalog catalog = ModelCatalog.load(confDir);
+    ResolvedModel model = new ModelResolver(catalog, ModelResolver.defaultCacheDir())
+        .resolve(config.string(ConfigKeys.MODEL_ID), config.string(ConfigKeys.MODEL_PATH), kind.equals("llamacpp"));
+    int ctx = config.integer(ConfigKeys.ENGINE_CTX_SIZE);
+    if (ctx <= 0) {
+      ctx = Math.min(model.contextLength(), 4096);
+    }
+    PromptSpec prompts = PromptSpecs.forModel(model, ctx, config.string(ConfigKeys.SPECIAL_TOKENS_IN_CONTENT),
+        config.string(ConfigKeys.ATTRIBUTES_APPLY_TO));
+    if (generates && prompts.tokenizerJson() == null) {
+      throw new ConfigException("model " + model.modelId() + ": no tokenizer.json beside the weights; the engine is fed the "
+          + "Hugging Face tokenizer's ids, so copy the model's tokenizer.json next to its GGUF");
+    }
+    GenerationSettings generation = new GenerationSettings(config, model.entry() == null ? null : model.entry().generationDefaults());
+    if (generation.maxNewTokens() >= ctx) {
+      throw new ConfigException(ConfigKeys.MAX_NEW_TOKENS + ": " + generation.maxNewTokens() + " leaves no room for a prompt in a context of "
+          + ctx + " tokens (engine.ctx_size)");
+    }
+    EngineSpec engine = null;
+    if (generates) {
+      Map<String, String> opts = new TreeMap<>();
+      opts.put("threads", String.valueOf(config.integer(ConfigKeys.ENGINE_THREADS)));
+      opts.put("parallel", String.valueOf(config.integer(ConfigKeys.ENGINE_PARALLEL)));
+      opts.put("ctx_size", String.valueOf(ctx));
+      engine = new EngineSpec(kind, model.gguf().toString(), opts);
+    }
+    String configHash = PromptSpecs.sha256(identity(config, model, prompts, generation).getBytes(StandardCharsets.UTF_8));
+    String runId = config.isSet(ConfigKeys.RUN_ID) ? config.string(ConfigKeys.RUN_ID) : "run-" + configHash.substring(0, 12);
+    return new GenerateJob(config, format, model, prompts, engine, generation, runId, configHash);
+  }
+
+  /** What makes two runs the same run: the same rows through the same model, template and parameters. */
+  private static String identity(JobConfig c, ResolvedModel m, PromptSpec p, GenerationSettings g) {
+    return String.join("\n",
+        "input=" + c.string(ConfigKeys.INPUT_PATH),
+        "id_column=" + c.string(ConfigKeys.INPUT_ID_COLUMN),
+        "model=" + m.modelId() + "@" + m.fingerprint(),
+        "template=" + p.templateSha256(),
+        "tokenizer=" + p.tokenizerSha256(),
+        "engine=" + c.string(ConfigKeys.ENGINE_KIND),
+        "params=" + g.defaults(),
+        "n=" + c.integer(ConfigKeys.N),
+        "guard=" + c.string(ConfigKeys.SPECIAL_TOKENS_IN_CONTENT),
+        "attributes=" + c.string(ConfigKeys.ATTRIBUTES_APPLY_TO));
+  }
+
+  static String inputFormat(JobConfig config) {
+    String path = config.string(ConfigKeys.INPUT_PATH);
+    boolean local = !path.matches("^[a-zA-Z][a-zA-Z0-9+.-]*://.*") || path.startsWith("file:");
+    Path p = local ? Path.of(path.replaceFirst("^file:(//)?", "")) : null;
+    if (p != null && !Files.exists(p)) {
+      throw new ConfigException(ConfigKeys.INPUT_PATH + ": no such file or directory: " + p.toAbsolutePath());
+    }
+    if (config.isSet(ConfigKeys.INPUT_FORMAT)) {
+      return config.string(ConfigKeys.INPUT_FORMAT);
+    }
+    String lower = path.toLowerCase();
+    if (lower.endsWith(".jsonl") || lower.endsWith(".json") || lower.endsWith(".jsonl.gz")) {
+      return "jsonl";
+    }
+    if (lower.endsWith(".parquet")) {
+      return "parquet";
+    }
+    if (p != null && Files.isDirectory(p.resolve("_delta_log"))) {
+      return "delta";
+    }
+    throw new ConfigException(ConfigKeys.INPUT_FORMAT + ": cannot tell the format of " + path + "; set it to one of "
+        + String.join(" | ", ConfigKeys.INPUT_FORMATS));
+  }
+}

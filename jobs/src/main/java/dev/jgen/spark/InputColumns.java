@@ -1,0 +1,145 @@
+package dev.jgen.spark;
+
+import dev.jgen.config.GenerationSettings;
+import dev.jgen.prompt.ChatInput;
+import dev.jgen.prompt.InvalidRowException;
+import dev.jgen.prompt.SteerLmAttributes;
+import java.io.Serializable;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.types.StructType;
+
+/**
+ * The input contract, read by name from whatever schema the input has: {@code id}, {@code prompt} or
+ * {@code messages}, optional {@code system}, per-row generation overrides and SteerLM attribute columns. Values of the
+ * wrong type become row errors that name the column.
+ */
+final class InputColumns implements Serializable {
+  static final String ROW = "_jgen_row";
+  static final String SAMPLE = "_jgen_sample";
+  static final String PRECHECK = "_jgen_precheck";
+  static final String KEY = "_jgen_key";
+  static final String CORRUPT = "_corrupt_record";
+
+  private final StructType schema;
+  private final String idColumn;
+  private final java.util.Set<String> names;
+
+  InputColumns(StructType schema, String idColumn) {
+    this.schema = schema;
+    this.idColumn = idColumn;
+    this.names = new java.util.HashSet<>(List.of(schema.fieldNames()));
+  }
+
+  long inputRow(Row r) {
+    return r.getLong(r.fieldIndex(ROW));
+  }
+
+  int sample(Row r) {
+    return r.getInt(r.fieldIndex(SAMPLE));
+  }
+
+  String rowKey(Row r) {
+    return r.getString(r.fieldIndex(KEY));
+  }
+
+  String precheckError(Row r) {
+    if (has(CORRUPT) && r.get(r.fieldIndex(CORRUPT)) != null) {
+      return "input line is not a valid JSON object";
+    }
+    return has(PRECHECK) ? (String) r.get(r.fieldIndex(PRECHECK)) : null;
+  }
+
+  /** The id as text, or null when absent. */
+  String id(Row r) {
+    Object v = value(r, idColumn);
+    return v == null ? null : v.toString();
+  }
+
+  @SuppressWarnings("unchecked")
+  ChatInput chat(Row r) {
+    Object prompt = value(r, "prompt");
+    Object messages = value(r, "messages");
+    Object system = value(r, "system");
+    if (prompt != null && !(prompt instanceof String)) {
+      throw new InvalidRowException("column prompt: expected a string, got " + typeName(prompt));
+    }
+    if (system != null && !(system instanceof String)) {
+      throw new InvalidRowException("column system: expected a string, got " + typeName(system));
+    }
+    if (messages != null && !(messages instanceof List)) {
+      throw new InvalidRowException("column messages: expected an array of {role, content}, got " + typeName(messages));
+    }
+    List<Map<String, Object>> msgs = null;
+    if (messages != null) {
+      List<Object> raw = (List<Object>) messages;
+      for (int i = 0; i < raw.size(); i++) {
+        if (raw.get(i) != null && !(raw.get(i) instanceof Map)) {
+          throw new InvalidRowException("messages[" + i + "]: expected an object {role, content}, got " + typeName(raw.get(i)));
+        }
+      }
+      msgs = (List<Map<String, Object>>) (List<?>) raw;
+    }
+    Map<String, Object> attrs = new LinkedHashMap<>();
+    for (String a : SteerLmAttributes.NAMES) {
+      Object v = value(r, a);
+      if (v != null) {
+        attrs.put(a, v instanceof String s ? parseNumberOrKeep(s) : v);
+      }
+    }
+    return new ChatInput(msgs, (String) prompt, (String) system, attrs, true, null, null);
+  }
+
+  Map<String, Object> overrides(Row r) {
+    Map<String, Object> out = new LinkedHashMap<>();
+    for (String c : GenerationSettings.ROW_OVERRIDES.keySet()) {
+      Object v = value(r, c);
+      if (v != null) {
+        out.put(c, v);
+      }
+    }
+    return out;
+  }
+
+  boolean has(String column) {
+    return names.contains(column);
+  }
+
+  private Object value(Row r, String column) {
+    if (!has(column)) {
+      return null;
+    }
+    int i = schema.fieldIndex(column);
+    return SparkValues.toJava(r.get(i), schema.fields()[i].dataType());
+  }
+
+  /** JSON inference turns a column into strings when one row has text: keep numeric text usable, report the rest. */
+  private static Object parseNumberOrKeep(String s) {
+    try {
+      return Long.parseLong(s.trim());
+    } catch (NumberFormatException e) {
+      return s;
+    }
+  }
+
+  static String typeName(Object v) {
+    if (v instanceof String) {
+      return "a string";
+    }
+    if (v instanceof Number) {
+      return "a number (" + v + ")";
+    }
+    if (v instanceof Boolean) {
+      return "a boolean";
+    }
+    if (v instanceof List) {
+      return "an array";
+    }
+    if (v instanceof Map) {
+      return "an object";
+    }
+    return v.getClass().getSimpleName();
+  }
+}

@@ -1,0 +1,34 @@
+package dev.jgen.testing;
+
+import dev.jgen.engine.EngineRegistry;
+import org.apache.spark.sql.SparkSession;
+
+/**
+ * The one SparkSession of the test JVM (local[2], two shuffle partitions, Delta on): a cold Spark costs seconds, so
+ * every Spark test shares it.
+ */
+public final class TestSpark {
+  private static SparkSession spark;
+
+  private TestSpark() {}
+
+  public static synchronized SparkSession get() {
+    if (spark == null) {
+      spark = SparkSession.builder()
+          .master("local[2]")
+          .appName("jgen-tests")
+          .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+          .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+          .config("spark.sql.shuffle.partitions", "2")
+          .config("spark.default.parallelism", "2")
+          .config("spark.databricks.delta.snapshotPartitions", "2")
+          .config("spark.ui.enabled", "false")
+          .config("spark.ui.showConsoleProgress", "false")
+          .config("spark.driver.host", "127.0.0.1")
+          .getOrCreate();
+      spark.sparkContext().setLogLevel("WARN");
+      Runtime.getRuntime().addShutdownHook(new Thread(EngineRegistry::closeAll));
+    }
+    return spark;
+  }
+}
