@@ -55,6 +55,8 @@ public final class Main {
         case "demo" -> generate(argv, out, err, true);
         case "tiny-model" -> tinyModel(argv, out);
         case "models" -> models(argv, out);
+        case "runs" -> InspectCommands.runs(argv, out);
+        case "show" -> InspectCommands.show(argv, out);
         case "render" -> RenderCommand.run(Args.parse(argv, 1, Set.of("model", "model-dir", "in", "out", "conf-dir",
             "special-tokens-in-content"), Set.of()), confDir(null), out, err);
         default -> throw new Args.UsageException("unknown command '" + argv[0] + "'");
@@ -65,6 +67,10 @@ public final class Main {
     } catch (ConfigException e) {
       err.println("jgen: config error: " + e.getMessage());
       return 2;
+    } catch (IllegalStateException | IllegalArgumentException e) {
+      // Refusals that protect data (another job on the run, a foreign table): a message, no stack trace.
+      err.println("jgen: " + e.getMessage());
+      return 1;
     }
   }
 
@@ -203,6 +209,10 @@ public final class Main {
         demo [--set key=value ...] run conf/jobs/demo.yaml on the tiny random model and show a few rows
         render (--model ID | --model-dir DIR) --in FILE.jsonl --out FILE.jsonl
                                    render and tokenize conversations with a model's chat template, no generation
+        runs --output PATH [--runs-path PATH]
+                                   list the runs of an output table with their counts
+        show --output PATH [--run ID] [--status ok|error] [--limit N] [--format table|jsonl] [--all-attempts]
+                                   print rows of an output table (the latest attempt of each row by default)
         models                     list the model catalog (conf/models/)
         tiny-model --out DIR [--shape tiny|llm-jp-3-1.8b]
                                    write a Llama model with random weights (GGUF + Hugging Face tokenizer files)

@@ -103,7 +103,7 @@ final class RenderCommand {
       Object tools = row.get("tools");
       ChatInput chat = new ChatInput((List<Map<String, Object>>) messages, null, null, Map.of(), (Boolean) agp,
           kwargs instanceof Map ? (Map<String, Object>) kwargs : null, tools instanceof List ? (List<Object>) tools : null);
-      PreparedPrompt p = translator.prepare(chat, 0);
+      PreparedPrompt p = translator.renderVerbatim(chat);
       o.put("prompt", p.text());
       if (p.tokenIds() != null) {
         ArrayNode ids = o.putArray("token_ids");

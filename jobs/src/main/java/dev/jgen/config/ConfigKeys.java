@@ -41,7 +41,28 @@ public final class ConfigKeys {
   public static final String SPARK_CONF = "spark.conf";
 
   public static final List<String> INPUT_FORMATS = List.of("jsonl", "parquet", "delta");
-  public static final List<String> ENGINE_KINDS = List.of("llamacpp", "none");
+  public static final List<String> ENGINE_KINDS = List.of("llamacpp", "djl-serving", "none");
+
+  // DJL Serving (LMI, TensorRT-LLM) on GPUs: engine.djl.*
+  public static final String DJL_MODE = "engine.djl.mode";
+  public static final String DJL_ENDPOINTS = "engine.djl.endpoints";
+  public static final String DJL_API = "engine.djl.api";
+  public static final String DJL_COMMAND = "engine.djl.command";
+  public static final String DJL_MODEL_ID = "engine.djl.model_id";
+  public static final String DJL_WINDOW = "engine.djl.window";
+  public static final String DJL_MAX_ROLLING_BATCH_SIZE = "engine.djl.max_rolling_batch_size";
+  public static final String DJL_MAX_NUM_TOKENS = "engine.djl.max_num_tokens";
+  public static final String DJL_MAX_INPUT_LEN = "engine.djl.max_input_len";
+  public static final String DJL_MAX_OUTPUT_LEN = "engine.djl.max_output_len";
+  public static final String DJL_TENSOR_PARALLEL_DEGREE = "engine.djl.tensor_parallel_degree";
+  public static final String DJL_DTYPE = "engine.djl.dtype";
+  public static final String DJL_QUANTIZE = "engine.djl.quantize";
+  public static final String DJL_JOB_QUEUE_SIZE = "engine.djl.job_queue_size";
+  public static final String DJL_REQUEST_TIMEOUT_S = "engine.djl.request_timeout_s";
+  public static final String DJL_READY_TIMEOUT_S = "engine.djl.ready_timeout_s";
+  public static final String DJL_RETRIES = "engine.djl.retries";
+  public static final String DJL_GPUS_PER_SERVER = "engine.djl.gpus_per_server";
+  public static final String DJL_BASE_PORT = "engine.djl.base_port";
 
   private static final Map<String, ConfigKey> KEYS = new LinkedHashMap<>();
 
@@ -51,10 +72,31 @@ public final class ConfigKeys {
     key(INPUT_ID_COLUMN, Type.STRING, "id", "Column holding each row's stable id.", nonBlank());
     key(MODEL_ID, Type.STRING, null, "A catalog entry in conf/models/ (see `jgen models`): template, defaults, serving hints.", nonBlank());
     key(MODEL_PATH, Type.STRING, null, "Weights: a model directory (GGUF + tokenizer files) or a GGUF file; its tokenizer_config.json template wins over the catalog.", nonBlank());
-    key(ENGINE_KIND, Type.STRING, "llamacpp", "llamacpp | none (render and tokenize only).", oneOf(ENGINE_KINDS));
+    key(ENGINE_KIND, Type.STRING, "llamacpp", "llamacpp | djl-serving | none (render and tokenize only).", oneOf(ENGINE_KINDS));
     key(ENGINE_THREADS, Type.INT, 0, "llama.cpp threads per executor (0: the executor's cores).", atLeast(0));
     key(ENGINE_PARALLEL, Type.INT, 2, "llama.cpp sequences decoded together (continuous batching slots).", atLeast(1));
     key(ENGINE_CTX_SIZE, Type.INT, 0, "Context tokens per sequence (0: the model's context length, at most 4096).", atLeast(0));
+    key(DJL_MODE, Type.STRING, "endpoint", "endpoint: servers at engine.djl.endpoints | launch: each executor starts its own.",
+        oneOf(List.of("endpoint", "launch")));
+    key(DJL_ENDPOINTS, Type.STRING_LIST, List.of(), "Server URLs (endpoint mode): one shared, or one per GPU address in order.", null);
+    key(DJL_API, Type.STRING, "invocations", "invocations: DJL's /invocations | openai: /v1/completions (vLLM LMI, trtllm-serve).",
+        oneOf(List.of("invocations", "openai")));
+    key(DJL_COMMAND, Type.STRING, "djl-serving", "The server command (launch mode).", nonBlank());
+    key(DJL_MODEL_ID, Type.STRING, null, "option.model_id for serving.properties (default: model.path, else the catalog's Hugging Face id).", nonBlank());
+    key(DJL_WINDOW, Type.INT, 0, "Requests in flight per server (0: max_rolling_batch_size).", atLeast(0));
+    key(DJL_MAX_ROLLING_BATCH_SIZE, Type.INT, 64, "option.max_rolling_batch_size: sequences the server batches together.", greaterThan(0));
+    key(DJL_MAX_NUM_TOKENS, Type.INT, 0, "option.max_num_tokens (0: not set).", atLeast(0));
+    key(DJL_MAX_INPUT_LEN, Type.INT, 0, "option.max_input_len (0: the model's context minus max_new_tokens).", atLeast(0));
+    key(DJL_MAX_OUTPUT_LEN, Type.INT, 0, "option.max_output_len (0: generation.max_new_tokens).", atLeast(0));
+    key(DJL_TENSOR_PARALLEL_DEGREE, Type.INT, 0, "option.tensor_parallel_degree (0: the catalog's GPU hint).", atLeast(0));
+    key(DJL_DTYPE, Type.STRING, null, "option.dtype (default: the catalog's GPU hint).", nonBlank());
+    key(DJL_QUANTIZE, Type.STRING, null, "option.quantize: fp8 | awq | smoothquant (default: the catalog's GPU hint).", nonBlank());
+    key(DJL_JOB_QUEUE_SIZE, Type.INT, 1000, "job_queue_size of each server.", greaterThan(0));
+    key(DJL_REQUEST_TIMEOUT_S, Type.INT, 300, "Client timeout per request, above the server's predict timeout (240 s).", greaterThan(0));
+    key(DJL_READY_TIMEOUT_S, Type.INT, 1800, "How long a launched server may take to load (70B TRT-LLM compiles for minutes).", greaterThan(0));
+    key(DJL_RETRIES, Type.INT, 5, "Retries per request on 503, 5xx, timeouts and refused connections.", atLeast(0));
+    key(DJL_GPUS_PER_SERVER, Type.INT, 0, "GPUs per server in launch mode (0: tensor_parallel_degree).", atLeast(0));
+    key(DJL_BASE_PORT, Type.INT, 8080, "First loopback port of launched servers (one port per server).", greaterThan(0));
     key(MAX_NEW_TOKENS, Type.INT, 256, "Generated tokens at most, per row.", greaterThan(0));
     key(TEMPERATURE, Type.DOUBLE, null, "Sampling temperature, >= 0 (0 = greedy). Default: the model card's.", atLeastD(0));
     key(TOP_P, Type.DOUBLE, null, "Nucleus sampling, in (0, 1]. Default: the model card's, else 1.", unitInterval());

@@ -35,7 +35,9 @@ public final class ConfigLoader {
       if (eq <= 0) {
         throw new ConfigException("--set: expected key=value (got '" + o + "')");
       }
-      putFlat(raw, o.substring(0, eq).trim(), o.substring(eq + 1), "--set");
+      String value = o.substring(eq + 1);
+      // "--set key=" unsets a key the YAML file set (a list key becomes empty).
+      putFlat(raw, o.substring(0, eq).trim(), value.isEmpty() ? null : value, "--set");
     }
     return validate(raw);
   }

@@ -71,8 +71,17 @@ public final class GenerationsTable {
 
   /** Each (row_key, sample_index) of the run once: its latest attempt. */
   public Dataset<Row> latest(String runId) {
-    var w = Window.partitionBy("row_key", "sample_index").orderBy(col("attempt").desc(), col("created_at").desc());
-    return run(runId).withColumn("_rank", functions.row_number().over(w)).where(col("_rank").equalTo(1)).drop("_rank");
+    return latestOf(run(runId));
+  }
+
+  /** The latest attempt of every (run, row_key, sample_index) in the table. */
+  public Dataset<Row> latestOfEveryRun() {
+    return latestOf(all());
+  }
+
+  private static Dataset<Row> latestOf(Dataset<Row> rows) {
+    var w = Window.partitionBy("run_id", "row_key", "sample_index").orderBy(col("attempt").desc(), col("created_at").desc());
+    return rows.withColumn("_rank", functions.row_number().over(w)).where(col("_rank").equalTo(1)).drop("_rank");
   }
 
   /** The highest attempt recorded for the run, 0 when the run has no rows. */

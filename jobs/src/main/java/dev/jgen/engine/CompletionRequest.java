@@ -3,5 +3,7 @@ package dev.jgen.engine;
 /**
  * One generation to run. Both forms of the prompt travel: the embedded engine takes the token ids (so tokenization is
  * the Hugging Face tokenizer's, not the engine's), a serving engine that tokenizes on its side takes the text.
+ *
+ * @param promptTokenIds null when the model has no tokenizer.json (only a serving engine can run such a request)
  */
 public record CompletionRequest(String requestId, String promptText, int[] promptTokenIds, SamplingParams params) {}

@@ -53,7 +53,7 @@ public final class ContentGuard implements Serializable {
     }
     for (int i = 0; i < messages.size(); i++) {
       Map<String, Object> msg = messages.get(i);
-      if (!(msg.get("content") instanceof String content)) {
+      if (msg == null || !(msg.get("content") instanceof String content)) {
         continue;
       }
       String found = firstMarker(content);

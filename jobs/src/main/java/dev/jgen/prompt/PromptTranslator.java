@@ -64,7 +64,7 @@ public final class PromptTranslator {
     try {
       text = template.render(messages, in.addGenerationPrompt(), spec.specialTokens(), in.tools(), in.kwargs());
     } catch (TemplateException e) {
-      throw new InvalidRowException("chat template: " + e.getMessage());
+      throw new InvalidRowException("chat template: " + e.pythonStyle());
     }
     int[] ids = null;
     if (tokenizer != null) {
@@ -110,11 +110,13 @@ public final class PromptTranslator {
         if (!(m.get("content") instanceof String)) {
           throw new InvalidRowException("messages[" + i + "] (" + role + ") has no content");
         }
-        // Message dicts pass through with their extra keys, as in transformers; null keys are left out.
+        // Message dicts pass through with their extra keys, as in transformers; null keys are left out (a null
+        // attribute means "the model's default", which a None would not give), and attribute keys must be 0-4.
         Map<String, Object> copy = new LinkedHashMap<>();
+        int index = i;
         m.forEach((k, v) -> {
           if (v != null) {
-            copy.put(k, v);
+            copy.put(k, SteerLmAttributes.NAMES.contains(k) ? levelInMessage(index, k, v) : v);
           }
         });
         out.add(copy);
@@ -127,6 +129,33 @@ public final class PromptTranslator {
       out.add(0, message("system", in.system()));
     }
     return out;
+  }
+
+  private static int levelInMessage(int index, String key, Object v) {
+    try {
+      return SteerLmAttributes.toLevel(key, v);
+    } catch (InvalidRowException e) {
+      throw new InvalidRowException("messages[" + index + "]." + e.getMessage().substring("attribute ".length()));
+    }
+  }
+
+  /**
+   * Renders exactly as transformers' apply_chat_template would, messages passed through untouched (nulls included),
+   * and tokenizes: what {@code jgen render} previews. No row checks beyond the template's own.
+   */
+  public PreparedPrompt renderVerbatim(ChatInput in) {
+    List<Map<String, Object>> messages = new ArrayList<>();
+    for (Map<String, Object> m : in.messages()) {
+      messages.add(m == null ? null : new LinkedHashMap<>(m));
+    }
+    guard.apply(messages);
+    String text;
+    try {
+      text = template.render(messages, in.addGenerationPrompt(), spec.specialTokens(), in.tools(), in.kwargs());
+    } catch (TemplateException e) {
+      throw new InvalidRowException("chat template: " + e.pythonStyle());
+    }
+    return new PreparedPrompt(text, tokenizer == null ? null : tokenizer.encode(text), Map.of(), List.of());
   }
 
   private void applyAttributes(List<Map<String, Object>> messages, Map<String, Integer> attributes) {

@@ -13,6 +13,7 @@ import dev.jgen.prompt.PromptSpecs;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -43,7 +44,7 @@ public record GenerateJob(
     }
     PromptSpec prompts = PromptSpecs.forModel(model, ctx, config.string(ConfigKeys.SPECIAL_TOKENS_IN_CONTENT),
         config.string(ConfigKeys.ATTRIBUTES_APPLY_TO));
-    if (generates && prompts.tokenizerJson() == null) {
+    if (kind.equals("llamacpp") && prompts.tokenizerJson() == null) {
       throw new ConfigException("model " + model.modelId() + ": no tokenizer.json beside the weights; the engine is fed the "
           + "Hugging Face tokenizer's ids, so copy the model's tokenizer.json next to its GGUF");
     }
@@ -52,17 +53,64 @@ public record GenerateJob(
       throw new ConfigException(ConfigKeys.MAX_NEW_TOKENS + ": " + generation.maxNewTokens() + " leaves no room for a prompt in a context of "
           + ctx + " tokens (engine.ctx_size)");
     }
-    EngineSpec engine = null;
-    if (generates) {
-      Map<String, String> opts = new TreeMap<>();
-      opts.put("threads", String.valueOf(config.integer(ConfigKeys.ENGINE_THREADS)));
-      opts.put("parallel", String.valueOf(config.integer(ConfigKeys.ENGINE_PARALLEL)));
-      opts.put("ctx_size", String.valueOf(ctx));
-      engine = new EngineSpec(kind, model.gguf().toString(), opts);
-    }
+    EngineSpec engine = switch (kind) {
+      case "llamacpp" -> {
+        Map<String, String> opts = new TreeMap<>();
+        opts.put("threads", String.valueOf(config.integer(ConfigKeys.ENGINE_THREADS)));
+        opts.put("parallel", String.valueOf(config.integer(ConfigKeys.ENGINE_PARALLEL)));
+        opts.put("ctx_size", String.valueOf(ctx));
+        yield new EngineSpec(kind, model.gguf().toString(), opts);
+      }
+      case "djl-serving" -> djlServing(config, model, prompts, generation, ctx);
+      default -> null;
+    };
     String configHash = PromptSpecs.sha256(identity(config, model, prompts, generation).getBytes(StandardCharsets.UTF_8));
     String runId = config.isSet(ConfigKeys.RUN_ID) ? config.string(ConfigKeys.RUN_ID) : "run-" + configHash.substring(0, 12);
     return new GenerateJob(config, format, model, prompts, engine, generation, runId, configHash);
+  }
+
+  /**
+   * The DJL Serving engine's options: every engine.djl.* key (prefix dropped), with the catalog's GPU hints filling
+   * tensor_parallel_degree, dtype and quantize, and the template's BOS text, which the client strips because the server
+   * adds BOS itself.
+   */
+  private static EngineSpec djlServing(JobConfig config, ResolvedModel model, PromptSpec prompts, GenerationSettings generation,
+      int ctx) {
+    Map<String, String> opts = new TreeMap<>();
+    for (String key : ConfigKeys.all().keySet()) {
+      if (key.startsWith("engine.djl.") && config.get(key) != null) {
+        Object v = config.get(key);
+        opts.put(key.substring("engine.djl.".length()), v instanceof List<?> l ? String.join(",", l.stream().map(String::valueOf).toList()) : v.toString());
+      }
+    }
+    Map<String, Object> gpu = model.entry() == null ? Map.of() : model.entry().gpu();
+    if (config.integer(ConfigKeys.DJL_TENSOR_PARALLEL_DEGREE) == 0) {
+      opts.put("tensor_parallel_degree", String.valueOf(gpu.getOrDefault("tensor_parallel_degree", 1)));
+    }
+    if (!config.isSet(ConfigKeys.DJL_DTYPE) && gpu.get("dtype") != null) {
+      opts.put("dtype", gpu.get("dtype").toString());
+    }
+    if (!config.isSet(ConfigKeys.DJL_QUANTIZE) && gpu.get("quantize") != null) {
+      opts.put("quantize", gpu.get("quantize").toString());
+    }
+    if (config.integer(ConfigKeys.DJL_MAX_INPUT_LEN) == 0) {
+      opts.put("max_input_len", String.valueOf(ctx - generation.maxNewTokens()));
+    }
+    if (config.integer(ConfigKeys.DJL_MAX_OUTPUT_LEN) == 0) {
+      opts.put("max_output_len", String.valueOf(generation.maxNewTokens()));
+    }
+    String bos = prompts.specialTokens().get("bos_token");
+    if (bos != null) {
+      opts.put("bos_text", bos);
+    }
+    String modelId = config.isSet(ConfigKeys.DJL_MODEL_ID) ? config.string(ConfigKeys.DJL_MODEL_ID)
+        : config.isSet(ConfigKeys.MODEL_PATH) ? config.string(ConfigKeys.MODEL_PATH)
+        : model.entry() != null && model.entry().hfId() != null ? model.entry().hfId() : model.modelId();
+    if (opts.getOrDefault("mode", "endpoint").equals("endpoint") && config.strings(ConfigKeys.DJL_ENDPOINTS).isEmpty()) {
+      throw new ConfigException(ConfigKeys.DJL_ENDPOINTS + ": missing; endpoint mode needs the servers' URLs "
+          + "(or set " + ConfigKeys.DJL_MODE + "=launch)");
+    }
+    return new EngineSpec("djl-serving", modelId, opts);
   }
 
   /** What makes two runs the same run: the same rows through the same model, template and parameters. */

@@ -120,9 +120,6 @@ final class GeneratePartition implements MapPartitionsFunction<Row, Row> {
       }
       p.prompt = translator.prepare(cols.chat(row), p.params.maxNewTokens());
       if (engine != null) {
-        if (p.prompt.tokenIds() == null) {
-          throw new InvalidRowException("the model has no tokenizer.json, so its prompt cannot be tokenized");
-        }
         p.submittedNanos = System.nanoTime();
         p.completion = engine.submit(new CompletionRequest(plan.runId() + "/" + p.id + "/" + p.sample, p.prompt.text(),
             p.prompt.tokenIds(), p.params));

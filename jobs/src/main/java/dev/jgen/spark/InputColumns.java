@@ -89,7 +89,21 @@ final class InputColumns implements Serializable {
         attrs.put(a, v instanceof String s ? parseNumberOrKeep(s) : v);
       }
     }
-    return new ChatInput(msgs, (String) prompt, (String) system, attrs, true, null, null);
+    Object agp = value(r, "add_generation_prompt");
+    if (agp != null && !(agp instanceof Boolean)) {
+      throw new InvalidRowException("column add_generation_prompt: expected true or false, got " + typeName(agp));
+    }
+    Object kwargs = value(r, "chat_template_kwargs");
+    if (kwargs != null && !(kwargs instanceof Map)) {
+      throw new InvalidRowException("column chat_template_kwargs: expected an object, got " + typeName(kwargs));
+    }
+    Map<String, Object> kw = null;
+    if (kwargs != null) {
+      // A struct column holds every row's keys; a key this row did not set is null and stays out, as with messages.
+      kw = new LinkedHashMap<>((Map<String, Object>) kwargs);
+      kw.values().removeIf(java.util.Objects::isNull);
+    }
+    return new ChatInput(msgs, (String) prompt, (String) system, attrs, agp == null || (Boolean) agp, kw, null);
   }
 
   Map<String, Object> overrides(Row r) {

@@ -54,7 +54,7 @@ final class RunAttempt implements AutoCloseable {
     } catch (JsonProcessingException e) {
       config = job.config().toString();
     }
-    RunRecord mine = new RunRecord(job.runId(), number, "running", UUID.randomUUID().toString(), job.configHash(), config,
+    RunRecord mine = new RunRecord(job.runId(), number, "running", ownerToken(), job.configHash(), config,
         job.model().modelId(), job.prompts().templateSha256(), JgenVersion.version(), RunsTable.now(), RunsTable.now(), null,
         null, null, null, null, null, null, null, null, null, null, null, null);
     runs.upsert(mine);
@@ -75,9 +75,40 @@ final class RunAttempt implements AutoCloseable {
     return record.attempt();
   }
 
+  /**
+   * A running attempt whose heartbeat is fresh, unless its owner is a process of this host that no longer exists (a
+   * job killed a moment ago must not block the command that resumes it).
+   */
   static boolean isLive(RunRecord r) {
-    return "running".equals(r.status()) && r.heartbeatAt() != null
-        && System.currentTimeMillis() - r.heartbeatAt().getTime() < STALE.toMillis();
+    if (!"running".equals(r.status()) || r.heartbeatAt() == null
+        || System.currentTimeMillis() - r.heartbeatAt().getTime() >= STALE.toMillis()) {
+      return false;
+    }
+    String[] owner = r.owner() == null ? new String[0] : r.owner().split("\\|");
+    if (owner.length == 3 && owner[0].equals(HOST)) {
+      try {
+        long pid = Long.parseLong(owner[1]);
+        return pid == ProcessHandle.current().pid() || ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+      } catch (NumberFormatException e) {
+        return true;
+      }
+    }
+    return true;
+  }
+
+  private static final String HOST = hostName();
+
+  private static String hostName() {
+    try {
+      return java.net.InetAddress.getLocalHost().getHostName();
+    } catch (java.io.IOException e) {
+      return "unknown-host";
+    }
+  }
+
+  /** host|pid|random: who holds the attempt. */
+  private static String ownerToken() {
+    return HOST + "|" + ProcessHandle.current().pid() + "|" + UUID.randomUUID();
   }
 
   private void beat() {

@@ -11,10 +11,19 @@ public final class SparkSessions {
   private SparkSessions() {}
 
   public static SparkSession create(JobConfig config) {
+    return create(config.string(ConfigKeys.SPARK_APP_NAME), config.string(ConfigKeys.SPARK_MASTER), config.map(ConfigKeys.SPARK_CONF));
+  }
+
+  /** A session for read-only commands (show, runs, export): local unless under spark-submit. */
+  public static SparkSession forReading(String appName) {
+    return create(appName, null, Map.of("spark.sql.shuffle.partitions", "4", "spark.databricks.delta.snapshotPartitions", "4"));
+  }
+
+  private static SparkSession create(String appName, String master, Map<String, Object> conf) {
     SparkConf submitted = new SparkConf();
-    SparkSession.Builder b = SparkSession.builder().appName(config.string(ConfigKeys.SPARK_APP_NAME));
-    if (config.isSet(ConfigKeys.SPARK_MASTER)) {
-      b.master(config.string(ConfigKeys.SPARK_MASTER));
+    SparkSession.Builder b = SparkSession.builder().appName(appName);
+    if (master != null) {
+      b.master(master);
     } else if (!submitted.contains("spark.master")) {
       b.master("local[*]");
     }
@@ -23,7 +32,11 @@ public final class SparkSessions {
         // A generation task holds an engine busy for minutes: a speculative copy would only burn it twice.
         .config("spark.speculation", "false")
         .config("spark.ui.showConsoleProgress", "false");
-    for (Map.Entry<String, Object> e : config.map(ConfigKeys.SPARK_CONF).entrySet()) {
+    if (master != null && master.startsWith("local") || master == null && !submitted.contains("spark.master")) {
+      // Local mode: nothing to serve to a cluster, and the loopback address keeps it off the network.
+      b.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1");
+    }
+    for (Map.Entry<String, Object> e : conf.entrySet()) {
       b.config(e.getKey(), String.valueOf(e.getValue()));
     }
     return b.getOrCreate();

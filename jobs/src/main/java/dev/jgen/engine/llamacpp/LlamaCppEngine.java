@@ -82,6 +82,9 @@ final class LlamaCppEngine implements Engine {
   }
 
   private Completion run(CompletionRequest request) {
+    if (request.promptTokenIds() == null) {
+      throw new EngineException("llama.cpp is fed Hugging Face token ids, and this model has no tokenizer.json");
+    }
     String task = taskJson(request);
     long start = System.nanoTime();
     int taskId;

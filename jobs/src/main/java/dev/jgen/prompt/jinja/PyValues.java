@@ -164,7 +164,10 @@ final class PyValues {
     if (o instanceof Undefined) {
       return "";
     }
-    return repr(o);
+    if (o instanceof List || o instanceof Map || o instanceof PyObject || o instanceof PyCallable) {
+      return repr(o);
+    }
+    return String.valueOf(o);
   }
 
   static String repr(Object o) {

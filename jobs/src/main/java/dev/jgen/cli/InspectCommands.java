@@ -1,0 +1,128 @@
+package dev.jgen.cli;
+
+import static org.apache.spark.sql.functions.coalesce;
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.sum;
+import static org.apache.spark.sql.functions.when;
+
+import dev.jgen.delta.GenerationsTable;
+import dev.jgen.delta.RunsTable;
+import dev.jgen.spark.SparkSessions;
+import java.io.PrintStream;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+
+/** {@code jgen runs} and {@code jgen show}: read-only views of an output table and its runs table. */
+final class InspectCommands {
+  private InspectCommands() {}
+
+  static int runs(String[] argv, PrintStream out) {
+    Args a = Args.parse(argv, 1, Set.of("output", "runs-path"), Set.of());
+    String output = required(a, "output");
+    SparkSession spark = SparkSessions.forReading("jgen-runs");
+    spark.sparkContext().setLogLevel("WARN");
+    GenerationsTable table = openTable(spark, output);
+    String runsPath = a.get("runs-path") != null ? a.get("runs-path") : RunsTable.besideOutput(output);
+    // Counts from the data itself: the latest attempt of each (row, sample) of each run.
+    List<Row> data = table.latestOfEveryRun().groupBy("run_id").agg(
+            org.apache.spark.sql.functions.count(lit(1)),
+            sum(when(col("status").equalTo("ok"), 1).otherwise(0)),
+            sum(when(col("status").equalTo("error"), 1).otherwise(0)),
+            org.apache.spark.sql.functions.max("attempt"),
+            sum(coalesce(col("completion_tokens"), lit(0))))
+        .orderBy("run_id").collectAsList();
+    out.println("Runs in " + output + " (latest attempt of each row and sample):");
+    out.printf("%-22s %7s %7s %7s %8s %9s%n", "RUN", "ROWS", "OK", "ERROR", "ATTEMPTS", "TOKENS");
+    for (Row r : data) {
+      out.printf(Locale.ROOT, "%-22s %7d %7d %7d %8d %9d%n", r.getString(0), r.getLong(1), r.getLong(2), r.getLong(3), r.getInt(4),
+          r.getLong(5));
+    }
+    var runs = RunsTable.openIfExists(spark, runsPath);
+    if (runs.isPresent()) {
+      out.println();
+      out.printf("%-22s %3s %-9s %-19s %-19s %7s %7s %7s %9s %9s %8s%n", "RUN", "#", "STATUS", "STARTED", "ENDED", "ROWS_IN",
+          "OK", "ERROR", "TOKENS", "TOK/S", "LOAD_MS");
+      for (Row r : runs.get().all().orderBy("run_id", "attempt").collectAsList()) {
+        out.printf(Locale.ROOT, "%-22s %3d %-9s %-19s %-19s %7s %7s %7s %9s %9s %8s%n", r.getAs("run_id"), (Integer) r.getAs("attempt"),
+            r.getAs("status"), ts(r.getAs("started_at")), ts(r.getAs("ended_at")), r.getAs("rows_in"), r.getAs("ok"), r.getAs("error"),
+            r.getAs("completion_tokens"), r.getAs("completion_tokens_per_second") == null ? null
+                : String.format(Locale.ROOT, "%.1f", (Double) r.getAs("completion_tokens_per_second")),
+            r.getAs("model_load_ms"));
+      }
+    } else {
+      out.println("(no runs table at " + runsPath + ")");
+    }
+    return 0;
+  }
+
+  static int show(String[] argv, PrintStream out) {
+    Args a = Args.parse(argv, 1, Set.of("output", "run", "status", "limit", "format"), Set.of("all-attempts"));
+    String output = required(a, "output");
+    String format = a.options.getOrDefault("format", "table");
+    if (!format.equals("table") && !format.equals("jsonl")) {
+      throw new Args.UsageException("--format: one of table | jsonl");
+    }
+    int limit;
+    try {
+      limit = Integer.parseInt(a.options.getOrDefault("limit", "20"));
+    } catch (NumberFormatException e) {
+      throw new Args.UsageException("--limit: expected a number");
+    }
+    SparkSession spark = SparkSessions.forReading("jgen-show");
+    spark.sparkContext().setLogLevel("WARN");
+    GenerationsTable table = openTable(spark, output);
+    String run = a.get("run");
+    Dataset<Row> rows;
+    if (run == null) {
+      rows = a.flag("all-attempts") ? table.all() : table.latestOfEveryRun();
+    } else {
+      rows = a.flag("all-attempts") ? table.run(run) : table.latest(run);
+    }
+    if (a.get("status") != null) {
+      rows = rows.where(col("status").equalTo(a.get("status")));
+    }
+    rows = rows.orderBy("run_id", "input_row", "sample_index", "attempt").limit(limit);
+    if (format.equals("jsonl")) {
+      rows.toJSON().collectAsList().forEach(out::println);
+    } else {
+      for (Row r : rows.collectAsList()) {
+        String text = r.getAs("status").equals("ok") ? r.getAs("output_text") : r.getAs("error");
+        out.printf("%s  %-12s #%d  attempt %d  %-5s  %s%n", r.getAs("run_id"), r.getAs("id"), (Integer) r.getAs("sample_index"),
+            (Integer) r.getAs("attempt"), r.getAs("status"), oneLine(text, 100));
+      }
+    }
+    return 0;
+  }
+
+  private static GenerationsTable openTable(SparkSession spark, String output) {
+    try {
+      return GenerationsTable.open(spark, output);
+    } catch (IllegalArgumentException e) {
+      throw new Args.UsageException(e.getMessage());
+    }
+  }
+
+  private static String required(Args a, String name) {
+    if (a.get(name) == null) {
+      throw new Args.UsageException("needs --" + name);
+    }
+    return a.get(name);
+  }
+
+  private static String ts(Object t) {
+    return t == null ? "-" : t.toString().substring(0, Math.min(19, t.toString().length()));
+  }
+
+  static String oneLine(String s, int max) {
+    if (s == null) {
+      return "";
+    }
+    String one = s.replace("\n", "\\n");
+    return one.length() <= max ? one : one.substring(0, max) + "…";
+  }
+}

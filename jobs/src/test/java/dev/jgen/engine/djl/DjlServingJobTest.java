@@ -1,0 +1,158 @@
+package dev.jgen.engine.djl;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.jgen.testing.Cli;
+import dev.jgen.testing.TestFiles;
+import dev.jgen.testing.TestSpark;
+import dev.jgen.testing.djl.DjlServingStandIn;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** engine.kind=djl-serving through the whole job (real Spark, real Delta) against the stand-in server. */
+class DjlServingJobTest {
+  @TempDir Path dir;
+
+  static Cli generate(String... sets) {
+    List<String> args = new ArrayList<>(List.of("generate", "--config", TestFiles.conf().resolve("jobs/demo.yaml").toString(),
+        "--set", "engine.kind=djl-serving"));
+    for (String s : sets) {
+      args.add("--set");
+      args.add(s);
+    }
+    Cli r = Cli.run(args.toArray(String[]::new));
+    assertEquals(0, r.code(), r.err() + r.out());
+    return r;
+  }
+
+  static Dataset<Row> table(String path, String runId) {
+    return TestSpark.get().read().format("delta").load(path).where("run_id = '" + runId + "'");
+  }
+
+  static DjlServingStandIn standIn(int batch, long stepMs, double share503, double shareDropped) throws Exception {
+    DjlServingStandIn.Options o = new DjlServingStandIn.Options();
+    o.batch = batch;
+    o.stepMillis = stepMs;
+    o.share503 = share503;
+    o.shareDropped = shareDropped;
+    return DjlServingStandIn.start(o);
+  }
+
+  /** n prompts, with per-row max_new_tokens cycling through the given lengths. */
+  static Path prompts(Path dir, int n, int... lengths) {
+    List<String> lines = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      String extra = lengths.length == 0 ? "" : ", \"max_new_tokens\": " + lengths[i % lengths.length];
+      lines.add("{\"id\": \"r" + i + "\", \"prompt\": \"日本の首都について" + i + "文で説明してください。\"" + extra + "}");
+    }
+    return TestFiles.jsonl(dir, "prompts.jsonl", lines);
+  }
+
+  @Test
+  void endpointModeEndToEndWithoutDoubleBosAndWithMaxNewTokens() throws Exception {
+    try (DjlServingStandIn s = standIn(4, 5, 0, 0)) {
+      String out = dir.resolve("gen").toString();
+      Cli r = generate("input.path=" + TestFiles.conf().resolve("data/demo-prompts.jsonl"), "output.path=" + out,
+          "engine.djl.endpoints=" + s.url(), "engine.djl.max_rolling_batch_size=4");
+      JsonNode sum = r.summary();
+      assertEquals(12, sum.get("rows_in").asLong());
+      assertEquals(12, sum.get("ok").asLong(), r.out());
+      List<Row> rows = table(out, sum.get("run_id").asText()).collectAsList();
+      assertEquals(12, rows.size());
+      for (Row row : rows) {
+        assertEquals("ok", row.getAs("status"), String.valueOf(row));
+        assertEquals("djl-serving", row.getAs("engine"));
+        assertTrue(((String) row.getAs("engine_version")).contains("/invocations"));
+        assertFalse(((String) row.getAs("output_text")).isEmpty(), String.valueOf(row));
+        assertTrue((Integer) row.getAs("completion_tokens") > 0);
+        assertTrue(List.of("stop", "length").contains((String) row.getAs("finish_reason")));
+        assertTrue(((String) row.getAs("prompt")).startsWith("<s>"), "the stored prompt is the template's, BOS text included");
+      }
+      // What the server received: one request per row, no BOS text (the server adds BOS), max_new_tokens always.
+      List<DjlServingStandIn.Received> got = s.received();
+      assertEquals(12, got.size());
+      for (DjlServingStandIn.Received q : got) {
+        assertEquals("/invocations", q.path());
+        String inputs = q.body().path("inputs").asText();
+        assertFalse(inputs.startsWith("<s>"), "double BOS: " + inputs);
+        assertFalse(inputs.isEmpty());
+        JsonNode p = q.body().path("parameters");
+        assertTrue(p.has("max_new_tokens"), q.body().toString());
+        assertTrue(p.get("max_new_tokens").asInt() == 32 || p.get("max_new_tokens").asInt() == 16, q.body().toString());
+        assertTrue(p.get("details").asBoolean());
+        assertFalse(p.get("return_full_text").asBoolean());
+        assertTrue(p.has("seed"));
+        assertEquals(p.has("temperature"), p.get("do_sample").asBoolean(), q.body().toString());
+      }
+      assertTrue(got.stream().anyMatch(q -> !q.body().path("parameters").get("do_sample").asBoolean()),
+          "jp-007 is greedy: do_sample false");
+    }
+  }
+
+  @Test
+  void faultsEndAsOkOrErrorRowsNoneLostNoneDuplicated() throws Exception {
+    try (DjlServingStandIn s = standIn(4, 2, 0.30, 0.05)) {
+      String out = dir.resolve("gen").toString();
+      Cli r = generate("input.path=" + prompts(dir, 40), "output.path=" + out, "engine.djl.endpoints=" + s.url(),
+          "engine.djl.max_rolling_batch_size=4", "engine.djl.retries=1", "generation.max_new_tokens=6", "job.partitions=4");
+      JsonNode sum = r.summary();
+      assertEquals(40, sum.get("rows_in").asLong());
+      assertEquals(40, sum.get("ok").asLong() + sum.get("error").asLong(), r.out());
+      assertTrue(sum.get("ok").asLong() > 0);
+      Dataset<Row> t = table(out, sum.get("run_id").asText());
+      List<Row> rows = t.collectAsList();
+      assertEquals(40, rows.size());
+      assertEquals(40, t.select("row_key", "sample_index").distinct().count(), "no (row_key, sample_index) twice");
+      Map<String, String> status = new HashMap<>();
+      for (Row row : rows) {
+        status.put(row.getAs("id"), row.getAs("status"));
+        if ("error".equals(row.getAs("status"))) {
+          String e = row.getAs("error");
+          assertNotNull(e);
+          assertTrue(e.contains("DJL Serving at " + s.url()) && (e.contains("HTTP 503") || e.contains("IOException")
+              || e.contains("EOF") || e.contains("closed") || e.contains("Exception")), e);
+        } else {
+          assertFalse(((String) row.getAs("output_text")).isEmpty());
+        }
+      }
+      assertEquals(40, status.size());
+      DjlServingStandIn.Metrics m = s.metrics();
+      assertTrue(m.injected503() > 0 && m.dropped() > 0, m.toString());
+      assertTrue(s.received().size() > 40, "failed calls were retried");
+    }
+  }
+
+  @Test
+  void windowStaysFullAcrossPartitionBoundaries() throws Exception {
+    int batch = 4;
+    try (DjlServingStandIn s = standIn(batch, 10, 0, 0)) {
+      String out = dir.resolve("gen").toString();
+      Cli r = generate("input.path=" + prompts(dir, 48, 8, 24, 12, 20, 16), "output.path=" + out,
+          "engine.djl.endpoints=" + s.url(), "engine.djl.max_rolling_batch_size=" + batch, "job.partitions=6",
+          "job.chunk_rows=1000");
+      assertEquals(48, r.summary().get("ok").asLong(), r.out());
+      DjlServingStandIn.Metrics m = s.metrics();
+      List<Integer> trace = s.inFlightTrace();
+      int first = trace.indexOf(batch);
+      int last = trace.lastIndexOf(batch);
+      assertTrue(first >= 0, "never " + batch + " in flight: " + m);
+      long gaps = trace.subList(first, last + 1).stream().filter(n -> n < batch).count();
+      String msg = m + ", full from step " + first + " to " + last + " of " + trace.size() + ", gaps " + gaps + ": " + trace;
+      assertEquals(batch, m.maxInFlight(), "the window bounds what is in flight: " + msg);
+      assertTrue(m.fullFraction() >= 0.75, msg);
+      // Six partitions on two task slots: four partition boundaries fall between the first and the last full step.
+      assertTrue(gaps <= Math.max(2, (last - first) / 50), msg);
+    }
+  }
+}

@@ -1,0 +1,43 @@
+package dev.jgen.testing;
+
+import java.io.File;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Runs {@code jgen} in a separate JVM, as bin/jgen does, so a test can kill it with SIGKILL. */
+public final class ChildJob {
+  private ChildJob() {}
+
+  public static Process start(Path log, String... args) {
+    Path target = Path.of("target");
+    try {
+      String cp = target.resolve("classes").toAbsolutePath() + File.pathSeparator + Files.readString(target.resolve("classpath.txt")).trim();
+      List<String> cmd = new ArrayList<>();
+      cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+      cmd.add("-XX:TieredStopAtLevel=1");
+      cmd.add("-Xmx1g");
+      // The same JVM flags as this test JVM (Spark's opens, the private llama.cpp temp dir, the test cache).
+      for (String a : java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+        if (a.startsWith("--add-opens") || a.startsWith("-Djdk.") || a.startsWith("-Dio.netty") || a.startsWith("-Djgen.cache")
+            || a.startsWith("-Dlog4j2") || a.startsWith("--sun-misc") || a.startsWith("--enable-native")) {
+          cmd.add(a);
+        }
+      }
+      Path llamaTmp = Files.createTempDirectory("jgen-child-jllama");
+      cmd.add("-Dde.kherud.llama.tmpdir=" + llamaTmp);
+      cmd.add("-cp");
+      cmd.add(cp);
+      cmd.add("dev.jgen.cli.Main");
+      cmd.addAll(List.of(args));
+      ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+      pb.environment().put("SPARK_LOCAL_IP", "127.0.0.1");
+      return pb.start();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}
