@@ -32,6 +32,12 @@ public final class ConfigKeys {
   public static final String RUN_MODE = "run.mode";
   public static final String RUNS_PATH = "output.runs_path";
   public static final String OPTIMIZE = "output.optimize";
+  public static final String JOB_KIND = "job.kind";
+  public static final String INPUT_DEDUP = "input.dedup";
+  public static final String ATTRIBUTES_SWEEP = "attributes.sweep";
+  public static final String MTBENCH_TEMPERATURES = "mtbench.temperatures";
+  public static final String SELFCHAT_TURNS = "selfchat.turns";
+  public static final String SELFCHAT_USER_PROMPT = "selfchat.user_prompt";
   public static final String CHUNK_ROWS = "job.chunk_rows";
   public static final String PARTITIONS = "job.partitions";
   public static final String SPECIAL_TOKENS_IN_CONTENT = "prompt.special_tokens_in_content";
@@ -111,6 +117,13 @@ public final class ConfigKeys {
         oneOf(List.of("resume", "new")));
     key(RUNS_PATH, Type.STRING, null, "The runs table (default: <output.path>_runs).", nonBlank());
     key(OPTIMIZE, Type.BOOLEAN, false, "OPTIMIZE the run's partition of the output table at the end.", null);
+    key(JOB_KIND, Type.STRING, "generate", "generate | mtbench (multi-turn answers, FastChat format) | selfchat (synthetic dialogues).",
+        oneOf(List.of("generate", "mtbench", "selfchat")));
+    key(INPUT_DEDUP, Type.BOOLEAN, false, "Generate identical instructions (NFKC, whitespace folded) once; mark the others duplicate_of.", null);
+    key(ATTRIBUTES_SWEEP, Type.MAP, Map.of(), "SteerLM attribute values to cross, e.g. {verbosity: [0, 2, 4], humor: [0, 4]}.", null);
+    key(MTBENCH_TEMPERATURES, Type.MAP, Map.of(), "Per-category temperature overrides of FastChat's defaults, e.g. {writing: 0.7}.", null);
+    key(SELFCHAT_TURNS, Type.INT, 2, "Rounds of (assistant answer, simulated user follow-up) in self-chat.", greaterThan(0));
+    key(SELFCHAT_USER_PROMPT, Type.STRING, null, "The user-simulator instruction for self-chat follow-ups (default: a built-in Japanese one).", nonBlank());
     key(CHUNK_ROWS, Type.INT, 512, "Rows per committed chunk of the output table.", greaterThan(0));
     key(PARTITIONS, Type.INT, 0, "Spark tasks per chunk (0: Spark's default parallelism).", atLeast(0));
     key(SPECIAL_TOKENS_IN_CONTENT, Type.STRING, "reject", "reject | escape | allow: the model's special-token text inside content.",

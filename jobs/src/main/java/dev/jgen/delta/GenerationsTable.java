@@ -40,7 +40,8 @@ public final class GenerationsTable {
       throw new IllegalStateException("output.path " + path + " exists and is not a Delta table; choose another output.path");
     }
     DeltaTable.createIfNotExists(spark)
-        .location(path)
+        // The builder reads a relative location as a table name: give it an absolute one.
+        .location(local != null ? local.getAbsolutePath() : path)
         .addColumns(OutputSchema.SCHEMA)
         .partitionedBy("run_id")
         .property("delta.enableChangeDataFeed", "true")

@@ -53,7 +53,10 @@ public final class RunsTable {
   }
 
   public static RunsTable openOrCreate(SparkSession spark, String path) {
-    DeltaTable.createIfNotExists(spark).location(path).addColumns(SCHEMA).execute();
+    if (!DeltaTable.isDeltaTable(spark, path)) {
+      // An empty append creates the table (mode ignore would skip it if another job just did).
+      spark.createDataFrame(List.of(), SCHEMA).write().format("delta").mode("append").save(path);
+    }
     return new RunsTable(spark, path);
   }
 

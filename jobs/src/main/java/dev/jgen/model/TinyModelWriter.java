@@ -32,8 +32,8 @@ import java.util.stream.Stream;
  * {@code jgen-model.json} (what was written, for cache staleness checks). No safetensors: the GGUF is the source of truth
  * (so the Q/K row permutation of convert_hf_to_gguf.py does not arise: random rows are random in either order).
  *
- * <p>Weights are uniform with standard deviation 0.02, norms are 1. The output rows of the control tokens and of the byte
- * tokens other than {@code <0x0A>} are zero, so greedy decoding never picks them (their logit is exactly 0 while about
+ * <p>Weights are uniform with standard deviation 0.02 (the output matrix: logits of standard deviation 2), norms are 1.
+ * The output rows of the control tokens and of the byte tokens other than {@code <0x0A>} are zero, so greedy decoding never picks them (their logit is exactly 0 while about
  * half of the other logits are positive): generated text is always made of printable pieces and never stops at EOS.
  * Tensors are generated and streamed to the file chunk by chunk, so the 1.8b-shape model (~1 GB at Q4_0) is written in
  * constant memory.
@@ -62,8 +62,14 @@ public final class TinyModelWriter {
 
     public static final float RMS_NORM_EPS = 1e-5f;
     public static final float ROPE_FREQ_BASE = 10000f;
-    /** Standard deviation of the random weights. */
+    /** Standard deviation of the random weights (all matrices but the output one). */
     public static final double WEIGHT_STD = 0.02;
+    /**
+     * Standard deviation of the logits: the output matrix has std {@code OUTPUT_LOGIT_STD / sqrt(hidden)}, and the final
+     * hidden state is RMS-normalized, so logits spread enough that greedy decoding does not flip between near-ties on
+     * rounding differences (batched vs single-token kernels, CPU vs GPU).
+     */
+    public static final double OUTPUT_LOGIT_STD = 2.0;
 
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     private static final ConcurrentHashMap<Path, Object> IN_JVM_LOCKS = new ConcurrentHashMap<>();
@@ -159,7 +165,7 @@ public final class TinyModelWriter {
                 return false;
             }
             JsonNode meta = JSON.readTree(metaFile.toFile());
-            if (meta.path("writerVersion").asInt(-1) != WRITER_VERSION || !specJson(spec).equals(meta.get("spec"))) {
+            if (meta.path("writerVersion").asInt(-1) != WRITER_VERSION || !specJson(spec).toString().equals(String.valueOf(meta.get("spec")))) {
                 return false;
             }
             for (JsonNode f : meta.path("files")) {
@@ -233,7 +239,7 @@ public final class TinyModelWriter {
             weight(w, spec, b + "ffn_down.weight", t, f, h, null);
         }
         norm(w, "output_norm.weight", h);
-        weight(w, spec, "output.weight", t, h, v, silentRow);
+        weight(w, spec, "output.weight", t, h, v, silentRow, OUTPUT_LOGIT_STD / Math.sqrt(h));
         return w;
     }
 
@@ -244,8 +250,13 @@ public final class TinyModelWriter {
     /** A matrix of {@code rows} rows of {@code cols} values ({@code ne = [cols, rows]}). */
     private static void weight(GgufWriter w, TinyModelSpec spec, String name, TensorType type, long cols, long rows,
                                IntPredicate zeroRow) {
+        weight(w, spec, name, type, cols, rows, zeroRow, WEIGHT_STD);
+    }
+
+    private static void weight(GgufWriter w, TinyModelSpec spec, String name, TensorType type, long cols, long rows,
+                               IntPredicate zeroRow, double std) {
         w.addTensor(name, type, new long[] {cols, rows},
-                new RandomWeights(mix(spec.seed(), name), WEIGHT_STD, (int) cols, zeroRow));
+                new RandomWeights(mix(spec.seed(), name), std, (int) cols, zeroRow));
     }
 
     private static long mix(long seed, String name) {

@@ -316,7 +316,8 @@ public final class TinyVocabulary {
 
     /**
      * Pads with synthetic pieces up to {@code total}: CJK ideographs not yet present as single pieces, then two-character
-     * pieces made of those ideographs only (each has exactly one split and shares no character with a built-in piece).
+     * pieces made of those ideographs only, neighbours in code point order first (each has exactly one split and
+     * shares no character with a built-in piece).
      */
     private static void addSynthetic(List<String> pieces, int total) {
         Set<String> present = new java.util.HashSet<>(pieces);
@@ -333,12 +334,13 @@ public final class TinyVocabulary {
             }
             pieces.add(c);
         }
-        for (String a : chars) {
-            for (String b : chars) {
+        int n = chars.size();
+        for (int d = 1; d < n; d++) { // (c[i], c[i+d]): first the neighbours, then the next-but-one, ...
+            for (int i = 0; i < n; i++) {
                 if (pieces.size() >= total) {
                     return;
                 }
-                pieces.add(a + b);
+                pieces.add(chars.get(i) + chars.get((i + d) % n));
             }
         }
         throw new IllegalArgumentException("cannot pad the vocabulary to " + total + " pieces");

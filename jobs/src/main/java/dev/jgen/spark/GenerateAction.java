@@ -32,7 +32,6 @@ import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
-import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
@@ -149,11 +148,16 @@ public final class GenerateAction {
           job.generation(), new InputColumns(pending.schema(), idColumn));
       int partitions = config.integer(ConfigKeys.PARTITIONS) > 0
           ? config.integer(ConfigKeys.PARTITIONS) : spark.sparkContext().defaultParallelism();
+      GeneratePartition generate = new GeneratePartition(plan, prompts, counters);
       long genStart = System.nanoTime();
       try (ProgressLine line = new ProgressLine(progress, progressEvery, counters, pendingRows, rowsIn * n - pendingRows)) {
         for (int i = 0; i < chunks.size(); i++) {
           Dataset<Row> chunk = pending.where(col("_jgen_chunk").equalTo(chunks.get(i))).drop("_jgen_chunk").repartition(partitions);
-          Dataset<Row> out = chunk.mapPartitions(new GeneratePartition(plan, prompts, counters), Encoders.row(OutputSchema.SCHEMA));
+          // Only the generation stage asks for GPUs (a stage-level resource profile on a cluster); reading, keying
+          // and writing need none.
+          var generated = GpuStage.forGeneration(chunk.javaRDD(), spark.sparkContext(), job.engine())
+              .mapPartitions(generate);
+          Dataset<Row> out = spark.createDataFrame(generated, OutputSchema.SCHEMA);
           table.append(out, "jgen-" + job.runId() + "-attempt-" + attempt, chunks.get(i), commitMetadata(attempt, chunks.get(i)));
           line.chunkCommitted(i + 1, chunks.size());
         }

@@ -5,6 +5,7 @@ import dev.jgen.engine.CompletionRequest;
 import dev.jgen.engine.Engine;
 import dev.jgen.engine.EngineInfo;
 import dev.jgen.engine.EngineRegistry;
+import dev.jgen.engine.OrderedWindow;
 import dev.jgen.engine.SamplingParams;
 import dev.jgen.prompt.InvalidRowException;
 import dev.jgen.prompt.PreparedPrompt;
@@ -12,16 +13,14 @@ import dev.jgen.prompt.PromptSpec;
 import dev.jgen.prompt.PromptTranslator;
 import dev.jgen.prompt.SteerLmAttributes;
 import java.sql.Timestamp;
-import java.util.ArrayDeque;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.NoSuchElementException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import org.apache.spark.SparkEnv;
-import org.apache.spark.api.java.function.MapPartitionsFunction;
+import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
@@ -33,7 +32,7 @@ import org.apache.spark.util.LongAccumulator;
  * collected: memory stays bounded by the window whatever the partition size. Any problem with a row becomes an error
  * row; only an engine that cannot load fails the task.
  */
-final class GeneratePartition implements MapPartitionsFunction<Row, Row> {
+final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
   private static final java.util.concurrent.atomic.AtomicLong PARTITIONS_STARTED = new java.util.concurrent.atomic.AtomicLong();
 
   private final JobPlan plan;
@@ -59,29 +58,8 @@ final class GeneratePartition implements MapPartitionsFunction<Row, Row> {
         : EngineRegistry.shared(plan.engine(), loaded -> counters.modelLoadMs().add(loaded.loadMillis()));
     String executorId = SparkEnv.get() == null ? "driver" : SparkEnv.get().executorId();
     int window = engine == null ? 1 : Math.max(1, engine.capacity() * 2);
-    return new Iterator<>() {
-      private final ArrayDeque<Pending> inFlight = new ArrayDeque<>();
-
-      @Override
-      public boolean hasNext() {
-        fill();
-        return !inFlight.isEmpty();
-      }
-
-      @Override
-      public Row next() {
-        if (!hasNext()) {
-          throw new NoSuchElementException();
-        }
-        return finish(inFlight.removeFirst(), engine == null ? null : engine.info(), executorId);
-      }
-
-      private void fill() {
-        while (inFlight.size() < window && input.hasNext()) {
-          inFlight.addLast(start(input.next(), translator, engine));
-        }
-      }
-    };
+    EngineInfo info = engine == null ? null : engine.info();
+    return new OrderedWindow<>(input, window, row -> start(row, translator, engine), p -> finish(p, info, executorId));
   }
 
   /** One row between preparation and its output. */

@@ -37,7 +37,8 @@ import org.apache.spark.resource.ResourceInformation;
  *
  * <p>One request per row ({@code POST /invocations}, or {@code /v1/completions} with {@code api=openai}); the server
  * batches in flight. Each server has a bounded window of requests in flight ({@link Endpoint}) shared by every task of
- * the executor, so the server's batch stays full across partitions; {@link #submit} never blocks. Failed calls are
+ * the executor, so the server's batch stays full across partitions (queued rows go out oldest task first, which
+ * staggers the tasks' partition boundaries: see {@link Endpoint}); {@link #submit} never blocks. Failed calls are
  * retried with exponential backoff and jitter on 503/429/5xx, timeouts and broken connections; other 4xx fail at once.
  * A row that still fails becomes an error row carrying the server's status and message.
  *
@@ -186,7 +187,8 @@ final class DjlServingEngine implements Engine {
       return result;
     }
     Call call = new Call(endpoint, request, body, result);
-    endpoint.enqueue(call::send, false);
+    TaskContext tc = TaskContext.get();
+    endpoint.enqueue(call::send, tc == null ? 0 : tc.taskAttemptId());
     return result;
   }
 
@@ -429,7 +431,7 @@ final class DjlServingEngine implements Engine {
       long cap = Math.min(retryMaxMs, retryBaseMs << Math.min(20, attempt - 1));
       long delay = cap / 2 + ThreadLocalRandom.current().nextLong(cap / 2 + 1); // exponential, jittered
       CompletableFuture.delayedExecutor(delay, TimeUnit.MILLISECONDS, callbacks)
-          .execute(() -> endpoint.enqueue(this::send, true));
+          .execute(() -> endpoint.enqueue(this::send, Long.MIN_VALUE));
     }
 
     private void fail(String problem, Throwable cause) {

@@ -1,9 +1,9 @@
 package dev.jgen.engine.djl;
 
 import java.net.URI;
-import java.util.ArrayDeque;
-import java.util.Deque;
+import java.util.Comparator;
 import java.util.List;
+import java.util.PriorityQueue;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -13,6 +13,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * on a thread) until a permit is free; whoever frees a permit or adds a request drains the queue, so the window refills
  * the moment a response arrives, whichever task the next request belongs to. That keeps the server's batch full across
  * partition boundaries: a finishing partition's last rows and the next partition's first rows share the same window.
+ *
+ * <p>Queued calls go out oldest task first (Spark's task attempt ids grow with launch order), then in submission
+ * order, retries ahead of all. Serving one partition at a time staggers the tasks: when the oldest task reaches the end
+ * of its partition (writing its output, then the next task starting: a second or so with nothing to send), the other
+ * tasks' queued rows are there to fill the batch. First-come-first-served would interleave the tasks' rows, so tasks
+ * started together would also finish together and leave the server empty at every boundary.
  */
 final class Endpoint {
   final URI base;
@@ -20,7 +26,9 @@ final class Endpoint {
   final List<String> gpus;
   final int window;
   private final Semaphore permits;
-  private final Deque<Runnable> pending = new ArrayDeque<>();
+  private final PriorityQueue<Queued> pending = new PriorityQueue<>(
+      Comparator.comparingLong(Queued::order).thenComparingLong(Queued::seq));
+  private long seq;
   private final AtomicInteger inFlight = new AtomicInteger();
   final AtomicLong sent = new AtomicLong();
   final AtomicLong retried = new AtomicLong();
@@ -33,14 +41,16 @@ final class Endpoint {
     this.permits = new Semaphore(window);
   }
 
-  /** Queues a call; it starts (on this or another thread) as soon as the window has room. Never blocks. */
-  void enqueue(Runnable call, boolean first) {
+  private record Queued(long order, long seq, Runnable call) {}
+
+  /**
+   * Queues a call; it starts (on this or another thread) as soon as the window has room. Never blocks.
+   *
+   * @param order lower goes first: the submitting task's attempt id; {@link Long#MIN_VALUE} for a retry
+   */
+  void enqueue(Runnable call, long order) {
     synchronized (pending) {
-      if (first) {
-        pending.addFirst(call);
-      } else {
-        pending.addLast(call);
-      }
+      pending.add(new Queued(order, seq++, call));
     }
     drain();
   }
@@ -59,7 +69,7 @@ final class Endpoint {
         if (pending.isEmpty() || !permits.tryAcquire()) {
           return;
         }
-        next = pending.pollFirst();
+        next = pending.poll().call();
       }
       inFlight.incrementAndGet();
       next.run();

@@ -213,7 +213,7 @@ final class ServerLauncher implements AutoCloseable {
 
   private static boolean free(int port) {
     try (ServerSocket s = new ServerSocket(port, 0, InetAddress.getLoopbackAddress())) {
-      return true;
+      return s.isBound();
     } catch (IOException e) {
       return false;
     }

@@ -136,23 +136,44 @@ class DjlServingJobTest {
   @Test
   void windowStaysFullAcrossPartitionBoundaries() throws Exception {
     int batch = 4;
-    try (DjlServingStandIn s = standIn(batch, 10, 0, 0)) {
+    try (DjlServingStandIn s = standIn(batch, 20, 0, 0)) {
       String out = dir.resolve("gen").toString();
-      Cli r = generate("input.path=" + prompts(dir, 48, 8, 24, 12, 20, 16), "output.path=" + out,
-          "engine.djl.endpoints=" + s.url(), "engine.djl.max_rolling_batch_size=" + batch, "job.partitions=6",
-          "job.chunk_rows=1000");
-      assertEquals(48, r.summary().get("ok").asLong(), r.out());
+      // 4 partitions of 24 rows on 2 task slots. The window is the batch plus 2 queued at the server (as a real
+      // deployment should set it): a sequence that ends is replaced at the very next step, and each task keeps
+      // 2 x 6 rows in flight, which covers the other task's partition boundary.
+      int window = batch + 2;
+      Cli r = generate("input.path=" + prompts(dir, 96, 8, 24, 12, 20, 16), "output.path=" + out,
+          "engine.djl.endpoints=" + s.url(), "engine.djl.max_rolling_batch_size=" + batch, "engine.djl.window=" + window,
+          "job.partitions=4", "job.chunk_rows=1000");
+      assertEquals(96, r.summary().get("ok").asLong(), r.out());
       DjlServingStandIn.Metrics m = s.metrics();
       List<Integer> trace = s.inFlightTrace();
-      int first = trace.indexOf(batch);
-      int last = trace.lastIndexOf(batch);
+      int first = -1;
+      int last = -1;
+      for (int i = 0; i < trace.size(); i++) {
+        if (trace.get(i) >= batch) {
+          first = first < 0 ? i : first;
+          last = i;
+        }
+      }
       assertTrue(first >= 0, "never " + batch + " in flight: " + m);
       long gaps = trace.subList(first, last + 1).stream().filter(n -> n < batch).count();
-      String msg = m + ", full from step " + first + " to " + last + " of " + trace.size() + ", gaps " + gaps + ": " + trace;
-      assertEquals(batch, m.maxInFlight(), "the window bounds what is in flight: " + msg);
+      int longestDip = 0;
+      for (int i = first, run = 0; i <= last; i++) {
+        run = trace.get(i) < batch ? run + 1 : 0;
+        longestDip = Math.max(longestDip, run);
+      }
+      String msg = m + ", full from step " + first + " to " + last + " of " + trace.size() + ", " + gaps
+          + " steps below, longest dip " + longestDip + ": " + trace;
+      System.out.println("window test: " + m + ", full from step " + first + " to " + last + ", " + gaps
+          + " steps below, longest dip " + longestDip);
+      assertEquals(window, m.maxInFlight(), "the window bounds what is in flight: " + msg);
       assertTrue(m.fullFraction() >= 0.75, msg);
-      // Six partitions on two task slots: four partition boundaries fall between the first and the last full step.
-      assertTrue(gaps <= Math.max(2, (last - first) / 50), msg);
+      // Two partition boundaries (task 1 -> 3, task 2 -> 4) fall between the first and the last full step. A drain
+      // there would show as a dip of dozens of steps (a task boundary costs about a second here); single-step dips
+      // are a response and its replacement straddling a step.
+      assertTrue(longestDip <= 10, msg);
+      assertTrue(gaps <= (last - first) / 10, msg);
     }
   }
 }

@@ -50,7 +50,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * token; a finished sequence answers and frees its slot, which a queued request takes at the next step. Text, token
  * counts and finish reasons are real: the embedded llama.cpp engine generates each request on the tiny model (the
  * prompt tokenized with the model's Hugging Face tokenizer, BOS added as the server does) as soon as it is queued, and
- * the scheduler releases its tokens one per step. Faults on demand: a share of requests answered 503, a share of
+ * the scheduler releases its tokens one per step (llama.cpp is much faster than a step; should it fall behind, the
+ * slot stalls and the stall does not count as a used slot-step). Faults on demand: a share of requests answered 503, a share of
  * connections closed without an answer. Metrics: in-flight requests per step, slot-steps used of those available, and
  * every request body.
  */
@@ -101,12 +102,14 @@ public final class DjlServingStandIn implements AutoCloseable {
     final CompletableFuture<Completion> generation;
     final CompletableFuture<Integer> done = new CompletableFuture<>(); // the step it finished
     final int promptTokens;
+    final int maxNew;
     int tokens = -1;
     int emitted;
 
-    Seq(CompletableFuture<Completion> generation, int promptTokens) {
+    Seq(CompletableFuture<Completion> generation, int promptTokens, int maxNew) {
       this.generation = generation;
       this.promptTokens = promptTokens;
+      this.maxNew = maxNew;
     }
   }
 
@@ -150,6 +153,9 @@ public final class DjlServingStandIn implements AutoCloseable {
     this.llama = EngineRegistry.shared(new EngineSpec("llamacpp", dir.resolve(TinyModelWriter.GGUF_FILE).toString(),
         Map.of("parallel", String.valueOf(o.llamaParallel), "ctx_size", "512", "threads", "1")));
     this.handlers = Executors.newCachedThreadPool(daemon("standin-http"));
+    // Netty (DJL Serving) sets TCP_NODELAY; without it the JDK server's separate header and body writes meet the
+    // client's delayed ACK and every response waits 40 ms.
+    System.setProperty("sun.net.httpserver.nodelay", "true");
     this.server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), o.port), 512);
     server.setExecutor(handlers);
     server.createContext("/", this::handle);
@@ -231,27 +237,39 @@ public final class DjlServingStandIn implements AutoCloseable {
   private void step() {
     try {
       synchronized (lock) {
-        // Queued requests join free slots, in arrival order among those whose tokens are ready.
-        for (Iterator<Seq> it = waiting.iterator(); it.hasNext() && active.size() < o.batch; ) {
-          Seq s = it.next();
-          if (s.generation.isDone()) {
-            it.remove();
-            if (s.generation.isCompletedExceptionally()) {
-              s.done.complete(-1);
-            } else {
-              s.tokens = Math.max(1, s.generation.join().completionTokens());
-              active.add(s);
-            }
-          }
+        // Queued requests join free slots in arrival order (the batch takes them at once, as prefill does).
+        while (active.size() < o.batch && !waiting.isEmpty()) {
+          active.add(waiting.pollFirst());
         }
         int inFlight = waiting.size() + active.size();
         int emitted = 0;
         List<Seq> done = new ArrayList<>();
+        List<Seq> failed = new ArrayList<>();
         for (Iterator<Seq> it = active.iterator(); it.hasNext(); ) {
           Seq s = it.next();
+          if (s.generation.isDone()) {
+            if (s.generation.isCompletedExceptionally()) {
+              it.remove();
+              failed.add(s);
+              continue;
+            }
+            if (s.tokens < 0) {
+              s.tokens = Math.max(1, s.generation.join().completionTokens());
+              if (s.emitted >= s.tokens) {
+                // llama.cpp was slower than the steps: the slot emitted ahead of the real tokens. Those steps were
+                // not real work, so they do not count as used.
+                emitted -= s.emitted - s.tokens;
+                it.remove();
+                done.add(s);
+                continue;
+              }
+            }
+          } else if (s.emitted >= s.maxNew) {
+            continue; // waiting for llama.cpp: a stalled slot, not counted as used
+          }
           s.emitted++;
           emitted++;
-          if (s.emitted >= s.tokens) {
+          if (s.tokens >= 0 && s.emitted >= s.tokens) {
             it.remove();
             done.add(s);
           }
@@ -273,6 +291,9 @@ public final class DjlServingStandIn implements AutoCloseable {
         }
         for (Seq s : done) {
           s.done.complete((int) steps);
+        }
+        for (Seq s : failed) {
+          s.done.complete(-1);
         }
       }
     } catch (RuntimeException e) {
@@ -368,7 +389,7 @@ public final class DjlServingStandIn implements AutoCloseable {
         seq = null;
       } else {
         seq = new Seq(llama.submit(new CompletionRequest("standin-" + requestIds.incrementAndGet(), prompt, ids, params)),
-            ids.length);
+            ids.length, maxNew);
         waiting.addLast(seq);
         if (!measuring) {
           measuring = true; // the measured window opens with the first request

@@ -1,0 +1,74 @@
+package dev.jgen.testing.djl;
+
+import dev.jgen.engine.EngineRegistry;
+import dev.jgen.testing.Cli;
+import dev.jgen.testing.TestFiles;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * Benchmark (not a test): the whole generate job (local Spark, Delta) against the DJL Serving stand-in with a fixed
+ * step time and variable output lengths, over many partitions. Prints the stand-in's busy fraction: slot-steps that
+ * emitted a token over slot-steps available, from the first request to the last answer (start and tail included).
+ *
+ * <p>Arguments (all optional): rows (384), partitions (12), batch (8), step ms (20), min and max new tokens (16, 96).
+ */
+public final class ServingBench {
+  private ServingBench() {}
+
+  public static void main(String[] args) throws Exception {
+    int rows = arg(args, 0, 384);
+    int partitions = arg(args, 1, 12);
+    int batch = arg(args, 2, 8);
+    int stepMs = arg(args, 3, 20);
+    int minNew = arg(args, 4, 16);
+    int maxNew = arg(args, 5, 96);
+    Path dir = Files.createTempDirectory("jgen-serving-bench-");
+    Random r = new Random(7);
+    List<String> lines = new ArrayList<>();
+    for (int i = 0; i < rows; i++) {
+      lines.add("{\"id\": \"b" + i + "\", \"prompt\": \"ベンチマーク用の質問 " + i + " に答えてください。\", \"max_new_tokens\": "
+          + (minNew + r.nextInt(maxNew - minNew + 1)) + "}");
+    }
+    Path in = TestFiles.jsonl(dir, "bench.jsonl", lines);
+    DjlServingStandIn.Options o = new DjlServingStandIn.Options();
+    o.batch = batch;
+    o.stepMillis = stepMs;
+    o.llamaParallel = 4;
+    try (DjlServingStandIn s = DjlServingStandIn.start(o)) {
+      long t0 = System.nanoTime();
+      Cli c = Cli.run("generate", "--config", TestFiles.conf().resolve("jobs/demo.yaml").toString(),
+          "--set", "input.path=" + in, "--set", "output.path=" + dir.resolve("out"), "--set", "engine.kind=djl-serving",
+          "--set", "engine.djl.endpoints=" + s.url(), "--set", "engine.djl.max_rolling_batch_size=" + batch,
+          "--set", "generation.temperature=0.8", "--set", "job.partitions=" + partitions,
+          "--set", "job.chunk_rows=100000", "--set", "generation.max_new_tokens=" + maxNew);
+      double seconds = (System.nanoTime() - t0) / 1e9;
+      if (c.code() != 0) {
+        System.err.println(c.err() + c.out());
+        System.exit(1);
+      }
+      DjlServingStandIn.Metrics m = s.metrics();
+      List<Integer> trace = s.inFlightTrace();
+      int first = trace.indexOf(batch);
+      int last = trace.lastIndexOf(batch);
+      long gaps = first < 0 ? -1 : trace.subList(first, last + 1).stream().filter(n -> n < batch).count();
+      System.out.println("summary: " + c.summary());
+      System.out.printf("ServingBench rows=%d partitions=%d batch=%d step=%dms new_tokens=%d..%d job=%.1fs%n",
+          rows, partitions, batch, stepMs, minNew, maxNew, seconds);
+      System.out.println("stand-in: " + m);
+      System.out.printf("busy fraction (slot-steps used / available, whole run): %.4f%n", m.busyFraction());
+      System.out.printf("steps with the batch's worth in flight: %.1f%%; below it between the first and last full step: %d "
+          + "of %d%n", 100 * m.fullFraction(), gaps, last - first + 1);
+    } finally {
+      EngineRegistry.closeAll();
+    }
+    System.exit(0);
+  }
+
+  private static int arg(String[] args, int i, int dflt) {
+    return args.length > i ? Integer.parseInt(args[i]) : dflt;
+  }
+}
