@@ -10,12 +10,15 @@ import java.util.Optional;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.expressions.Window;
+import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 
 /**
  * One row per run attempt ({@code output.runs_path}): its configuration, timings and counts. It is also the run's lock:
- * an attempt marked {@code running} whose heartbeat is fresh keeps a second job off the same run.
+ * an attempt marked {@code running} whose heartbeat is fresh keeps a second job off the same run. Written by appends
+ * only (cheaper than MERGE, and the history of each attempt stays): the newest row of an attempt is its state.
  */
 public final class RunsTable {
   public static final StructType SCHEMA = new StructType()
@@ -75,22 +78,20 @@ public final class RunsTable {
     return path;
   }
 
+  /** The current state of every attempt: its newest row. */
   public Dataset<Row> all() {
-    return spark.read().format("delta").load(path);
+    var w = Window.partitionBy("run_id", "attempt").orderBy(col("heartbeat_at").desc_nulls_last(), col("ended_at").desc_nulls_last());
+    return spark.read().format("delta").load(path).withColumn("_rank", functions.row_number().over(w))
+        .where(col("_rank").equalTo(1)).drop("_rank");
   }
 
   public List<Row> attempts(String runId) {
     return all().where(col("run_id").equalTo(lit(runId))).orderBy("attempt").collectAsList();
   }
 
-  /** Inserts or replaces the row of (run_id, attempt). */
+  /** Records the attempt's new state. */
   public void upsert(RunRecord run) {
-    Dataset<Row> src = spark.createDataFrame(List.of(run.toRow()), SCHEMA);
-    DeltaTable.forPath(spark, path).as("t")
-        .merge(src.as("s"), "t.run_id = s.run_id AND t.attempt = s.attempt")
-        .whenMatched().updateAll()
-        .whenNotMatched().insertAll()
-        .execute();
+    spark.createDataFrame(List.of(run.toRow()), SCHEMA).write().format("delta").mode("append").save(path);
   }
 
   public static Timestamp now() {

@@ -33,15 +33,16 @@ import java.util.stream.Stream;
  * (so the Q/K row permutation of convert_hf_to_gguf.py does not arise: random rows are random in either order).
  *
  * <p>Weights are uniform with standard deviation 0.02 (the output matrix: logits of standard deviation 2), norms are 1.
- * The output rows of the control tokens and of the byte tokens other than {@code <0x0A>} are zero, so greedy decoding never picks them (their logit is exactly 0 while about
- * half of the other logits are positive): generated text is always made of printable pieces and never stops at EOS.
+ * The output rows of the control tokens and of the byte tokens other than {@code <0x0A>} are zero, so greedy decoding
+ * never picks them (their logit is exactly 0 while about half of the other logits are positive): generated text is always
+ * made of printable pieces and never stops at EOS.
  * Tensors are generated and streamed to the file chunk by chunk, so the 1.8b-shape model (~1 GB at Q4_0) is written in
  * constant memory.
  */
 public final class TinyModelWriter {
 
     /** Bump when the bytes written for a given spec change: cached models of an older version are rewritten. */
-    public static final int WRITER_VERSION = 1;
+    public static final int WRITER_VERSION = 2;
 
     public static final String GGUF_FILE = "model.gguf";
     public static final String TOKENIZER_FILE = "tokenizer.json";
@@ -118,6 +119,7 @@ public final class TinyModelWriter {
      * renamed into place, under a file lock (and an in-JVM lock), so concurrent JVMs never see a half-written model and
      * only one of them writes it.
      */
+    @SuppressWarnings("try") // the FileLock is held by the try block, never read
     public static Path ensure(Path cacheDir, TinyModelSpec spec) throws IOException {
         Files.createDirectories(cacheDir);
         Path target = cacheDir.resolve(spec.name()).toAbsolutePath().normalize();
@@ -128,8 +130,7 @@ public final class TinyModelWriter {
         synchronized (jvmLock) {
             Path lockFile = cacheDir.resolve("." + spec.name() + ".lock");
             try (FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-                 FileLock lock = ch.lock()) {
-                assert lock.isValid();
+                 FileLock ignored = ch.lock()) {
                 if (isCurrent(target, spec)) {
                     return target;
                 }
@@ -155,6 +156,20 @@ public final class TinyModelWriter {
                 return target;
             }
         }
+    }
+
+    /**
+     * The shared model cache: system property {@code jgen.cache} (the build sets it to {@code target/jgen-cache}), else
+     * {@code ${java.io.tmpdir}/jgen-cache}.
+     */
+    public static Path defaultCacheDir() {
+        String dir = System.getProperty("jgen.cache");
+        return dir != null && !dir.isBlank() ? Path.of(dir) : Path.of(System.getProperty("java.io.tmpdir"), "jgen-cache");
+    }
+
+    /** {@link #ensure(Path, TinyModelSpec)} in {@link #defaultCacheDir()}. */
+    public static Path ensure(TinyModelSpec spec) throws IOException {
+        return ensure(defaultCacheDir(), spec);
     }
 
     /** True if {@code dir} holds a complete model written by this writer version for {@code spec}. */

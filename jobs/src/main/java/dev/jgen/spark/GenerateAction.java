@@ -91,12 +91,13 @@ public final class GenerateAction {
     RunsTable runs = RunsTable.openOrCreate(spark,
         config.isSet(ConfigKeys.RUNS_PATH) ? config.string(ConfigKeys.RUNS_PATH) : RunsTable.besideOutput(outputPath));
     boolean replace = config.string(ConfigKeys.RUN_MODE).equals("new");
-    RunAttempt attempt = RunAttempt.start(runs, job, table.lastAttempt(job.runId()) + 1, replace);
+    int lastAttempt = table.lastAttempt(job.runId());
+    RunAttempt attempt = RunAttempt.start(runs, job, lastAttempt + 1, replace);
     try {
-      if (replace) {
+      if (replace && lastAttempt > 0) {
         table.deleteRun(job.runId());
       }
-      Generated g = generate(table, attempt.attempt(), input, idColumn, n);
+      Generated g = generate(table, attempt.attempt(), input, idColumn, n, lastAttempt > 0 && !replace);
       if (config.bool(ConfigKeys.OPTIMIZE)) {
         table.optimizeRun(job.runId());
       }
@@ -114,29 +115,33 @@ public final class GenerateAction {
   /** What one attempt did, before the table is read back for the run's totals. */
   private record Generated(long rowsIn, long pendingRows, long missingFromInput, long completionTokens, long loadMs, double seconds) {}
 
-  private Generated generate(GenerationsTable table, int attempt, Dataset<Row> input, String idColumn, int n) {
+  /** @param resuming the run already has rows in the table (otherwise there is nothing to skip or to miss) */
+  private Generated generate(GenerationsTable table, int attempt, Dataset<Row> input, String idColumn, int n, boolean resuming) {
     JobConfig config = job.config();
     Dataset<Row> numbered = keyed(withRowNumbers(input), idColumn).persist(StorageLevel.MEMORY_AND_DISK());
     Dataset<Row> pending = null;
     Broadcast<PromptSpec> prompts = null;
     try {
       long rowsIn = numbered.count();
-      Dataset<Row> latest = table.latest(job.runId());
-      // Rows of the run that the input no longer has: reported, never silently forgotten.
-      long missing = latest.select(col("row_key")).distinct()
-          .join(numbered.select(col(InputColumns.KEY).as("row_key")), "row_key", "left_anti").count();
-      Dataset<Row> done = retryErrors ? latest.where(col("status").equalTo("ok")) : latest;
       long chunkRows = config.integer(ConfigKeys.CHUNK_ROWS);
-      pending = numbered
-          .withColumn(InputColumns.SAMPLE, explode(sequence(lit(0), lit(n - 1))))
-          .join(done.select(col("row_key").as("_done_key"), col("sample_index").as("_done_sample")),
-              col(InputColumns.KEY).equalTo(col("_done_key")).and(col(InputColumns.SAMPLE).equalTo(col("_done_sample"))), "left_anti")
-          // Chunks follow input order, so a resumed run commits the same rows together as far as they remain.
+      Dataset<Row> samples = numbered.withColumn(InputColumns.SAMPLE, explode(sequence(lit(0), lit(n - 1))));
+      long missing = 0;
+      if (resuming) {
+        Dataset<Row> latest = table.latest(job.runId());
+        // Rows of the run that the input no longer has: reported, never silently forgotten.
+        missing = latest.select(col("row_key")).distinct()
+            .join(numbered.select(col(InputColumns.KEY).as("row_key")), "row_key", "left_anti").count();
+        Dataset<Row> done = retryErrors ? latest.where(col("status").equalTo("ok")) : latest;
+        samples = samples.join(done.select(col("row_key").as("_done_key"), col("sample_index").as("_done_sample")),
+            col(InputColumns.KEY).equalTo(col("_done_key")).and(col(InputColumns.SAMPLE).equalTo(col("_done_sample"))), "left_anti");
+      }
+      // Chunks follow input order, so a resumed run commits the same rows together as far as they remain.
+      pending = samples
           .withColumn("_jgen_chunk", floor(col(InputColumns.ROW).multiply(n).plus(col(InputColumns.SAMPLE)).divide(chunkRows)))
           .persist(StorageLevel.MEMORY_AND_DISK());
-      List<Long> chunks = pending.select("_jgen_chunk").distinct().orderBy("_jgen_chunk").collectAsList().stream()
-          .map(r -> r.getLong(0)).toList();
-      long pendingRows = pending.count();
+      List<Row> chunkSizes = pending.groupBy("_jgen_chunk").count().orderBy("_jgen_chunk").collectAsList();
+      List<Long> chunks = chunkSizes.stream().map(r -> r.getLong(0)).toList();
+      long pendingRows = chunkSizes.stream().mapToLong(r -> r.getLong(1)).sum();
 
       JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
       prompts = jsc.broadcast(job.prompts());

@@ -80,7 +80,10 @@ final class InputColumns implements Serializable {
           throw new InvalidRowException("messages[" + i + "]: expected an object {role, content}, got " + typeName(raw.get(i)));
         }
       }
-      msgs = (List<Map<String, Object>>) (List<?>) raw;
+      msgs = new java.util.ArrayList<>();
+      for (Object m : raw) {
+        msgs.add(m == null ? null : conversationOrder((Map<String, Object>) m));
+      }
     }
     Map<String, Object> attrs = new LinkedHashMap<>();
     for (String a : SteerLmAttributes.NAMES) {
@@ -104,6 +107,22 @@ final class InputColumns implements Serializable {
       kw.values().removeIf(java.util.Objects::isNull);
     }
     return new ChatInput(msgs, (String) prompt, (String) system, attrs, agp == null || (Boolean) agp, kw, null);
+  }
+
+  /**
+   * Spark's JSON reader orders a struct's fields by name; a message reads role, content, then its other keys, as
+   * written by hand and by every chat API (it matters to templates that print a message whole, e.g. with tojson).
+   */
+  private static Map<String, Object> conversationOrder(Map<String, Object> m) {
+    Map<String, Object> out = new LinkedHashMap<>();
+    if (m.containsKey("role")) {
+      out.put("role", m.get("role"));
+    }
+    if (m.containsKey("content")) {
+      out.put("content", m.get("content"));
+    }
+    m.forEach(out::putIfAbsent);
+    return out;
   }
 
   Map<String, Object> overrides(Row r) {
