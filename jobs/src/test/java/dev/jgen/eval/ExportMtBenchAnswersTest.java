@@ -52,7 +52,6 @@ class ExportMtBenchAnswersTest {
     }
     List<String> out = Files.readAllLines(file, StandardCharsets.UTF_8);
     assertEquals(8, out.size(), "one line per question");
-    System.out.println("EXPORTLINE " + out.get(0));
 
     // The table's answers, to compare with what the file says.
     Map<String, List<String>> answers = new HashMap<>();

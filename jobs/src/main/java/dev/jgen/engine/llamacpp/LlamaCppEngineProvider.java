@@ -7,7 +7,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 
-/** {@code engine.kind=llamacpp}: options {@code threads} (0 = all cores), {@code parallel}, {@code ctx_size} per sequence. */
+/** {@code engine.kind=llamacpp}: options {@code threads} (0 = all cores but one), {@code parallel}, {@code ctx_size} per sequence. */
 public final class LlamaCppEngineProvider implements EngineProvider {
   @Override
   public String kind() {
@@ -19,7 +19,9 @@ public final class LlamaCppEngineProvider implements EngineProvider {
     privateNativeDir();
     int threads = spec.intOption("threads", 0);
     if (threads <= 0) {
-      threads = Runtime.getRuntime().availableProcessors();
+      // ggml's worker threads spin while they wait: one core stays free for Spark's own threads, or every decode step
+      // stalls behind them (on this 2-core machine, under load, the demo generated 11 tok/s with 2 threads, 92 with 1).
+      threads = Math.max(1, Runtime.getRuntime().availableProcessors() - 1);
     }
     return new LlamaCppEngine(spec.model(), threads, spec.intOption("parallel", 2), spec.intOption("ctx_size", 2048));
   }
