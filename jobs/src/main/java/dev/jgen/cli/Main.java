@@ -134,8 +134,20 @@ public final class Main {
     o.put("generated_now", r.generatedNow());
     o.put("missing_from_input", r.missingFromInput());
     o.put("model_load_ms", r.modelLoadMs());
+    o.put("peak_heap_mb", peakHeapMb());
     o.put("warnings", r.warnings().size());
     out.println(o.toString());
+  }
+
+  /** Peak heap of this JVM (in local mode the driver is also the executor): shows partitions stream, not collect. */
+  static long peakHeapMb() {
+    long peak = 0;
+    for (var pool : java.lang.management.ManagementFactory.getMemoryPoolMXBeans()) {
+      if (pool.getType() == java.lang.management.MemoryType.HEAP && pool.getPeakUsage() != null) {
+        peak += pool.getPeakUsage().getUsed();
+      }
+    }
+    return peak >> 20;
   }
 
   private static int tinyModel(String[] argv, PrintStream out) throws ConfigException {

@@ -62,6 +62,7 @@ public record GenerateJob(
         yield new EngineSpec(kind, model.gguf().toString(), opts);
       }
       case "djl-serving" -> djlServing(config, model, prompts, generation, ctx);
+      case "echo" -> new EngineSpec("echo", model.modelId(), Map.of());
       default -> null;
     };
     String configHash = PromptSpecs.sha256(identity(config, model, prompts, generation).getBytes(StandardCharsets.UTF_8));

@@ -47,4 +47,23 @@ class InputDedupTest {
     assertNull(dup.get("j"), "rows without text are never marked");
     assertNull(dup.get("k"));
   }
+
+  @Test
+  void afterASweepEachVariantPointsAtTheSameVariantOfTheOriginal() {
+    Path in = TestFiles.jsonl(dir, "sweep.jsonl", List.of(
+        "{\"id\": \"a\", \"prompt\": \"猫とは\"}",
+        "{\"id\": \"b\", \"prompt\": \"猫とは \"}"));
+    // The order GenerateAction uses: expand (order kept), number the rows, then mark by that numbering.
+    var expanded = AttributeSweep.expand(TestSpark.get().read().json(in.toString()), Map.of("verbosity", List.of(0, 4)), "id")
+        .withColumn("_jgen_row", org.apache.spark.sql.functions.monotonically_increasing_id());
+    Map<String, String> dup = new HashMap<>();
+    for (Row r : InputDedup.mark(expanded, "id").collectAsList()) {
+      dup.put(r.getAs("id"), r.getAs(InputDedup.COLUMN));
+    }
+    assertEquals(4, dup.size());
+    assertNull(dup.get("a|verbosity=0"));
+    assertNull(dup.get("a|verbosity=4"));
+    assertEquals("a|verbosity=0", dup.get("b|verbosity=0"));
+    assertEquals("a|verbosity=4", dup.get("b|verbosity=4"));
+  }
 }

@@ -19,13 +19,25 @@ import java.util.Random;
 public final class ServingBench {
   private ServingBench() {}
 
+  /** One run's figures. */
+  public record Result(int rows, int partitions, int batch, int stepMs, double jobSeconds, double busyFraction,
+      double fullFraction, double avgInFlight, int maxInFlight) {}
+
   public static void main(String[] args) throws Exception {
-    int rows = arg(args, 0, 384);
-    int partitions = arg(args, 1, 12);
-    int batch = arg(args, 2, 8);
-    int stepMs = arg(args, 3, 20);
-    int minNew = arg(args, 4, 16);
-    int maxNew = arg(args, 5, 96);
+    try {
+      Result r = run(arg(args, 0, 384), arg(args, 1, 12), arg(args, 2, 8), arg(args, 3, 20), arg(args, 4, 16), arg(args, 5, 96));
+      System.out.printf("ServingBench rows=%d partitions=%d batch=%d step=%dms job=%.1fs%n", r.rows(), r.partitions(), r.batch(),
+          r.stepMs(), r.jobSeconds());
+      System.out.printf("busy fraction (slot-steps used / available, whole run): %.4f%n", r.busyFraction());
+      System.out.printf("steps with the batch's worth in flight: %.1f%%%n", 100 * r.fullFraction());
+    } finally {
+      EngineRegistry.closeAll();
+    }
+    System.exit(0);
+  }
+
+  /** The whole generate job against the stand-in; fails if the job does. */
+  public static Result run(int rows, int partitions, int batch, int stepMs, int minNew, int maxNew) throws Exception {
     Path dir = Files.createTempDirectory("jgen-serving-bench-");
     Random r = new Random(7);
     List<String> lines = new ArrayList<>();
@@ -47,25 +59,11 @@ public final class ServingBench {
           "--set", "job.chunk_rows=100000", "--set", "generation.max_new_tokens=" + maxNew);
       double seconds = (System.nanoTime() - t0) / 1e9;
       if (c.code() != 0) {
-        System.err.println(c.err() + c.out());
-        System.exit(1);
+        throw new IllegalStateException("serving bench job failed: " + c.err() + c.out());
       }
       DjlServingStandIn.Metrics m = s.metrics();
-      List<Integer> trace = s.inFlightTrace();
-      int first = trace.indexOf(batch);
-      int last = trace.lastIndexOf(batch);
-      long gaps = first < 0 ? -1 : trace.subList(first, last + 1).stream().filter(n -> n < batch).count();
-      System.out.println("summary: " + c.summary());
-      System.out.printf("ServingBench rows=%d partitions=%d batch=%d step=%dms new_tokens=%d..%d job=%.1fs%n",
-          rows, partitions, batch, stepMs, minNew, maxNew, seconds);
-      System.out.println("stand-in: " + m);
-      System.out.printf("busy fraction (slot-steps used / available, whole run): %.4f%n", m.busyFraction());
-      System.out.printf("steps with the batch's worth in flight: %.1f%%; below it between the first and last full step: %d "
-          + "of %d%n", 100 * m.fullFraction(), gaps, last - first + 1);
-    } finally {
-      EngineRegistry.closeAll();
+      return new Result(rows, partitions, batch, stepMs, seconds, m.busyFraction(), m.fullFraction(), m.avgInFlight(), m.maxInFlight());
     }
-    System.exit(0);
   }
 
   private static int arg(String[] args, int i, int dflt) {
