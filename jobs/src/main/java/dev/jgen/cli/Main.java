@@ -10,6 +10,11 @@ import dev.jgen.config.ConfigKeys;
 import dev.jgen.config.ConfigLoader;
 import dev.jgen.config.JobConfig;
 import dev.jgen.engine.EngineRegistry;
+import dev.jgen.eval.ExportMtBenchAnswers;
+import dev.jgen.eval.GenerateMtBenchAnswers;
+import dev.jgen.eval.GenerateSelfChat;
+import dev.jgen.eval.MtBenchResult;
+import dev.jgen.eval.SelfChatResult;
 import dev.jgen.model.TinyModelSpec;
 import dev.jgen.model.TinyModelWriter;
 import dev.jgen.spark.GenerateAction;
@@ -56,6 +61,7 @@ public final class Main {
         case "tiny-model" -> tinyModel(argv, out);
         case "models" -> models(argv, out);
         case "runs" -> InspectCommands.runs(argv, out);
+        case "export" -> export(argv, out);
         case "show" -> InspectCommands.show(argv, out);
         case "render" -> RenderCommand.run(Args.parse(argv, 1, Set.of("model", "model-dir", "in", "out", "conf-dir",
             "special-tokens-in-content"), Set.of()), confDir(null), out, err);
@@ -95,6 +101,26 @@ public final class Main {
     err.printf("jgen: run %s: model %s (template %s, %s), input %s, output %s%n", job.runId(), job.model().modelId(),
         job.prompts().templateSha256().substring(0, 12), job.prompts().templateOrigin(), config.string(ConfigKeys.INPUT_PATH),
         config.string(ConfigKeys.OUTPUT_PATH));
+    switch (config.string(ConfigKeys.JOB_KIND)) {
+      case "mtbench" -> {
+        MtBenchResult m = GenerateMtBenchAnswers.of(spark, job).progress(err).execute();
+        out.printf(Locale.ROOT, "jgen: MT-Bench run %s attempt %d: %d questions x %d choices -> %d ok, %d error; table %s%n"
+            + "jgen: export for FastChat's judge: jgen export mtbench --output %s --run %s --to DIR%n", m.runId(), m.attempt(),
+            m.questions(), m.choices(), m.ok(), m.error(), m.output(), m.output(), m.runId());
+        printJson(out, m.runId(), m.rowsIn(), m.ok(), m.error(), m.output(), m.promptTokens(), m.completionTokens(), m.seconds());
+        return 0;
+      }
+      case "selfchat" -> {
+        SelfChatResult c = GenerateSelfChat.of(spark, job).progress(err).execute();
+        out.printf(Locale.ROOT, "jgen: self-chat run %s attempt %d: %d dialogues of %d turns -> %d ok, %d error; table %s%n",
+            c.runId(), c.attempt(), c.rowsIn(), c.turns(), c.ok(), c.error(), c.output());
+        printJson(out, c.runId(), c.rowsIn(), c.ok(), c.error(), c.output(), 0, c.completionTokensNow(), c.seconds());
+        return 0;
+      }
+      default -> {
+        // job.kind=generate, below
+      }
+    }
     GenerateResult r = GenerateAction.of(spark, job).progress(err, Duration.ofSeconds(5)).retryErrors(a.flag("retry-errors")).execute();
     if (demo) {
       out.println("A few rows of the table (the demo model has random weights: its text is noise):");
@@ -107,9 +133,10 @@ public final class Main {
   }
 
   static void printSummary(GenerateResult r, PrintStream out) {
-    out.printf(Locale.ROOT, "jgen: run %s attempt %d: %d rows in (x%d samples) -> %d ok, %d error; %d generated now in %.1f s "
+    out.printf(Locale.ROOT, "jgen: run %s attempt %d: %d rows in (x%d samples) -> %d ok, %d error%s; %d generated now in %.1f s "
             + "(%.1f completion tok/s); table %s%n",
-        r.runId(), r.attempt(), r.rowsIn(), r.samplesPerRow(), r.ok(), r.error(), r.generatedNow(), r.generationSeconds(),
+        r.runId(), r.attempt(), r.rowsIn(), r.samplesPerRow(), r.ok(), r.error(),
+        r.skipped() > 0 ? ", " + r.skipped() + " skipped (duplicates, see duplicate_of)" : "", r.generatedNow(), r.generationSeconds(),
         r.completionTokensPerSecond(), r.output());
     for (Map.Entry<String, Long> w : r.warnings().entrySet()) {
       out.printf("jgen: warning (%d rows): %s%n", w.getValue(), w.getKey());
@@ -127,6 +154,7 @@ public final class Main {
     o.put("error", r.error());
     o.put("output", r.output());
     o.put("prompt_tokens", r.promptTokens());
+    o.put("skipped", r.skipped());
     o.put("completion_tokens", r.completionTokens());
     o.put("seconds", Math.round(r.seconds() * 1000) / 1000.0);
     o.put("attempt", r.attempt());
@@ -148,6 +176,42 @@ public final class Main {
       }
     }
     return peak >> 20;
+  }
+
+  /** The summary line of the evaluation jobs: the same keys as generate's. */
+  private static void printJson(PrintStream out, String runId, long rowsIn, long ok, long error, String output, long promptTokens,
+      long completionTokens, double seconds) {
+    ObjectNode o = JSON.createObjectNode();
+    o.put("run_id", runId);
+    o.put("rows_in", rowsIn);
+    o.put("ok", ok);
+    o.put("error", error);
+    o.put("output", output);
+    o.put("prompt_tokens", promptTokens);
+    o.put("completion_tokens", completionTokens);
+    o.put("seconds", Math.round(seconds * 1000) / 1000.0);
+    out.println(o.toString());
+  }
+
+  private static int export(String[] argv, PrintStream out) {
+    if (argv.length < 2 || !argv[1].equals("mtbench")) {
+      throw new Args.UsageException("export: only `export mtbench --output PATH [--run ID] --to DIR [--model-id NAME]`");
+    }
+    Args a = Args.parse(argv, 2, Set.of("output", "run", "to", "model-id"), Set.of());
+    if (a.get("output") == null || a.get("to") == null) {
+      throw new Args.UsageException("export mtbench needs --output PATH and --to DIR");
+    }
+    SparkSession spark = SparkSessions.forReading("jgen-export");
+    spark.sparkContext().setLogLevel("WARN");
+    try {
+      ExportMtBenchAnswers.Result r = ExportMtBenchAnswers.of(spark, a.get("output")).run(a.get("run")).to(Path.of(a.get("to")))
+          .modelId(a.get("model-id")).execute();
+      out.printf("jgen: exported %d of %d questions of run %s to %s%n", r.exported(), r.questions(), r.runId(), r.file());
+      r.leftOut().forEach((q, why) -> out.printf("jgen: left out question %s: %s%n", q, why));
+      return 0;
+    } catch (IllegalArgumentException e) {
+      throw new Args.UsageException(e.getMessage());
+    }
   }
 
   private static int tinyModel(String[] argv, PrintStream out) throws ConfigException {
@@ -221,11 +285,15 @@ public final class Main {
         demo [--set key=value ...] run conf/jobs/demo.yaml on the tiny random model and show a few rows
         render (--model ID | --model-dir DIR) --in FILE.jsonl --out FILE.jsonl
                                    render and tokenize conversations with a model's chat template, no generation
+        export mtbench --output PATH [--run ID] --to DIR [--model-id NAME]
+                                   write a MT-Bench run as FastChat model_answer JSONL (DIR/<model_id>.jsonl)
         runs --output PATH [--runs-path PATH]
                                    list the runs of an output table with their counts
         show --output PATH [--run ID] [--status ok|error] [--limit N] [--format table|jsonl] [--all-attempts]
                                    print rows of an output table (the latest attempt of each row by default)
         models                     list the model catalog (conf/models/)
+        bench [--scenario engine|pipeline|serving|all] [--quick] [--out FILE.json]
+                                   measure the job against the bare engine, the pipeline's cost, the serving window
         tiny-model --out DIR [--shape tiny|llm-jp-3-1.8b]
                                    write a Llama model with random weights (GGUF + Hugging Face tokenizer files)
 

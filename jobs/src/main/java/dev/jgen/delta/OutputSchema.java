@@ -43,6 +43,8 @@ public final class OutputSchema {
       .add("attempt", DataTypes.IntegerType, false)
       .add("status", DataTypes.StringType, false)
       .add("error", DataTypes.StringType)
+      // input.dedup: the id of the row with the same instruction; such a row is "skipped", not generated twice.
+      .add("duplicate_of", DataTypes.StringType)
       .add("model_id", DataTypes.StringType)
       .add("model_fingerprint", DataTypes.StringType)
       .add("engine", DataTypes.StringType)

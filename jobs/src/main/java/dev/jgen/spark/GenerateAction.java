@@ -21,6 +21,8 @@ import dev.jgen.config.JobConfig;
 import dev.jgen.delta.GenerationsTable;
 import dev.jgen.delta.OutputSchema;
 import dev.jgen.delta.RunsTable;
+import dev.jgen.eval.AttributeSweep;
+import dev.jgen.eval.InputDedup;
 import dev.jgen.prompt.PromptSpec;
 import java.io.PrintStream;
 import java.time.Duration;
@@ -118,7 +120,14 @@ public final class GenerateAction {
   /** @param resuming the run already has rows in the table (otherwise there is nothing to skip or to miss) */
   private Generated generate(GenerationsTable table, int attempt, Dataset<Row> input, String idColumn, int n, boolean resuming) {
     JobConfig config = job.config();
-    Dataset<Row> numbered = keyed(withRowNumbers(input), idColumn).persist(StorageLevel.MEMORY_AND_DISK());
+    Map<String, List<Integer>> sweep = AttributeSweep.parse(config.map(ConfigKeys.ATTRIBUTES_SWEEP));
+    // A sweep turns each prompt into its attribute variants (each a row with its own id and seed); dedup then marks
+    // repeated instructions, in input order, so each variant of a repeat points at the same variant of the original.
+    Dataset<Row> rows = withRowNumbers(sweep.isEmpty() ? input : AttributeSweep.expand(input, sweep, idColumn));
+    if (config.bool(ConfigKeys.INPUT_DEDUP)) {
+      rows = InputDedup.mark(rows, idColumn);
+    }
+    Dataset<Row> numbered = keyed(rows, idColumn).persist(StorageLevel.MEMORY_AND_DISK());
     Dataset<Row> pending = null;
     Broadcast<PromptSpec> prompts = null;
     try {
@@ -131,7 +140,7 @@ public final class GenerateAction {
         // Rows of the run that the input no longer has: reported, never silently forgotten.
         missing = latest.select(col("row_key")).distinct()
             .join(numbered.select(col(InputColumns.KEY).as("row_key")), "row_key", "left_anti").count();
-        Dataset<Row> done = retryErrors ? latest.where(col("status").equalTo("ok")) : latest;
+        Dataset<Row> done = retryErrors ? latest.where(col("status").notEqual("error")) : latest;
         samples = samples.join(done.select(col("row_key").as("_done_key"), col("sample_index").as("_done_sample")),
             col(InputColumns.KEY).equalTo(col("_done_key")).and(col(InputColumns.SAMPLE).equalTo(col("_done_sample"))), "left_anti");
       }
@@ -186,14 +195,15 @@ public final class GenerateAction {
       Row r = latest.agg(
           sum(when(col("status").equalTo("ok"), 1).otherwise(0)),
           sum(when(col("status").equalTo("error"), 1).otherwise(0)),
+          sum(when(col("status").equalTo("skipped"), 1).otherwise(0)),
           sum(coalesce(col("prompt_tokens"), lit(0))),
           sum(coalesce(col("completion_tokens"), lit(0)))).first();
       Map<String, Long> warnings = new LinkedHashMap<>();
       for (Row w : latest.select(explode(col("warnings")).as("w")).groupBy("w").count().orderBy("w").collectAsList()) {
         warnings.put(w.getString(0), w.getLong(1));
       }
-      return new GenerateResult(job.runId(), attempt, g.rowsIn(), n, longOr0(r, 0), longOr0(r, 1), g.pendingRows(),
-          g.missingFromInput(), table.path(), longOr0(r, 2), longOr0(r, 3), g.completionTokens(), g.loadMs(),
+      return new GenerateResult(job.runId(), attempt, g.rowsIn(), n, longOr0(r, 0), longOr0(r, 1), longOr0(r, 2), g.pendingRows(),
+          g.missingFromInput(), table.path(), longOr0(r, 3), longOr0(r, 4), g.completionTokens(), g.loadMs(),
           (System.nanoTime() - start) / 1e9, g.seconds(), warnings);
     } finally {
       latest.unpersist();

@@ -8,6 +8,8 @@ import dev.jgen.config.ConfigKeys;
 import dev.jgen.config.GenerationSettings;
 import dev.jgen.config.JobConfig;
 import dev.jgen.engine.EngineSpec;
+import dev.jgen.eval.AttributeSweep;
+import dev.jgen.eval.MtBenchTemperatures;
 import dev.jgen.prompt.PromptSpec;
 import dev.jgen.prompt.PromptSpecs;
 import java.nio.charset.StandardCharsets;
@@ -47,6 +49,17 @@ public record GenerateJob(
     if (kind.equals("llamacpp") && prompts.tokenizerJson() == null) {
       throw new ConfigException("model " + model.modelId() + ": no tokenizer.json beside the weights; the engine is fed the "
           + "Hugging Face tokenizer's ids, so copy the model's tokenizer.json next to its GGUF");
+    }
+    String jobKind = config.string(ConfigKeys.JOB_KIND);
+    if (!jobKind.equals("generate") && !generates) {
+      throw new ConfigException(ConfigKeys.ENGINE_KIND + ": job.kind=" + jobKind + " generates turn after turn; engine.kind=none "
+          + "only fits job.kind=generate");
+    }
+    if (!config.map(ConfigKeys.ATTRIBUTES_SWEEP).isEmpty()) {
+      AttributeSweep.validate(config.map(ConfigKeys.ATTRIBUTES_SWEEP), prompts);
+    }
+    if (jobKind.equals("mtbench")) {
+      MtBenchTemperatures.of(config);
     }
     GenerationSettings generation = new GenerationSettings(config, model.entry() == null ? null : model.entry().generationDefaults());
     if (generation.maxNewTokens() >= ctx) {
@@ -126,7 +139,12 @@ public record GenerateJob(
         "params=" + g.defaults(),
         "n=" + c.integer(ConfigKeys.N),
         "guard=" + c.string(ConfigKeys.SPECIAL_TOKENS_IN_CONTENT),
-        "attributes=" + c.string(ConfigKeys.ATTRIBUTES_APPLY_TO));
+        "attributes=" + c.string(ConfigKeys.ATTRIBUTES_APPLY_TO),
+        "job=" + c.string(ConfigKeys.JOB_KIND),
+        "sweep=" + c.map(ConfigKeys.ATTRIBUTES_SWEEP),
+        "dedup=" + c.bool(ConfigKeys.INPUT_DEDUP),
+        "mtbench=" + c.map(ConfigKeys.MTBENCH_TEMPERATURES),
+        "selfchat=" + c.integer(ConfigKeys.SELFCHAT_TURNS) + "/" + c.string(ConfigKeys.SELFCHAT_USER_PROMPT));
   }
 
   static String inputFormat(JobConfig config) {

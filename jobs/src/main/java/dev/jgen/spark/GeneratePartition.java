@@ -68,6 +68,7 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
     int sample;
     String rowKey;
     String id;
+    String duplicateOf;
     String error;
     PreparedPrompt prompt;
     SamplingParams params;
@@ -97,7 +98,8 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
         throw new InvalidRowException(e.getMessage());
       }
       p.prompt = translator.prepare(cols.chat(row), p.params.maxNewTokens());
-      if (engine != null) {
+      p.duplicateOf = cols.duplicateOf(row);
+      if (engine != null && p.duplicateOf == null) {
         p.submittedNanos = System.nanoTime();
         p.completion = engine.submit(new CompletionRequest(plan.runId() + "/" + p.id + "/" + p.sample, p.prompt.text(),
             p.prompt.tokenIds(), p.params));
@@ -129,6 +131,7 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
       }
     }
     boolean ok = error == null;
+    String status = !ok ? "error" : p.duplicateOf != null ? "skipped" : "ok";
     counters.rowDone(ok, p.prompt == null ? 0 : Math.max(0, p.prompt.tokenCount()), c == null ? 0 : c.completionTokens());
     PromptSpec spec = prompts.value();
     Object[] v = new Object[dev.jgen.delta.OutputSchema.SCHEMA.size()];
@@ -139,8 +142,9 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
     v[i++] = p.rowKey;
     v[i++] = p.inputRow;
     v[i++] = plan.attempt();
-    v[i++] = ok ? "ok" : "error";
+    v[i++] = status;
     v[i++] = error;
+    v[i++] = p.duplicateOf;
     v[i++] = plan.modelId();
     v[i++] = plan.modelFingerprint();
     v[i++] = info == null ? "none" : info.kind();

@@ -4,7 +4,8 @@ import java.util.Map;
 
 /**
  * The outcome of one {@link GenerateAction}: counts are over the whole run (this attempt and the ones it resumed),
- * taken from the table itself, so {@code ok + error == rowsIn * samplesPerRow} always.
+ * taken from the table itself, so {@code ok + error + skipped == rowsIn * samplesPerRow} always ({@code skipped}: rows
+ * marked duplicate by input.dedup, rendered but not generated twice).
  *
  * @param generatedNow (row, sample) pairs processed by this attempt; the others were already in the table
  * @param missingFromInput rows of the run (by key) that the input no longer holds
@@ -19,6 +20,7 @@ public record GenerateResult(
     int samplesPerRow,
     long ok,
     long error,
+    long skipped,
     long generatedNow,
     long missingFromInput,
     String output,

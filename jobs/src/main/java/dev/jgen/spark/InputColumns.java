@@ -1,6 +1,7 @@
 package dev.jgen.spark;
 
 import dev.jgen.config.GenerationSettings;
+import dev.jgen.eval.InputDedup;
 import dev.jgen.prompt.ChatInput;
 import dev.jgen.prompt.InvalidRowException;
 import dev.jgen.prompt.SteerLmAttributes;
@@ -39,6 +40,11 @@ final class InputColumns implements Serializable {
 
   int sample(Row r) {
     return r.getInt(r.fieldIndex(SAMPLE));
+  }
+
+  /** input.dedup: the id of the first row with the same instruction, or null. */
+  String duplicateOf(Row r) {
+    return has(InputDedup.COLUMN) ? (String) r.get(r.fieldIndex(InputDedup.COLUMN)) : null;
   }
 
   String rowKey(Row r) {

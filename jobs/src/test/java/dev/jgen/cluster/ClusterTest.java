@@ -1,0 +1,187 @@
+package dev.jgen.cluster;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.jgen.testing.ChildJob;
+import dev.jgen.testing.TestFiles;
+import dev.jgen.testing.TestModels;
+import dev.jgen.testing.TestSpark;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The job on a real Spark standalone cluster: a master and two 1-core workers, each its own JVM on this machine; the
+ * driver is a child JVM (bin/jgen's way, with {@code spark.master=spark://...}), the executors are the workers' children.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class ClusterTest {
+  private static StandaloneCluster cluster;
+
+  @TempDir Path dir;
+  private Process driver;
+
+  @BeforeAll
+  static void startCluster() {
+    TestModels.tinyDir(); // written once into the test cache here, not by the drivers
+    cluster = StandaloneCluster.start(Path.of("target", "spark-cluster"), 2);
+  }
+
+  @AfterAll
+  static void stopCluster() {
+    if (cluster == null) {
+      return;
+    }
+    String path = cluster.dir().toString();
+    cluster.close();
+    List<String> left = ProcessHandle.allProcesses().filter(ProcessHandle::isAlive)
+        .filter(p -> p.info().commandLine().map(c -> c.contains(path)).orElse(false))
+        .map(p -> p.pid() + " " + p.info().commandLine().orElse("")).toList();
+    assertEquals(List.of(), left, "no JVM of the cluster outlives it");
+  }
+
+  @BeforeEach
+  void previousApplicationsExecutorsAreGone() throws InterruptedException {
+    long deadline = System.currentTimeMillis() + 30_000;
+    while (!cluster.executors().isEmpty() && System.currentTimeMillis() < deadline) {
+      Thread.sleep(100);
+    }
+    assertEquals(List.of(), cluster.executors(), "executors of an earlier application still running");
+  }
+
+  @AfterEach
+  void stopDriver() throws InterruptedException {
+    if (driver != null && driver.isAlive()) {
+      driver.destroyForcibly();
+      driver.waitFor(30, TimeUnit.SECONDS);
+    }
+  }
+
+  private Path input(int rows) {
+    List<String> lines = new ArrayList<>();
+    for (int i = 0; i < rows; i++) {
+      lines.add("{\"id\": \"c" + i + "\", \"prompt\": \"クラスタの質問 " + i + " に答えてください。\"}");
+    }
+    return TestFiles.jsonl(dir, "in.jsonl", lines);
+  }
+
+  private Process startJob(Path in, String out, Path log, String... extra) {
+    List<String> a = new ArrayList<>(List.of("generate", "--config", TestFiles.conf().resolve("jobs/demo.yaml").toString(),
+        "--set", "input.path=" + in, "--set", "output.path=" + out, "--set", "spark.master=" + cluster.masterUrl(),
+        "--set", "engine.threads=1", "--set", "generation.max_new_tokens=12"));
+    for (Map.Entry<String, String> e : cluster.appConf().entrySet()) {
+      a.add("--set");
+      a.add("spark.conf." + e.getKey() + "=" + e.getValue());
+    }
+    for (String e : extra) {
+      a.add("--set");
+      a.add(e);
+    }
+    driver = ChildJob.start(log, a.toArray(String[]::new));
+    return driver;
+  }
+
+  private JsonNode finish(Process p, Path log, long seconds) throws Exception {
+    if (!p.waitFor(seconds, TimeUnit.SECONDS)) {
+      fail("the job did not finish in " + seconds + " s\n" + StandaloneCluster.tail(log, 60) + "\n" + cluster.logs(30));
+    }
+    assertEquals(0, p.exitValue(), "exit code\n" + StandaloneCluster.tail(log, 80) + "\n" + cluster.logs(30));
+    List<String> lines = Files.readAllLines(log);
+    for (int i = lines.size() - 1; i >= 0; i--) {
+      if (lines.get(i).startsWith("{\"run_id\"")) {
+        return new ObjectMapper().readTree(lines.get(i));
+      }
+    }
+    throw new AssertionError("no JSON summary in the driver's output\n" + StandaloneCluster.tail(log, 80));
+  }
+
+  @Test
+  @Order(1)
+  void jobRunsAcrossBothExecutorsWithOneModelPerExecutor() throws Exception {
+    Path in = input(40);
+    String out = dir.resolve("gen").toString();
+    Path log = dir.resolve("driver.log");
+    JsonNode s = finish(startJob(in, out, log, "job.partitions=8", "job.chunk_rows=40"), log, 240);
+    assertEquals(40, s.get("rows_in").asLong(), s.toString());
+    assertEquals(40, s.get("ok").asLong(), s.toString());
+    assertEquals(0, s.get("error").asLong(), s.toString());
+
+    Dataset<Row> rows = TestSpark.get().read().format("delta").load(out).where("run_id = '" + s.get("run_id").asText() + "'");
+    assertEquals(40, rows.where("status = 'ok'").count());
+    List<Row> perExecutor = rows.groupBy("executor_id")
+        .agg(org.apache.spark.sql.functions.countDistinct("engine_instance").as("engines"),
+            org.apache.spark.sql.functions.count("*").as("rows"))
+        .orderBy("executor_id").collectAsList();
+    assertEquals(2, perExecutor.size(), "rows from two executors: " + perExecutor);
+    for (Row r : perExecutor) {
+      assertFalse("driver".equals(r.getString(0)), "no row generated on the driver: " + perExecutor);
+      assertEquals(1L, r.getLong(1), "the model is loaded once per executor, not per task: " + perExecutor);
+    }
+    assertEquals(2, rows.select("engine_instance").distinct().count(), "one engine instance per executor");
+  }
+
+  @Test
+  @Order(2)
+  void jobSurvivesSigkillOfAnExecutor() throws Exception {
+    Path in = input(60);
+    String out = dir.resolve("gen").toString();
+    Path log = dir.resolve("driver.log");
+    Process job = startJob(in, out, log, "job.partitions=4", "job.chunk_rows=10", "generation.n=1");
+    // Once the first chunk is committed (version 0 creates the table), the executors are loaded and generating.
+    Path firstChunk = Path.of(out, "_delta_log", "00000000000000000001.json");
+    long deadline = System.currentTimeMillis() + 180_000;
+    while (!Files.exists(firstChunk) && job.isAlive() && System.currentTimeMillis() < deadline) {
+      Thread.sleep(20);
+    }
+    assertTrue(Files.exists(firstChunk), "the job committed a chunk\n" + StandaloneCluster.tail(log, 60) + "\n" + cluster.logs(30));
+    List<ProcessHandle> executors = cluster.executors();
+    assertEquals(2, executors.size(), "two executors running: " + executors);
+    ProcessHandle victim = executors.get(0);
+    assertTrue(job.isAlive(), "killed mid-run");
+    victim.destroyForcibly(); // SIGKILL
+    assertTrue(victim.onExit().get(30, TimeUnit.SECONDS) != null && !victim.isAlive());
+    long lastVersionAtKill = lastVersion(out);
+
+    JsonNode s = finish(job, log, 300);
+    assertTrue(lastVersion(out) > lastVersionAtKill, "chunks were committed after the kill");
+    assertEquals(60, s.get("rows_in").asLong(), s.toString());
+    assertEquals(60, s.get("ok").asLong(), s.toString());
+    assertEquals(0, s.get("error").asLong(), s.toString());
+    assertEquals(s.get("rows_in").asLong(), s.get("ok").asLong() + s.get("error").asLong());
+
+    Dataset<Row> rows = TestSpark.get().read().format("delta").load(out).where("run_id = '" + s.get("run_id").asText() + "'");
+    assertEquals(60, rows.count(), "no duplicates");
+    assertEquals(60, rows.select("id", "sample_index").distinct().count(), "exactly one row per (id, sample_index)");
+    assertEquals(60, rows.where("status = 'ok'").count());
+    assertEquals(60, rows.where("status = 'ok'").select("id", "sample_index").distinct().count());
+    String driverLog = Files.readString(log);
+    assertTrue(driverLog.contains("Lost executor") || driverLog.contains("ExecutorLostFailure"),
+        "the driver saw the executor die\n" + StandaloneCluster.tail(log, 60));
+  }
+
+  private static long lastVersion(String table) throws Exception {
+    try (var files = Files.list(Path.of(table, "_delta_log"))) {
+      return files.map(p -> p.getFileName().toString()).filter(n -> n.matches("\\d{20}\\.json"))
+          .mapToLong(n -> Long.parseLong(n.substring(0, 20))).max().orElse(-1);
+    }
+  }
+}
