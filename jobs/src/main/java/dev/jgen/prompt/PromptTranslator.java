@@ -59,6 +59,13 @@ public final class PromptTranslator {
     if (spec.templateIgnoresSystem() && messages.stream().anyMatch(m -> "system".equals(m.get("role")))) {
       warnings.add("model " + spec.modelId() + ": its template ignores the system message's content");
     }
+    for (int i = 0; i < messages.size(); i++) {
+      int bad = unpairedSurrogate((String) messages.get(i).get("content"));
+      if (bad >= 0) {
+        throw new InvalidRowException("message " + i + " (" + messages.get(i).get("role") + "): broken text, an unpaired UTF-16 "
+            + "surrogate at character " + bad);
+      }
+    }
     guard.apply(messages);
     String text;
     try {
@@ -76,6 +83,24 @@ public final class PromptTranslator {
       }
     }
     return new PreparedPrompt(text, ids, attributes, warnings);
+  }
+
+  /** Index of the first lone surrogate (text no tokenizer can encode faithfully), or -1. */
+  static int unpairedSurrogate(String s) {
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (Character.isHighSurrogate(c)) {
+        if (i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+          i++;
+          continue;
+        }
+        return i;
+      }
+      if (Character.isLowSurrogate(c)) {
+        return i;
+      }
+    }
+    return -1;
   }
 
   /** Decodes generated ids with the model's tokenizer (used by engines that return ids). */

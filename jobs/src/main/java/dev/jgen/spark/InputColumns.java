@@ -75,6 +75,10 @@ final class InputColumns implements Serializable {
     if (system != null && !(system instanceof String)) {
       throw new InvalidRowException("column system: expected a string, got " + typeName(system));
     }
+    if (messages instanceof String text && text.trim().startsWith("[")) {
+      // One row with a string in `messages` makes Spark's JSON reader type the whole column as text: read it back.
+      messages = parseJsonArray(text);
+    }
     if (messages != null && !(messages instanceof List)) {
       throw new InvalidRowException("column messages: expected an array of {role, content}, got " + typeName(messages));
     }
@@ -153,6 +157,16 @@ final class InputColumns implements Serializable {
     int i = schema.fieldIndex(column);
     return SparkValues.toJava(r.get(i), schema.fields()[i].dataType());
   }
+
+  private static Object parseJsonArray(String text) {
+    try {
+      return JSON.readValue(text, List.class);
+    } catch (java.io.IOException e) {
+      return text;
+    }
+  }
+
+  private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
 
   /** JSON inference turns a column into strings when one row has text: keep numeric text usable, report the rest. */
   private static Object parseNumberOrKeep(String s) {

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.jgen.testing.ChildJob;
 import dev.jgen.testing.TestFiles;
 import dev.jgen.testing.TestModels;
 import dev.jgen.testing.TestSpark;
@@ -96,7 +95,7 @@ class ClusterTest {
       a.add("--set");
       a.add(e);
     }
-    driver = ChildJob.start(log, a.toArray(String[]::new));
+    driver = cluster.startDriver(log, a);
     return driver;
   }
 
@@ -121,11 +120,10 @@ class ClusterTest {
     String out = dir.resolve("gen").toString();
     Path log = dir.resolve("driver.log");
     JsonNode s = finish(startJob(in, out, log, "job.partitions=8", "job.chunk_rows=40"), log, 240);
-    assertEquals(40, s.get("rows_in").asLong(), s.toString());
-    assertEquals(40, s.get("ok").asLong(), s.toString());
-    assertEquals(0, s.get("error").asLong(), s.toString());
-
     Dataset<Row> rows = TestSpark.get().read().format("delta").load(out).where("run_id = '" + s.get("run_id").asText() + "'");
+    assertEquals(40, s.get("rows_in").asLong(), s.toString());
+    assertEquals(40, s.get("ok").asLong(), s + "\n" + errors(rows));
+    assertEquals(0, s.get("error").asLong(), s.toString());
     assertEquals(40, rows.where("status = 'ok'").count());
     List<Row> perExecutor = rows.groupBy("executor_id")
         .agg(org.apache.spark.sql.functions.countDistinct("engine_instance").as("engines"),
@@ -163,12 +161,11 @@ class ClusterTest {
 
     JsonNode s = finish(job, log, 300);
     assertTrue(lastVersion(out) > lastVersionAtKill, "chunks were committed after the kill");
+    Dataset<Row> rows = TestSpark.get().read().format("delta").load(out).where("run_id = '" + s.get("run_id").asText() + "'");
     assertEquals(60, s.get("rows_in").asLong(), s.toString());
-    assertEquals(60, s.get("ok").asLong(), s.toString());
+    assertEquals(60, s.get("ok").asLong(), s + "\n" + errors(rows));
     assertEquals(0, s.get("error").asLong(), s.toString());
     assertEquals(s.get("rows_in").asLong(), s.get("ok").asLong() + s.get("error").asLong());
-
-    Dataset<Row> rows = TestSpark.get().read().format("delta").load(out).where("run_id = '" + s.get("run_id").asText() + "'");
     assertEquals(60, rows.count(), "no duplicates");
     assertEquals(60, rows.select("id", "sample_index").distinct().count(), "exactly one row per (id, sample_index)");
     assertEquals(60, rows.where("status = 'ok'").count());
@@ -176,6 +173,10 @@ class ClusterTest {
     String driverLog = Files.readString(log);
     assertTrue(driverLog.contains("Lost executor") || driverLog.contains("ExecutorLostFailure"),
         "the driver saw the executor die\n" + StandaloneCluster.tail(log, 60));
+  }
+
+  private static String errors(Dataset<Row> rows) {
+    return "errors: " + rows.where("status = 'error'").groupBy("executor_id", "error").count().collectAsList() + "\n" + cluster.logs(30);
   }
 
   private static long lastVersion(String table) throws Exception {

@@ -39,10 +39,20 @@ import java.util.stream.Stream;
  */
 public final class StandaloneCluster implements AutoCloseable {
   private static final String EXECUTOR_MAIN = "org.apache.spark.executor.CoarseGrainedExecutorBackend";
+  /**
+   * The dependencies that jobs/pom.xml's shade plugin bundles into the application jar (jgen-jobs-*-spark.jar): a Spark
+   * cluster does not have them, so here too they travel with the application (spark.jars), not in the cluster's jars/.
+   * Everything else on target/classpath.txt stands for the Spark installation.
+   */
+  private static final java.util.regex.Pattern APP_DEPENDENCIES = java.util.regex.Pattern.compile(
+      "/(io/delta|io/unitycatalog|de/kherud/llama|ai/djl/api|ai/djl/huggingface/tokenizers|net/java/dev/jna/jna|com/google/code/gson/gson"
+          + "|org/yaml/snakeyaml)/");
 
   private final Path dir;
   private final Path log4j;
   private final Path appJar;
+  private String dependencies;
+  private final List<String> appDependencies = new ArrayList<>();
   private final int masterPort;
   private final List<Process> daemons = new ArrayList<>();
   private final List<Path> daemonLogs = new ArrayList<>();
@@ -110,16 +120,51 @@ public final class StandaloneCluster implements AutoCloseable {
       opts.add("-Djgen.cache=" + Path.of(cache).toAbsolutePath());
     }
     Map<String, String> conf = new LinkedHashMap<>();
-    conf.put("spark.jars", appJar.toString());
+    List<String> jars = new ArrayList<>(List.of(appJar.toString()));
+    jars.addAll(appDependencies);
+    conf.put("spark.jars", String.join(",", jars));
     conf.put("spark.executor.memory", "768m");
     conf.put("spark.executor.cores", "1");
     conf.put("spark.cores.max", String.valueOf(daemons.size() - 1));
     conf.put("spark.executor.extraJavaOptions", String.join(" ", opts));
     conf.put("spark.ui.enabled", "false");
+    // Two cores in all: Spark's default 200 shuffle partitions (50 for Delta's log) would be thousands of empty tasks.
+    conf.put("spark.sql.shuffle.partitions", "4");
+    conf.put("spark.databricks.delta.snapshotPartitions", "2");
     // Give the job both executors before the first task: otherwise the first stages may all run on the first one up.
     conf.put("spark.scheduler.minRegisteredResourcesRatio", "1.0");
     conf.put("spark.scheduler.maxRegisteredResourcesWaitingTime", "60s");
     return conf;
+  }
+
+  /**
+   * Starts {@code jgen} (dev.jgen.cli.Main) as this cluster's driver in a child JVM, as bin/jgen does, output to
+   * {@code log}. Its class path is the same application jar the executors get (a snapshot of target/classes taken at
+   * start, so driver and executors always run the same classes) plus the dependency jars.
+   */
+  public Process startDriver(Path log, List<String> args) {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.add("-XX:TieredStopAtLevel=1");
+    cmd.add("-Xmx1g");
+    cmd.addAll(jvmFlags());
+    for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+      if (a.startsWith("-Djgen.cache") || a.startsWith("-Dlog4j2")) {
+        cmd.add(a);
+      }
+    }
+    cmd.add("-Djava.io.tmpdir=" + dir.resolve("tmp"));
+    cmd.add("-cp");
+    cmd.add(appJar + File.pathSeparator + dependencies);
+    cmd.add("dev.jgen.cli.Main");
+    cmd.addAll(args);
+    try {
+      ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+      pb.environment().put("SPARK_LOCAL_IP", "127.0.0.1");
+      return pb.start();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   /** The live executor JVMs of this cluster (children of its workers), whatever the application. */
@@ -193,8 +238,13 @@ public final class StandaloneCluster implements AutoCloseable {
     Path target = Path.of("target").toAbsolutePath();
     Path jars = dir.resolve("home").resolve("jars");
     Files.createDirectories(jars);
-    for (String j : Files.readString(target.resolve("classpath.txt")).trim().split(File.pathSeparator)) {
+    dependencies = Files.readString(target.resolve("classpath.txt")).trim();
+    for (String j : dependencies.split(File.pathSeparator)) {
       Path src = Path.of(j);
+      if (APP_DEPENDENCIES.matcher(j.replace(File.separatorChar, '/')).find()) {
+        appDependencies.add(src.toAbsolutePath().toString());
+        continue;
+      }
       Path link = jars.resolve(src.getFileName().toString());
       if (!Files.exists(link, java.nio.file.LinkOption.NOFOLLOW_LINKS) && Files.isRegularFile(src)) {
         Files.createSymbolicLink(link, src.toAbsolutePath());
@@ -270,7 +320,7 @@ public final class StandaloneCluster implements AutoCloseable {
   static List<String> jvmFlags() {
     return ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
         .filter(a -> a.startsWith("--add-opens") || a.startsWith("-Djdk.") || a.startsWith("-Dio.netty") || a.startsWith("--sun-misc")
-            || a.startsWith("--enable-native"))
+            || a.startsWith("--enable-native") || a.startsWith("-Dai.djl"))
         .collect(Collectors.toList());
   }
 

@@ -98,8 +98,7 @@ class EvalCliTest {
   void mtbenchJobAndExportFromTheCommandLine() throws Exception {
     Path in = TestFiles.jsonl(dir, "q.jsonl", Files.readAllLines(TestFiles.conf().resolve("data/mtbench-jp-sample.jsonl")).subList(0, 2));
     String out = dir.resolve("mt").toString();
-    Cli r = generate("mtbench.yaml", "input.path=" + in, "output.path=" + out, "generation.max_new_tokens=6",
-        "model.path=" + EvalTesting.weights());
+    Cli r = generate("mtbench.yaml", "input.path=" + in, "output.path=" + out, "generation.max_new_tokens=6");
     assertEquals(0, r.code(), r.err());
     assertEquals(2, r.summary().get("ok").asLong(), r.out());
     Cli e = Cli.run("export", "mtbench", "--output", out, "--to", dir.resolve("answers").toString());
