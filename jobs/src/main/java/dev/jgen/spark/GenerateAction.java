@@ -54,6 +54,17 @@ public final class GenerateAction {
   private PrintStream progress = System.err;
   private Duration progressEvery = Duration.ofSeconds(5);
   private boolean retryErrors;
+  /** Wall time of each phase, printed with the progress lines at the end (where a run's time goes). */
+  private final Map<String, Long> phaseMillis = new LinkedHashMap<>();
+  private long phaseStart;
+
+  private void phase(String name) {
+    long now = System.nanoTime();
+    if (phaseStart != 0) {
+      phaseMillis.merge(name, (now - phaseStart) / 1_000_000, Long::sum);
+    }
+    phaseStart = now;
+  }
 
   private GenerateAction(SparkSession spark, GenerateJob job) {
     this.spark = spark;
@@ -79,6 +90,7 @@ public final class GenerateAction {
 
   public GenerateResult execute() {
     long start = System.nanoTime();
+    phaseStart = start;
     JobConfig config = job.config();
     int n = config.integer(ConfigKeys.N);
     String idColumn = config.string(ConfigKeys.INPUT_ID_COLUMN);
@@ -94,7 +106,9 @@ public final class GenerateAction {
         config.isSet(ConfigKeys.RUNS_PATH) ? config.string(ConfigKeys.RUNS_PATH) : RunsTable.besideOutput(outputPath));
     boolean replace = config.string(ConfigKeys.RUN_MODE).equals("new");
     int lastAttempt = table.lastAttempt(job.runId());
+    phase("open tables");
     RunAttempt attempt = RunAttempt.start(runs, job, lastAttempt + 1, replace);
+    phase("start attempt");
     try {
       if (replace && lastAttempt > 0) {
         table.deleteRun(job.runId());
@@ -104,7 +118,12 @@ public final class GenerateAction {
         table.optimizeRun(job.runId());
       }
       GenerateResult r = summarize(table, attempt.attempt(), g, n, start);
+      phase("summarize");
       attempt.finish(r, r.missingFromInput(), r.modelLoadMs());
+      phase("finish attempt");
+      if (progress != null) {
+        progress.println("jgen: time by phase (ms): " + phaseMillis);
+      }
       return r;
     } catch (RuntimeException | Error e) {
       attempt.fail(e);
@@ -132,6 +151,7 @@ public final class GenerateAction {
     Broadcast<PromptSpec> prompts = null;
     try {
       long rowsIn = numbered.count();
+      phase("read and check input");
       long chunkRows = config.integer(ConfigKeys.CHUNK_ROWS);
       Dataset<Row> samples = numbered.withColumn(InputColumns.SAMPLE, explode(sequence(lit(0), lit(n - 1))));
       long missing = 0;
@@ -151,6 +171,7 @@ public final class GenerateAction {
       List<Row> chunkSizes = pending.groupBy("_jgen_chunk").count().orderBy("_jgen_chunk").collectAsList();
       List<Long> chunks = chunkSizes.stream().map(r -> r.getLong(0)).toList();
       long pendingRows = chunkSizes.stream().mapToLong(r -> r.getLong(1)).sum();
+      phase("plan chunks");
 
       JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
       prompts = jsc.broadcast(job.prompts());
@@ -176,6 +197,7 @@ public final class GenerateAction {
           line.chunkCommitted(i + 1, chunks.size());
         }
       }
+      phase("generate and commit");
       return new Generated(rowsIn, pendingRows, missing, counters.completionTokens().value(), counters.modelLoadMs().value(),
           (System.nanoTime() - genStart) / 1e9);
     } finally {

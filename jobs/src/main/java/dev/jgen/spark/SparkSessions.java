@@ -33,8 +33,16 @@ public final class SparkSessions {
         .config("spark.speculation", "false")
         .config("spark.ui.showConsoleProgress", "false");
     if (master != null && master.startsWith("local") || master == null && !submitted.contains("spark.master")) {
-      // Local mode: nothing to serve to a cluster, and the loopback address keeps it off the network.
-      b.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1");
+      // Local mode: nothing to serve to a cluster, and the loopback address keeps it off the network. Spark's and
+      // Delta's partition defaults (200 shuffle partitions, 50 for every Delta snapshot) are sized for clusters: on a
+      // laptop they turn each small table read into hundreds of tasks.
+      String cores = String.valueOf(Math.max(2, Runtime.getRuntime().availableProcessors()));
+      b.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+          .config("spark.sql.shuffle.partitions", cores)
+          .config("spark.databricks.delta.snapshotPartitions", cores);
+    } else {
+      // A generation table's metadata is small; 50 snapshot partitions per read only add tasks.
+      b.config("spark.databricks.delta.snapshotPartitions", "8");
     }
     for (Map.Entry<String, Object> e : conf.entrySet()) {
       b.config(e.getKey(), String.valueOf(e.getValue()));

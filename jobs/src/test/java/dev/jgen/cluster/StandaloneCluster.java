@@ -29,7 +29,7 @@ import java.util.stream.Stream;
  * A real Spark standalone cluster on this machine: a Master and N Workers (1 core each), every one its own JVM on
  * 127.0.0.1, started from the project's own dependency jars (target/classpath.txt), no Spark download.
  *
- * <p>Layout under {@code dir}: {@code home/jars/} (links to the Maven jars: the workers' {@code SPARK_HOME}, from which
+ * <p>Layout under {@code root/run-<pid>}: {@code home/jars/} (links to the Maven jars: the workers' {@code SPARK_HOME}, from which
  * they build their executors' class path), {@code app/jgen-app.jar} (a snapshot of target/classes, the application jar
  * handed to executors through {@code spark.jars}), {@code logs/}, {@code work/} (the workers' work dirs: executors'
  * stdout/stderr), {@code tmp/} (the executors' java.io.tmpdir: Spark's scratch space and the llama.cpp native libraries).
@@ -65,14 +65,34 @@ public final class StandaloneCluster implements AutoCloseable {
     this.masterPort = freePort();
   }
 
-  /** Starts a master and {@code workers} workers under {@code dir} (wiped first) and waits until all workers registered. */
-  public static StandaloneCluster start(Path dir, int workers) {
+  /**
+   * Starts a master and {@code workers} workers in {@code root/run-<this JVM's pid>} and waits until all workers
+   * registered. Runs of earlier test JVMs that died without stopping their cluster are cleaned up first: their JVMs
+   * (found by their run folder on the command line) are killed and the folder deleted.
+   */
+  public static StandaloneCluster start(Path root, int workers) {
     StandaloneCluster c;
     try {
-      deleteTree(dir);
-      c = new StandaloneCluster(dir);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
+      Files.createDirectories(root);
+      try (Stream<Path> runs = Files.list(root)) {
+        for (Path old : runs.filter(p -> p.getFileName().toString().matches("run-\\d+")).toList()) {
+          long pid = Long.parseLong(old.getFileName().toString().substring(4));
+          if (pid != ProcessHandle.current().pid() && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+            continue; // another test JVM's cluster, still running
+          }
+          String path = old.toAbsolutePath().toString();
+          List<ProcessHandle> stale = ProcessHandle.allProcesses()
+              .filter(p -> p.info().arguments().map(a -> String.join(" ", a).contains(path + File.separator)).orElse(false)).toList();
+          stale.forEach(ProcessHandle::destroyForcibly);
+          for (ProcessHandle p : stale) {
+            p.onExit().get(30, TimeUnit.SECONDS);
+          }
+          deleteTree(old);
+        }
+      }
+      c = new StandaloneCluster(root.resolve("run-" + ProcessHandle.current().pid()));
+    } catch (Exception e) {
+      throw new IllegalStateException("cleaning " + root, e);
     }
     Runtime.getRuntime().addShutdownHook(c.hook);
     try {
@@ -178,6 +198,19 @@ public final class StandaloneCluster implements AutoCloseable {
     return out;
   }
 
+  /** An executor's stderr (where it logs its tasks and llama.cpp its requests): work/worker-N/APP_ID/EXECUTOR_ID/stderr. */
+  public Path executorLog(ProcessHandle executor) {
+    List<String> args = List.of(executor.info().arguments().orElseThrow());
+    String app = args.get(args.indexOf("--app-id") + 1);
+    String id = args.get(args.indexOf("--executor-id") + 1);
+    try (Stream<Path> workers = Files.list(dir.resolve("work"))) {
+      return workers.map(w -> w.resolve(app).resolve(id).resolve("stderr")).filter(Files::exists).findFirst()
+          .orElseThrow(() -> new IllegalStateException("no stderr for executor " + app + "/" + id));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
   /** Every JVM of the cluster still alive: daemons and executors. */
   public List<ProcessHandle> liveProcesses() {
     List<ProcessHandle> out = new ArrayList<>();
@@ -208,6 +241,16 @@ public final class StandaloneCluster implements AutoCloseable {
   @Override
   public void close() {
     killAll();
+    // Keep the logs (logs/, work/**/stderr) for a look after a failure; drop the bulk: the jars each executor fetched
+    // and the scratch space.
+    try (Stream<Path> s = Files.exists(dir.resolve("work")) ? Files.walk(dir.resolve("work")) : Stream.empty()) {
+      for (Path f : s.filter(p -> p.getFileName().toString().endsWith(".jar")).toList()) {
+        Files.deleteIfExists(f);
+      }
+      deleteTree(dir.resolve("tmp"));
+    } catch (IOException | UncheckedIOException e) {
+      // best effort: the next run deletes the whole folder
+    }
     try {
       Runtime.getRuntime().removeShutdownHook(hook);
     } catch (IllegalStateException e) {
@@ -304,6 +347,7 @@ public final class StandaloneCluster implements AutoCloseable {
     cmd.addAll(jvmFlags());
     cmd.add("-Dlog4j2.configurationFile=" + log4j);
     cmd.add("-Djava.io.tmpdir=" + dir.resolve("tmp"));
+    cmd.add("-Dspark.master.rest.enabled=false"); // its fixed port 6066 would clash with another cluster
     cmd.add("-cp");
     cmd.add(dir.resolve("home").resolve("jars") + File.separator + "*");
     cmd.addAll(args);
