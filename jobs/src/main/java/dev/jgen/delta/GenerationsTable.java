@@ -28,14 +28,14 @@ public final class GenerationsTable {
   /** Opens the table, creating it if the path is empty; refuses a path that holds anything else, touching nothing. */
   public static GenerationsTable openOrCreate(SparkSession spark, String path) {
     if (DeltaTable.isDeltaTable(spark, path)) {
-      String problem = OutputSchema.mismatch(spark.read().format("delta").load(path).schema());
+      String problem = DeltaPaths.mismatch(spark.read().format("delta").load(path).schema(), OutputSchema.SCHEMA);
       if (problem != null) {
         throw new IllegalStateException("output.path " + path + " is a Delta table but not a jgen generations table ("
             + problem + "); choose another output.path");
       }
       return new GenerationsTable(spark, path);
     }
-    File local = localFile(path);
+    File local = DeltaPaths.localFile(path);
     if (local != null && local.exists() && (!local.isDirectory() || local.list().length > 0)) {
       throw new IllegalStateException("output.path " + path + " exists and is not a Delta table; choose another output.path");
     }
@@ -113,12 +113,5 @@ public final class GenerationsTable {
   /** Compacts the run's partition after many small chunk commits. */
   public void optimizeRun(String runId) {
     DeltaTable.forPath(spark, path).optimize().where("run_id = '" + runId.replace("'", "''") + "'").executeCompaction();
-  }
-
-  private static File localFile(String path) {
-    if (path.startsWith("file:")) {
-      return new File(java.net.URI.create(path.startsWith("file://") ? path : "file://" + path.substring(5)));
-    }
-    return path.matches("^[a-zA-Z][a-zA-Z0-9+.-]*://.*") ? null : new File(path);
   }
 }

@@ -3,7 +3,6 @@ package dev.jgen.delta;
 import dev.jgen.prompt.SteerLmAttributes;
 import java.util.ArrayList;
 import java.util.List;
-import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
@@ -69,19 +68,5 @@ public final class OutputSchema {
 
   public static int index(String column) {
     return SCHEMA.fieldIndex(column);
-  }
-
-  /** Whether an existing table's schema is a jgen generations table (every column present with the same type). */
-  public static String mismatch(StructType existing) {
-    for (StructField f : SCHEMA.fields()) {
-      if (!List.of(existing.fieldNames()).contains(f.name())) {
-        return "column '" + f.name() + "' is missing";
-      }
-      DataType t = existing.apply(f.name()).dataType();
-      if (!t.sameType(f.dataType())) {
-        return "column '" + f.name() + "' is " + t.simpleString() + ", expected " + f.dataType().simpleString();
-      }
-    }
-    return null;
   }
 }

@@ -1,5 +1,6 @@
 package dev.jgen.eval;
 
+import dev.jgen.prompt.InvalidRowException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.jgen.config.ConfigException;
@@ -88,7 +89,7 @@ final class EvalInput {
       return new Record(row, fields, null, tag, "input row " + row + ": missing or empty " + idName);
     }
     if (!(id instanceof String) && !(id instanceof Long) && !(id instanceof Integer)) {
-      return new Record(row, fields, null, tag, idName + ": expected an integer or a string, got " + Texts.typeName(id));
+      return new Record(row, fields, null, tag, idName + ": expected an integer or a string, got " + InvalidRowException.describe(id));
     }
     return new Record(row, fields, id.toString(), id.toString(), null);
   }

@@ -4,6 +4,7 @@ import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.lit;
 import static org.apache.spark.sql.functions.max;
 
+import dev.jgen.delta.DeltaPaths;
 import io.delta.tables.DeltaTable;
 import java.io.File;
 import java.util.List;
@@ -12,8 +13,6 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.expressions.Window;
 import org.apache.spark.sql.functions;
-import org.apache.spark.sql.types.DataType;
-import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 
 /**
@@ -34,14 +33,14 @@ final class EvalTable {
   /** Opens the table, creating it if the path is empty; refuses a path holding anything else (another jgen table too). */
   static EvalTable openOrCreate(SparkSession spark, String path, StructType schema, String what, String sampleColumn) {
     if (DeltaTable.isDeltaTable(spark, path)) {
-      String problem = mismatch(spark.read().format("delta").load(path).schema(), schema);
+      String problem = DeltaPaths.mismatch(spark.read().format("delta").load(path).schema(), schema);
       if (problem != null) {
         throw new IllegalStateException("output.path " + path + " is a Delta table but not a jgen " + what + " table ("
             + problem + "); choose another output.path");
       }
       return new EvalTable(spark, path, sampleColumn);
     }
-    File local = localFile(path);
+    File local = DeltaPaths.localFile(path);
     if (local != null && local.exists() && (!local.isDirectory() || local.list().length > 0)) {
       throw new IllegalStateException("output.path " + path + " exists and is not a Delta table; choose another output.path");
     }
@@ -59,7 +58,7 @@ final class EvalTable {
     if (!DeltaTable.isDeltaTable(spark, path)) {
       throw new IllegalArgumentException(path + ": not a Delta table");
     }
-    String problem = mismatch(spark.read().format("delta").load(path).schema(), schema);
+    String problem = DeltaPaths.mismatch(spark.read().format("delta").load(path).schema(), schema);
     if (problem != null) {
       throw new IllegalArgumentException(path + ": not a jgen " + what + " table (" + problem + ")");
     }
@@ -103,25 +102,5 @@ final class EvalTable {
 
   void deleteRun(String runId) {
     DeltaTable.forPath(spark, path).delete(col("run_id").equalTo(lit(runId)));
-  }
-
-  private static String mismatch(StructType existing, StructType expected) {
-    for (StructField f : expected.fields()) {
-      if (!List.of(existing.fieldNames()).contains(f.name())) {
-        return "column '" + f.name() + "' is missing";
-      }
-      DataType t = existing.apply(f.name()).dataType();
-      if (!t.sameType(f.dataType())) {
-        return "column '" + f.name() + "' is " + t.simpleString() + ", expected " + f.dataType().simpleString();
-      }
-    }
-    return null;
-  }
-
-  private static File localFile(String path) {
-    if (path.startsWith("file:")) {
-      return new File(java.net.URI.create(path.startsWith("file://") ? path : "file://" + path.substring(5)));
-    }
-    return path.matches("^[a-zA-Z][a-zA-Z0-9+.-]*://.*") ? null : new File(path);
   }
 }

@@ -1,5 +1,6 @@
 package dev.jgen.eval;
 
+import dev.jgen.prompt.InvalidRowException;
 import static org.apache.spark.sql.functions.coalesce;
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.explode;
@@ -181,7 +182,7 @@ public final class GenerateMtBenchAnswers {
         category = s;
       }
       error = c == null ? "category: missing"
-          : !(c instanceof String s) ? "category: expected a string, got " + Texts.typeName(c)
+          : !(c instanceof String s) ? "category: expected a string, got " + InvalidRowException.describe(c)
           : s.isBlank() ? "category: empty" : null;
     }
     if (error == null) {
@@ -189,14 +190,14 @@ public final class GenerateMtBenchAnswers {
       if (t == null) {
         error = "turns: missing";
       } else if (!(t instanceof List<?> l)) {
-        error = "turns: expected an array of strings, got " + Texts.typeName(t);
+        error = "turns: expected an array of strings, got " + InvalidRowException.describe(t);
       } else if (l.isEmpty()) {
         error = "turns: empty; a question needs at least one user turn";
       } else {
         for (int i = 0; i < l.size() && error == null; i++) {
           Object x = l.get(i);
           if (!(x instanceof String s)) {
-            error = "turns[" + i + "]: expected a string, got " + Texts.typeName(x);
+            error = "turns[" + i + "]: expected a string, got " + InvalidRowException.describe(x);
           } else if (s.isBlank()) {
             error = "turns[" + i + "]: empty";
           } else {
@@ -209,7 +210,7 @@ public final class GenerateMtBenchAnswers {
       if (f.get("system") instanceof String s) {
         system = s;
       } else {
-        error = "system: expected a string, got " + Texts.typeName(f.get("system"));
+        error = "system: expected a string, got " + InvalidRowException.describe(f.get("system"));
       }
     }
     List<Dialogue> out = new ArrayList<>();

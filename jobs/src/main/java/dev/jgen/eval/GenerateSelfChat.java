@@ -1,5 +1,6 @@
 package dev.jgen.eval;
 
+import dev.jgen.prompt.InvalidRowException;
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.sum;
 import static org.apache.spark.sql.functions.when;
@@ -181,7 +182,7 @@ public final class GenerateSelfChat {
         error = f.get("messages") != null ? "self-chat starts from a seed instruction in column prompt; messages is not supported"
             : "prompt: missing";
       } else if (!(p instanceof String s)) {
-        error = "prompt: expected a string, got " + Texts.typeName(p);
+        error = "prompt: expected a string, got " + InvalidRowException.describe(p);
       } else if (s.isBlank()) {
         error = "prompt is empty";
       } else {
@@ -192,7 +193,7 @@ public final class GenerateSelfChat {
       if (f.get("system") instanceof String s) {
         system = s;
       } else {
-        error = "system: expected a string, got " + Texts.typeName(f.get("system"));
+        error = "system: expected a string, got " + InvalidRowException.describe(f.get("system"));
       }
     }
     List<Dialogue> out = new ArrayList<>();

@@ -1,5 +1,6 @@
 package dev.jgen.eval;
 
+import dev.jgen.prompt.InvalidRowException;
 import java.text.Normalizer;
 import java.util.List;
 import java.util.Map;
@@ -50,28 +51,5 @@ final class Texts {
       out.append(c);
     }
     return out.toString();
-  }
-
-  /** How a raw input value is named in an error message. */
-  static String typeName(Object v) {
-    if (v == null) {
-      return "null";
-    }
-    if (v instanceof String) {
-      return "a string";
-    }
-    if (v instanceof Boolean) {
-      return "a boolean";
-    }
-    if (v instanceof Number) {
-      return "a number (" + v + ")";
-    }
-    if (v instanceof List) {
-      return "an array";
-    }
-    if (v instanceof Map) {
-      return "an object";
-    }
-    return v.getClass().getSimpleName();
   }
 }

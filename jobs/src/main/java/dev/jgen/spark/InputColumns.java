@@ -70,24 +70,24 @@ final class InputColumns implements Serializable {
     Object messages = value(r, "messages");
     Object system = value(r, "system");
     if (prompt != null && !(prompt instanceof String)) {
-      throw new InvalidRowException("column prompt: expected a string, got " + typeName(prompt));
+      throw new InvalidRowException("column prompt: expected a string, got " + InvalidRowException.describe(prompt));
     }
     if (system != null && !(system instanceof String)) {
-      throw new InvalidRowException("column system: expected a string, got " + typeName(system));
+      throw new InvalidRowException("column system: expected a string, got " + InvalidRowException.describe(system));
     }
     if (messages instanceof String text && text.trim().startsWith("[")) {
       // One row with a string in `messages` makes Spark's JSON reader type the whole column as text: read it back.
       messages = parseJsonArray(text);
     }
     if (messages != null && !(messages instanceof List)) {
-      throw new InvalidRowException("column messages: expected an array of {role, content}, got " + typeName(messages));
+      throw new InvalidRowException("column messages: expected an array of {role, content}, got " + InvalidRowException.describe(messages));
     }
     List<Map<String, Object>> msgs = null;
     if (messages != null) {
       List<Object> raw = (List<Object>) messages;
       for (int i = 0; i < raw.size(); i++) {
         if (raw.get(i) != null && !(raw.get(i) instanceof Map)) {
-          throw new InvalidRowException("messages[" + i + "]: expected an object {role, content}, got " + typeName(raw.get(i)));
+          throw new InvalidRowException("messages[" + i + "]: expected an object {role, content}, got " + InvalidRowException.describe(raw.get(i)));
         }
       }
       msgs = new java.util.ArrayList<>();
@@ -104,11 +104,11 @@ final class InputColumns implements Serializable {
     }
     Object agp = value(r, "add_generation_prompt");
     if (agp != null && !(agp instanceof Boolean)) {
-      throw new InvalidRowException("column add_generation_prompt: expected true or false, got " + typeName(agp));
+      throw new InvalidRowException("column add_generation_prompt: expected true or false, got " + InvalidRowException.describe(agp));
     }
     Object kwargs = value(r, "chat_template_kwargs");
     if (kwargs != null && !(kwargs instanceof Map)) {
-      throw new InvalidRowException("column chat_template_kwargs: expected an object, got " + typeName(kwargs));
+      throw new InvalidRowException("column chat_template_kwargs: expected an object, got " + InvalidRowException.describe(kwargs));
     }
     Map<String, Object> kw = null;
     if (kwargs != null) {
@@ -175,24 +175,5 @@ final class InputColumns implements Serializable {
     } catch (NumberFormatException e) {
       return s;
     }
-  }
-
-  static String typeName(Object v) {
-    if (v instanceof String) {
-      return "a string";
-    }
-    if (v instanceof Number) {
-      return "a number (" + v + ")";
-    }
-    if (v instanceof Boolean) {
-      return "a boolean";
-    }
-    if (v instanceof List) {
-      return "an array";
-    }
-    if (v instanceof Map) {
-      return "an object";
-    }
-    return v.getClass().getSimpleName();
   }
 }
