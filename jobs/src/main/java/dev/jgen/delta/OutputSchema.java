@@ -52,6 +52,8 @@ public final class OutputSchema {
       .add("template_sha256", DataTypes.StringType)
       .add("prompt", DataTypes.StringType)
       .add("prompt_tokens", DataTypes.IntegerType)
+      // Dry runs (engine.kind=none) keep the token ids, as `jgen render` does; generating runs keep only the count.
+      .add("prompt_token_ids", DataTypes.createArrayType(DataTypes.IntegerType))
       .add("output_text", DataTypes.StringType)
       .add("finish_reason", DataTypes.StringType)
       .add("completion_tokens", DataTypes.IntegerType)

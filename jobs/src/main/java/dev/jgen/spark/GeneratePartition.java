@@ -153,6 +153,7 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
     v[i++] = spec.templateSha256();
     v[i++] = p.prompt == null ? null : p.prompt.text();
     v[i++] = p.prompt == null || p.prompt.tokenIds() == null ? null : p.prompt.tokenIds().length;
+    v[i++] = info == null && p.prompt != null && p.prompt.tokenIds() != null ? boxed(p.prompt.tokenIds()) : null;
     v[i++] = c == null ? null : c.text();
     v[i++] = c == null ? null : c.finishReason();
     v[i++] = c == null ? null : c.completionTokens();
@@ -165,6 +166,14 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
     v[i++] = executorId;
     v[i++] = new Timestamp(System.currentTimeMillis());
     return RowFactory.create(v);
+  }
+
+  private static Integer[] boxed(int[] ids) {
+    Integer[] out = new Integer[ids.length];
+    for (int k = 0; k < ids.length; k++) {
+      out[k] = ids[k];
+    }
+    return out;
   }
 
   private static Row paramsRow(SamplingParams p) {

@@ -151,6 +151,26 @@ class GenerateJobTest {
     assertNotEquals(seeded1, other, "another seed samples other text");
   }
 
+  @Test
+  void dryRunWritesPromptsAndTokenIdsAsRenderDoes() throws Exception {
+    String out = dir.resolve("dry").toString();
+    Cli r = generate("input.path=" + TestFiles.conf().resolve("data/demo-prompts.jsonl"), "output.path=" + out, "engine.kind=none");
+    assertEquals(12, r.summary().get("ok").asLong());
+    assertTrue(r.summary().get("prompt_tokens").asLong() > 0, "token totals");
+    Row row = table(out, r.summary().get("run_id").asText()).where("id = 'jp-001'").first();
+    assertNull(row.getAs("output_text"));
+    Path in = TestFiles.jsonl(dir, "render.jsonl", List.of("{\"id\": \"jp-001\", \"messages\": [{\"role\": \"user\", "
+        + "\"content\": \"日本の首都はどこですか？\"}], \"add_generation_prompt\": true}"));
+    Path rendered = dir.resolve("render.out.jsonl");
+    assertEquals(0, Cli.run("render", "--model", "tiny-llama-ja", "--in", in.toString(), "--out", rendered.toString()).code());
+    JsonNode line = new com.fasterxml.jackson.databind.ObjectMapper().readTree(java.nio.file.Files.readAllLines(rendered).get(0));
+    assertEquals(line.get("prompt").asText(), row.getAs("prompt"));
+    List<Integer> ids = new java.util.ArrayList<>();
+    line.get("token_ids").forEach(t -> ids.add(t.asInt()));
+    assertEquals(ids, row.getList(row.fieldIndex("prompt_token_ids")));
+    assertEquals(ids.size(), (Integer) row.getAs("prompt_tokens"));
+  }
+
   private static Map<String, String> texts(Cli r, Path table) {
     Map<String, String> m = new HashMap<>();
     for (Row row : table(table.toString(), r.summary().get("run_id").asText()).collectAsList()) {
