@@ -43,6 +43,11 @@ public final class Main {
   public static void main(String[] argv) {
     int code = run(argv, System.out, System.err);
     EngineRegistry.closeAll();
+    // Under spark-submit nothing else stops the context; a lingering one would keep the driver (and its executors) up.
+    SparkSession.getActiveSession().foreach(s -> {
+      s.stop();
+      return null;
+    });
     if (code != 0 || !isSparkSubmit()) {
       System.exit(code);
     }
