@@ -32,8 +32,4 @@ public final class JgenTaskAccess {
   public static void release(LlamaModel model, int taskId) {
     model.releaseTask(taskId);
   }
-
-  public static void cancel(LlamaModel model, int taskId) {
-    model.cancelCompletion(taskId);
-  }
 }

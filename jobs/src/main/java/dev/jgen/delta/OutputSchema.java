@@ -67,8 +67,4 @@ public final class OutputSchema {
       .add("created_at", DataTypes.TimestampType, false);
 
   private OutputSchema() {}
-
-  public static int index(String column) {
-    return SCHEMA.fieldIndex(column);
-  }
 }

@@ -17,8 +17,4 @@ public record SamplingParams(
   public SamplingParams {
     stop = stop == null ? List.of() : List.copyOf(stop);
   }
-
-  public boolean greedy() {
-    return temperature == 0.0;
-  }
 }

@@ -50,12 +50,4 @@ public final class HfTokenizer {
     }
     return out;
   }
-
-  public String decode(int[] ids, boolean skipSpecialTokens) {
-    long[] l = new long[ids.length];
-    for (int i = 0; i < ids.length; i++) {
-      l[i] = ids[i];
-    }
-    return tokenizer.decode(l, skipSpecialTokens);
-  }
 }

@@ -103,11 +103,6 @@ public final class PromptTranslator {
     return -1;
   }
 
-  /** Decodes generated ids with the model's tokenizer (used by engines that return ids). */
-  public String decode(int[] ids) {
-    return tokenizer.decode(ids, true);
-  }
-
   private static List<Map<String, Object>> messages(ChatInput in) {
     List<Map<String, Object>> out = new ArrayList<>();
     boolean hasMessages = in.messages() != null && !in.messages().isEmpty();
