@@ -20,6 +20,8 @@ import dev.jgen.model.TinyModelWriter;
 import dev.jgen.spark.GenerateAction;
 import dev.jgen.spark.GenerateJob;
 import dev.jgen.spark.GenerateResult;
+import dev.jgen.spark.LockLostException;
+import dev.jgen.generate.RunFailedException;
 import dev.jgen.spark.SparkSessions;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -33,21 +35,35 @@ import org.apache.spark.sql.SparkSession;
 
 /**
  * {@code jgen <command>}: the same entry point for {@code bin/jgen} and {@code spark-submit --class dev.jgen.cli.Main}.
- * Exit codes: 0 done (error rows are counted, not fatal), 2 usage or configuration error (before Spark starts), 1 failure.
+ * Exit codes: 0 done (error rows are counted, not fatal), 1 failure or refusal (another job on the run, a foreign
+ * table), 2 usage or configuration error (before Spark starts), 3 run error (the run stopped on a systemic fault: the
+ * engine, the tokenizer or jgen itself; see {@code job.max_failure_rate}), 4 the run's lock was lost.
  */
 public final class Main {
+  /** The run stopped on a systemic fault; committed rows stay and the same command resumes. */
+  public static final int EXIT_RUN_ERROR = 3;
+  /** The run's lock could not be renewed or was taken over; the job stopped before another could write its rows. */
+  public static final int EXIT_LOCK_LOST = 4;
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private Main() {}
 
   public static void main(String[] argv) {
-    int code = run(argv, System.out, System.err);
-    EngineRegistry.closeAll();
-    // Under spark-submit nothing else stops the context; a lingering one would keep the driver (and its executors) up.
-    SparkSession.getActiveSession().foreach(s -> {
-      s.stop();
-      return null;
-    });
+    int code = 1;
+    try {
+      code = run(argv, System.out, System.err);
+    } catch (RuntimeException | Error e) {
+      System.err.println("jgen: failed: " + e);
+      e.printStackTrace();
+    } finally {
+      // Every exit path releases the engines (native memory, launched servers) and Spark: under spark-submit nothing
+      // else stops the context, and a lingering one would keep the driver (and its executors) up.
+      EngineRegistry.closeAll();
+      SparkSession.getActiveSession().foreach(s -> {
+        s.stop();
+        return null;
+      });
+    }
     if (code != 0 || !isSparkSubmit()) {
       System.exit(code);
     }
@@ -78,6 +94,14 @@ public final class Main {
     } catch (ConfigException e) {
       err.println("jgen: config error: " + e.getMessage());
       return 2;
+    } catch (RunFailedException e) {
+      // A systemic fault (engine, tokenizer, jgen itself): committed rows stay; the same command resumes once fixed.
+      err.println("jgen: run stopped: " + e.getMessage() + "; rows committed before stay, and the same command resumes the run "
+          + "once the cause is fixed");
+      return EXIT_RUN_ERROR;
+    } catch (LockLostException e) {
+      err.println("jgen: " + e.getMessage());
+      return EXIT_LOCK_LOST;
     } catch (IllegalStateException | IllegalArgumentException e) {
       // Refusals that protect data (another job on the run, a foreign table): a message, no stack trace.
       err.println("jgen: " + e.getMessage());
@@ -278,8 +302,19 @@ public final class Main {
           k.defaultValue() == null || (k.defaultValue() instanceof List<?> l && l.isEmpty())
               || (k.defaultValue() instanceof Map<?, ?> m && m.isEmpty()) ? "" : " [default: " + k.defaultValue() + "]"));
     }
+    sb.append(EXIT_CODES);
     return sb.toString();
   }
+
+  private static final String EXIT_CODES = """
+      Exit codes: 0 the run finished (its error rows are counted in the summary, not fatal)
+                  1 failure or refusal (another job is generating the run, output.path is not a jgen table)
+                  2 usage or configuration error (nothing started)
+                  3 run error: the run stopped on a systemic fault (engine, tokenizer, jgen itself) when
+                    job.max_failure_rate of the last job.failure_window rows failed for such reasons; committed rows
+                    stay, and the same command resumes once the cause is fixed
+                  4 the run's lock was lost (not renewable, or taken over): stopped before another job could write
+      """;
 
   private static final String USAGE = """
       jgen: batch generation with Japanese chat LLMs on Spark, into Delta Lake.
@@ -302,7 +337,10 @@ public final class Main {
         tiny-model --out DIR [--shape tiny|llm-jp-3-1.8b]
                                    write a Llama model with random weights (GGUF + Hugging Face tokenizer files)
 
+%s
       Options for every command: --conf-dir DIR (default: $JGEN_CONF, ./conf, or the repository's conf/).
       The last line of standard output of generate is one JSON object with the run's counts.
-      """;
+      """.formatted(EXIT_CODES);
+
+
 }

@@ -40,6 +40,10 @@ public final class ConfigKeys {
   public static final String SELFCHAT_USER_PROMPT = "selfchat.user_prompt";
   public static final String CHUNK_ROWS = "job.chunk_rows";
   public static final String PARTITIONS = "job.partitions";
+  public static final String COMMIT_INTERVAL_S = "job.commit_interval_s";
+  public static final String CHUNKS_IN_FLIGHT = "job.chunks_in_flight";
+  public static final String MAX_FAILURE_RATE = "job.max_failure_rate";
+  public static final String FAILURE_WINDOW = "job.failure_window";
   public static final String SPECIAL_TOKENS_IN_CONTENT = "prompt.special_tokens_in_content";
   public static final String ATTRIBUTES_APPLY_TO = "attributes.apply_to";
   public static final String SPARK_MASTER = "spark.master";
@@ -124,8 +128,15 @@ public final class ConfigKeys {
     key(MTBENCH_TEMPERATURES, Type.MAP, Map.of(), "Per-category temperature overrides of FastChat's defaults, e.g. {writing: 0.7}.", null);
     key(SELFCHAT_TURNS, Type.INT, 2, "Rounds of (assistant answer, simulated user follow-up) in self-chat.", greaterThan(0));
     key(SELFCHAT_USER_PROMPT, Type.STRING, null, "The user-simulator instruction for self-chat follow-ups (default: a built-in Japanese one).", nonBlank());
-    key(CHUNK_ROWS, Type.INT, 512, "Rows per committed chunk of the output table.", greaterThan(0));
-    key(PARTITIONS, Type.INT, 0, "Spark tasks per chunk (0: Spark's default parallelism).", atLeast(0));
+    key(CHUNK_ROWS, Type.INT, 0, "Rows per committed chunk at most (0: 16 x the engine's in-flight window, at least 512).", atLeast(0));
+    key(COMMIT_INTERVAL_S, Type.INT, 60, "A commit at least this often: a chunk starts no new row after it (rows left go to the next chunk).",
+        greaterThan(0));
+    key(CHUNKS_IN_FLIGHT, Type.INT, 2, "Chunks generated at once: the next one keeps the engine full while one drains and commits.",
+        greaterThan(0));
+    key(PARTITIONS, Type.INT, 0, "Spark tasks per chunk (0: Spark's default parallelism / job.chunks_in_flight).", atLeast(0));
+    key(MAX_FAILURE_RATE, Type.DOUBLE, 0.5, "Stop the run (exit code 3) when this share of the last job.failure_window rows failed "
+        + "for engine or internal reasons; row errors never count.", unitInterval());
+    key(FAILURE_WINDOW, Type.INT, 64, "Rows over which job.max_failure_rate is judged (per executor).", greaterThan(0));
     key(SPECIAL_TOKENS_IN_CONTENT, Type.STRING, "reject", "reject | escape | allow: the model's special-token text inside content.",
         oneOf(List.of("reject", "escape", "allow")));
     key(ATTRIBUTES_APPLY_TO, Type.STRING, "last_user", "last_user | all_user: where attribute columns go.",

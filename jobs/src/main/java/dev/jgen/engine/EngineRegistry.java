@@ -26,16 +26,19 @@ public final class EngineRegistry {
 
   /** As {@link #shared(EngineSpec)}; {@code onLoad} runs only in the call that actually loaded the engine. */
   public static Engine shared(EngineSpec spec, java.util.function.Consumer<EngineInfo> onLoad) {
-    boolean[] loadedNow = new boolean[1];
-    Engine engine = LOADED.computeIfAbsent(spec, s -> {
-      Engine e = provider(s.kind()).open(s);
+    Engine engine;
+    // One lock for opening and closing: an engine opened while closeAll runs is either closed with the others or
+    // opened after them, never dropped unclosed, and no task is handed an engine being closed.
+    synchronized (EngineRegistry.class) {
+      engine = LOADED.get(spec);
+      if (engine != null) {
+        return engine;
+      }
+      engine = provider(spec.kind()).open(spec);
       LOADS.incrementAndGet();
-      loadedNow[0] = true;
-      return e;
-    });
-    if (loadedNow[0]) {
-      onLoad.accept(engine.info());
+      LOADED.put(spec, engine);
     }
+    onLoad.accept(engine.info());
     return engine;
   }
 

@@ -1,5 +1,6 @@
 package dev.jgen.eval;
 
+import dev.jgen.input.SparkValues;
 import dev.jgen.prompt.InvalidRowException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -149,48 +150,9 @@ final class EvalInput {
       Map<String, Object> m = new LinkedHashMap<>();
       for (int i = 0; i < schema.fields().length; i++) {
         StructField f = schema.fields()[i];
-        m.put(f.name(), value(t._1().get(i), f.dataType()));
+        m.put(f.name(), SparkValues.toJava(t._1().get(i), f.dataType()));
       }
       return new Tuple2<>(t._2(), m);
     });
-  }
-
-  /** Spark values as plain Java values, by their Spark type. */
-  static Object value(Object v, DataType type) {
-    if (v == null) {
-      return null;
-    }
-    if (type instanceof StructType st && v instanceof Row r) {
-      Map<String, Object> m = new LinkedHashMap<>();
-      for (int i = 0; i < st.fields().length; i++) {
-        m.put(st.fields()[i].name(), value(r.get(i), st.fields()[i].dataType()));
-      }
-      return m;
-    }
-    if (type instanceof ArrayType at) {
-      Iterable<?> items = v instanceof scala.collection.Iterable<?> s ? CollectionConverters.asJava(s) : (Iterable<?>) v;
-      List<Object> out = new ArrayList<>();
-      items.forEach(o -> out.add(value(o, at.elementType())));
-      return out;
-    }
-    if (type instanceof MapType mt) {
-      Map<?, ?> in = v instanceof scala.collection.Map<?, ?> s ? CollectionConverters.asJava(s) : (Map<?, ?>) v;
-      Map<String, Object> out = new LinkedHashMap<>();
-      in.forEach((k, x) -> out.put(String.valueOf(k), value(x, mt.valueType())));
-      return out;
-    }
-    if (v instanceof Integer i) {
-      return i.longValue();
-    }
-    if (v instanceof Short s) {
-      return s.longValue();
-    }
-    if (v instanceof Float f) {
-      return f.doubleValue();
-    }
-    if (v instanceof java.math.BigDecimal d) {
-      return d.doubleValue();
-    }
-    return v;
   }
 }

@@ -1,5 +1,7 @@
 package dev.jgen.eval;
 
+import dev.jgen.input.Texts;
+import dev.jgen.input.MtBenchTemperatures;
 import dev.jgen.prompt.InvalidRowException;
 import static org.apache.spark.sql.functions.coalesce;
 import static org.apache.spark.sql.functions.col;

@@ -1,5 +1,6 @@
 package dev.jgen.eval;
 
+import dev.jgen.input.Texts;
 import dev.jgen.prompt.InvalidRowException;
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.sum;

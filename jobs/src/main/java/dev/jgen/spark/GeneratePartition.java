@@ -1,25 +1,27 @@
 package dev.jgen.spark;
 
 import dev.jgen.engine.Completion;
-import dev.jgen.engine.CompletionRequest;
+import dev.jgen.engine.CompletionWindow;
 import dev.jgen.engine.Engine;
 import dev.jgen.engine.EngineInfo;
 import dev.jgen.engine.EngineRegistry;
-import dev.jgen.engine.OrderedWindow;
 import dev.jgen.engine.SamplingParams;
+import dev.jgen.generate.Generator;
+import dev.jgen.generate.RunHealth;
+import dev.jgen.prompt.ChatInput;
 import dev.jgen.prompt.InvalidRowException;
 import dev.jgen.prompt.PreparedPrompt;
 import dev.jgen.prompt.PromptSpec;
 import dev.jgen.prompt.PromptTranslator;
 import dev.jgen.prompt.SteerLmAttributes;
+import dev.jgen.delta.OutputRow;
 import java.sql.Timestamp;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
-import java.util.concurrent.ExecutionException;
 import org.apache.spark.SparkEnv;
+import org.apache.spark.TaskContext;
+import org.apache.spark.util.TaskCompletionListener;
 import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Row;
@@ -27,10 +29,11 @@ import org.apache.spark.sql.RowFactory;
 import org.apache.spark.util.LongAccumulator;
 
 /**
- * The executor side of a run: streams through a partition, prepares each row (template, tokens), keeps up to the
- * engine's capacity of requests in flight, and emits one output row per input row, in input order. Nothing is
- * collected: memory stays bounded by the window whatever the partition size. Any problem with a row becomes an error
- * row; only an engine that cannot load fails the task.
+ * The executor side of a run: streams through a partition, hands each row to the {@link Generator} (template, tokens,
+ * engine), keeps up to twice the engine's capacity of requests in flight, and emits one output row per input row as
+ * soon as it completes. Nothing is collected: memory stays bounded by the window whatever the partition size. A problem
+ * with a row's content becomes an error row; a run error (engine, tokenizer, internal) becomes an error row too until
+ * {@link RunHealth} says the run is broken, and then fails the task (and the run) with the cause.
  */
 final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
   private static final java.util.concurrent.atomic.AtomicLong PARTITIONS_STARTED = new java.util.concurrent.atomic.AtomicLong();
@@ -38,11 +41,14 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
   private final JobPlan plan;
   private final Broadcast<PromptSpec> prompts;
   private final RunCounters counters;
+  private final LongAccumulator written;
 
-  GeneratePartition(JobPlan plan, Broadcast<PromptSpec> prompts, RunCounters counters) {
+  /** @param written counts this chunk's output rows (a chunk cut at its deadline writes fewer than it was given) */
+  GeneratePartition(JobPlan plan, Broadcast<PromptSpec> prompts, RunCounters counters, LongAccumulator written) {
     this.plan = plan;
     this.prompts = prompts;
     this.counters = counters;
+    this.written = written;
   }
 
   /** Partitions this JVM has started generating: with the engine's load count, shows loads are per JVM, not per task. */
@@ -56,10 +62,50 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
     PromptTranslator translator = PromptTranslator.shared(prompts.value());
     Engine engine = plan.engine() == null ? null
         : EngineRegistry.shared(plan.engine(), loaded -> counters.modelLoadMs().add(loaded.loadMillis()));
+    RunHealth health = RunHealth.of(plan.runId() + "/" + plan.attempt(), plan.health());
+    Generator generator = new Generator(translator, engine, health);
     String executorId = SparkEnv.get() == null ? "driver" : SparkEnv.get().executorId();
-    int window = engine == null ? 1 : Math.max(1, engine.capacity() * 2);
-    EngineInfo info = engine == null ? null : engine.info();
-    return new OrderedWindow<>(input, window, row -> start(row, translator, engine), p -> finish(p, info, executorId));
+    EngineInfo info = generator.engineInfo();
+    long deadline = plan.chunkDeadlineMillis();
+    // Rows are emitted as they complete, never in input order: a long generation does not stop the window from
+    // refilling. Past the chunk's deadline no new row is started, so a commit follows within job.commit_interval_s;
+    // the rows left are planned again by the driver.
+    Iterator<Row> bounded = deadline <= 0 ? input : new Iterator<>() {
+      @Override
+      public boolean hasNext() {
+        return System.currentTimeMillis() < deadline && input.hasNext();
+      }
+
+      @Override
+      public Row next() {
+        return input.next();
+      }
+    };
+    CompletionWindow<Row, Pending, Row> window = new CompletionWindow<>(bounded, generator.window(),
+        row -> start(row, generator), p -> p.generation == null ? null : p.generation.pending(),
+        p -> finish(p, info, executorId));
+    TaskContext task = TaskContext.get();
+    if (task != null) {
+      // A task that is killed or fails must not leave its generations running on the engine.
+      task.addTaskCompletionListener((TaskCompletionListener) ctx -> window.cancelAll());
+    }
+    return new Iterator<>() {
+      @Override
+      public boolean hasNext() {
+        if (window.hasNext()) {
+          return true;
+        }
+        generator.checkHealthAtEnd();
+        return false;
+      }
+
+      @Override
+      public Row next() {
+        Row r = window.next();
+        written.add(1);
+        return r;
+      }
+    };
   }
 
   /** One row between preparation and its output. */
@@ -69,103 +115,85 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
     String rowKey;
     String id;
     String duplicateOf;
-    String error;
-    PreparedPrompt prompt;
-    SamplingParams params;
-    long submittedNanos;
-    CompletableFuture<Completion> completion;
+    Generator.Generation generation;
   }
 
-  private Pending start(Row row, PromptTranslator translator, Engine engine) {
+  private Pending start(Row row, Generator generator) {
+    generator.checkHealth();
     InputColumns cols = plan.columns();
     Pending p = new Pending();
     p.inputRow = cols.inputRow(row);
     p.sample = cols.sample(row);
     p.rowKey = cols.rowKey(row);
+    String precheck = cols.precheckError(row);
+    if (precheck != null) {
+      p.generation = generator.rowError(precheck);
+      return p;
+    }
+    p.id = cols.id(row);
+    if (p.id == null || p.id.isBlank()) {
+      p.generation = generator.rowError("input row " + p.inputRow + ": missing or empty id");
+      return p;
+    }
+    SamplingParams params;
+    ChatInput chat;
     try {
-      p.error = cols.precheckError(row);
-      if (p.error != null) {
-        return p;
-      }
-      p.id = cols.id(row);
-      if (p.id == null || p.id.isBlank()) {
-        p.error = "input row " + p.inputRow + ": missing or empty id";
-        return p;
-      }
       try {
-        p.params = plan.generation().resolve(cols.overrides(row), p.id, p.sample);
+        params = plan.generation().resolve(cols.overrides(row), p.id, p.sample);
       } catch (IllegalArgumentException e) {
         throw new InvalidRowException(e.getMessage());
       }
-      p.prompt = translator.prepare(cols.chat(row), p.params.maxNewTokens());
+      chat = cols.chat(row);
       p.duplicateOf = cols.duplicateOf(row);
-      if (engine != null && p.duplicateOf == null) {
-        p.submittedNanos = System.nanoTime();
-        p.completion = engine.submit(new CompletionRequest(plan.runId() + "/" + p.id + "/" + p.sample, p.prompt.text(),
-            p.prompt.tokenIds(), p.params));
-      }
     } catch (InvalidRowException e) {
-      p.error = e.getMessage();
-    } catch (RuntimeException e) {
-      // Anything unexpected about one row (a tokenizer failure on odd text, say) must not cost the partition.
-      p.error = "unexpected error preparing the row: " + e;
+      p.generation = generator.rowError(e.getMessage());
+      return p;
     }
+    p.generation = generator.start(plan.runId() + "/" + p.id + "/" + p.sample, chat, params, p.duplicateOf == null);
     return p;
   }
 
   private Row finish(Pending p, EngineInfo info, String executorId) {
-    Completion c = null;
-    String error = p.error;
-    long queueMs = 0;
-    if (error == null && p.completion != null) {
-      try {
-        c = p.completion.get();
-        long total = (System.nanoTime() - p.submittedNanos) / 1_000_000;
-        queueMs = Math.max(0, total - c.latencyMs());
-      } catch (ExecutionException | CompletionException e) {
-        Throwable cause = e.getCause() == null ? e : e.getCause();
-        error = "generation failed: " + cause.getMessage();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new IllegalStateException("interrupted while generating", e);
-      }
-    }
+    Generator.Generation g = p.generation.finish();
+    Completion c = g.completion();
+    String error = g.error();
+    PreparedPrompt prompt = g.prompt();
+    SamplingParams params = g.params();
     boolean ok = error == null;
     String status = !ok ? "error" : p.duplicateOf != null ? "skipped" : "ok";
-    counters.rowDone(ok, p.prompt == null ? 0 : Math.max(0, p.prompt.tokenCount()), c == null ? 0 : c.completionTokens());
+    counters.rowDone(ok, g.systemic(), prompt == null ? 0 : Math.max(0, prompt.tokenCount()), c == null ? 0 : c.completionTokens());
     PromptSpec spec = prompts.value();
-    Object[] v = new Object[dev.jgen.delta.OutputSchema.SCHEMA.size()];
-    int i = 0;
-    v[i++] = plan.runId();
-    v[i++] = p.id;
-    v[i++] = p.sample;
-    v[i++] = p.rowKey;
-    v[i++] = p.inputRow;
-    v[i++] = plan.attempt();
-    v[i++] = status;
-    v[i++] = error;
-    v[i++] = p.duplicateOf;
-    v[i++] = plan.modelId();
-    v[i++] = plan.modelFingerprint();
-    v[i++] = info == null ? "none" : info.kind();
-    v[i++] = info == null ? null : info.version();
-    v[i++] = info == null ? null : info.instanceId();
-    v[i++] = spec.templateSha256();
-    v[i++] = p.prompt == null ? null : p.prompt.text();
-    v[i++] = p.prompt == null || p.prompt.tokenIds() == null ? null : p.prompt.tokenIds().length;
-    v[i++] = info == null && p.prompt != null && p.prompt.tokenIds() != null ? boxed(p.prompt.tokenIds()) : null;
-    v[i++] = c == null ? null : c.text();
-    v[i++] = c == null ? null : c.finishReason();
-    v[i++] = c == null ? null : c.completionTokens();
-    v[i++] = p.params == null ? null : p.params.seed();
-    v[i++] = p.params == null ? null : paramsRow(p.params);
-    v[i++] = p.prompt == null || p.prompt.attributes().isEmpty() ? null : attributesRow(p.prompt.attributes());
-    v[i++] = p.prompt == null || p.prompt.warnings().isEmpty() ? null : p.prompt.warnings().toArray(String[]::new);
-    v[i++] = c == null ? null : queueMs;
-    v[i++] = c == null ? null : c.latencyMs();
-    v[i++] = executorId;
-    v[i++] = new Timestamp(System.currentTimeMillis());
-    return RowFactory.create(v);
+    OutputRow out = new OutputRow();
+    out.set("run_id", plan.runId());
+    out.set("id", p.id);
+    out.set("sample_index", p.sample);
+    out.set("row_key", p.rowKey);
+    out.set("input_row", p.inputRow);
+    out.set("attempt", plan.attempt());
+    out.set("status", status);
+    out.set("error", error);
+    out.set("duplicate_of", p.duplicateOf);
+    out.set("model_id", plan.modelId());
+    out.set("model_fingerprint", plan.modelFingerprint());
+    out.set("engine", info == null ? "none" : info.kind());
+    out.set("engine_version", info == null ? null : info.version());
+    out.set("engine_instance", info == null ? null : info.instanceId());
+    out.set("template_sha256", spec.templateSha256());
+    out.set("prompt", prompt == null ? null : prompt.text());
+    out.set("prompt_tokens", prompt == null || prompt.tokenIds() == null ? null : prompt.tokenIds().length);
+    out.set("prompt_token_ids", info == null && prompt != null && prompt.tokenIds() != null ? boxed(prompt.tokenIds()) : null);
+    out.set("output_text", c == null ? null : c.text());
+    out.set("finish_reason", c == null ? null : c.finishReason());
+    out.set("completion_tokens", c == null ? null : c.completionTokens());
+    out.set("seed", params == null ? null : params.seed());
+    out.set("params", params == null ? null : paramsRow(params));
+    out.set("attributes", prompt == null || prompt.attributes().isEmpty() ? null : attributesRow(prompt.attributes()));
+    out.set("warnings", prompt == null || prompt.warnings().isEmpty() ? null : prompt.warnings().toArray(String[]::new));
+    out.set("queue_ms", c == null ? null : g.queueMs());
+    out.set("latency_ms", c == null ? null : c.latencyMs());
+    out.set("executor_id", executorId);
+    out.set("created_at", new Timestamp(System.currentTimeMillis()));
+    return out.toRow();
   }
 
   private static Integer[] boxed(int[] ids) {
@@ -191,12 +219,15 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
   }
 
   /** Live counts for the driver's progress line. */
-  record RunCounters(LongAccumulator rows, LongAccumulator ok, LongAccumulator promptTokens, LongAccumulator completionTokens,
-      LongAccumulator modelLoadMs) implements java.io.Serializable {
-    void rowDone(boolean isOk, int prompt, int completion) {
+  record RunCounters(LongAccumulator rows, LongAccumulator ok, LongAccumulator runErrors, LongAccumulator promptTokens,
+      LongAccumulator completionTokens, LongAccumulator modelLoadMs) implements java.io.Serializable {
+    void rowDone(boolean isOk, boolean systemic, int prompt, int completion) {
       rows.add(1);
       if (isOk) {
         ok.add(1);
+      }
+      if (systemic) {
+        runErrors.add(1);
       }
       promptTokens.add(prompt);
       completionTokens.add(completion);

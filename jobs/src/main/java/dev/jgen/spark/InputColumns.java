@@ -1,7 +1,8 @@
 package dev.jgen.spark;
 
+import dev.jgen.input.SparkValues;
 import dev.jgen.config.GenerationSettings;
-import dev.jgen.eval.InputDedup;
+import dev.jgen.input.InputDedup;
 import dev.jgen.prompt.ChatInput;
 import dev.jgen.prompt.InvalidRowException;
 import dev.jgen.prompt.SteerLmAttributes;

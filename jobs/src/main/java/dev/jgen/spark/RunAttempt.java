@@ -22,6 +22,8 @@ final class RunAttempt implements AutoCloseable {
   private final RunsTable runs;
   private volatile RunRecord record;
   private final Thread heartbeat;
+  private volatile String lost;
+  private volatile Runnable onLost;
 
   private RunAttempt(RunsTable runs, RunRecord record) {
     this.runs = runs;
@@ -81,7 +83,7 @@ final class RunAttempt implements AutoCloseable {
    */
   static boolean isLive(RunRecord r) {
     if (!"running".equals(r.status()) || r.heartbeatAt() == null
-        || System.currentTimeMillis() - r.heartbeatAt().getTime() >= STALE.toMillis()) {
+        || System.currentTimeMillis() - r.heartbeatAt().getTime() >= staleMillis()) {
       return false;
     }
     String[] owner = r.owner() == null ? new String[0] : r.owner().split("\\|");
@@ -112,26 +114,85 @@ final class RunAttempt implements AutoCloseable {
   }
 
   private void beat() {
-    try {
-      while (true) {
-        Thread.sleep(HEARTBEAT.toMillis());
-        synchronized (this) {
-          if (!"running".equals(record.status())) {
+    long lastRenewed = System.currentTimeMillis();
+    while (true) {
+      try {
+        Thread.sleep(heartbeatMillis());
+      } catch (InterruptedException e) {
+        return; // ended
+      }
+      synchronized (this) {
+        if (!"running".equals(record.status())) {
+          return;
+        }
+        try {
+          // Someone else holds the run now (our heartbeat went stale and another job took over): stop at once.
+          String other = takenOverBy();
+          if (other != null) {
+            lockLost("another job took the run over (" + other + ")");
             return;
           }
           record = record.heartbeat();
           runs.upsert(record);
+          lastRenewed = System.currentTimeMillis();
+        } catch (RuntimeException e) {
+          // A failed write is retried at the next beat; the lock holds as long as the heartbeat is not stale. Before
+          // another job could take the run over, this job stops generating.
+          long since = System.currentTimeMillis() - lastRenewed;
+          if (since >= staleMillis() - 2 * heartbeatMillis()) {
+            lockLost("the run's lock could not be renewed for " + since / 1000 + " s (" + e.getMessage() + ")");
+            return;
+          }
         }
       }
-    } catch (InterruptedException e) {
-      // ended
-    } catch (RuntimeException e) {
-      // A missed heartbeat only risks another job taking the run over later; generation goes on.
     }
+  }
+
+  /** The owner of a live attempt of this run other than this one, or null. */
+  private String takenOverBy() {
+    for (RunRecord r : runs.attempts(record.runId()).stream().map(RunRecord::fromRow).toList()) {
+      if (r.attempt() != record.attempt() && isLive(r) && r.startedAt().after(record.startedAt())) {
+        return "attempt " + r.attempt() + ", owner " + r.owner();
+      }
+    }
+    return null;
+  }
+
+  private void lockLost(String why) {
+    lost = why;
+    Runnable r = onLost;
+    if (r != null) {
+      r.run();
+    }
+  }
+
+  /** What to do when the lock is lost (cancel the run's Spark jobs), called from the heartbeat thread. */
+  void onLockLost(Runnable action) {
+    this.onLost = action;
+  }
+
+  /** @throws LockLostException when the run's lock was lost: nothing more may be generated or committed */
+  void checkLock() {
+    String why = lost;
+    if (why != null) {
+      throw new LockLostException("run " + record.runId() + " attempt " + record.attempt() + " stopped: " + why
+          + "; what was committed stays, and the same command resumes the run");
+    }
+  }
+
+  /** Heartbeat period; tests shorten it with {@code -Djgen.heartbeat_ms}. */
+  static long heartbeatMillis() {
+    return Long.getLong("jgen.heartbeat_ms", HEARTBEAT.toMillis());
+  }
+
+  /** After how long without a heartbeat a running attempt may be taken over. */
+  static long staleMillis() {
+    return Math.max(heartbeatMillis() * 3, Long.getLong("jgen.stale_ms", STALE.toMillis()));
   }
 
   synchronized void finish(GenerateResult r, long missing, long loadMs) {
     heartbeat.interrupt();
+    checkLock();
     record = record.ended("finished", r.rowsIn(), r.generatedNow(), r.ok(), r.error(), missing, r.promptTokens(),
         r.completionTokens(), r.completionTokensPerSecond(), loadMs, r.generationSeconds(), r.seconds(), null);
     runs.upsert(record);

@@ -232,10 +232,19 @@ public final class Bench {
   // serving: the DJL Serving stand-in (continuous batching, fixed step time) behind the whole job
 
   private static ObjectNode serving(boolean quick) throws Exception {
-    System.out.println("== serving: DJL Serving stand-in, batch 8, 20 ms per step, 16..96 new tokens per row");
-    ServingBench.Result r = quick ? ServingBench.run(96, 6, 8, 20, 8, 48) : ServingBench.run(384, 12, 8, 20, 16, 96);
-    System.out.printf(Locale.ROOT, "rows %d, partitions %d: busy fraction %.4f (goal >= 0.95), avg in flight %.2f of %d, job %.1f s%n",
-        r.rows(), r.partitions(), r.busyFraction(), r.avgInFlight(), r.batch(), r.jobSeconds());
+    int rows = quick ? 2000 : 6000;
+    System.out.println("== serving: the whole `jgen generate` command's job (in this JVM, local Spark, Delta commits) against 2 DJL"
+        + " Serving stand-ins of 128 slots each, 1 ms per generated token, output lengths uniform over 1..512 tokens, " + rows
+        + " rows, default job settings; busy fraction = slot-steps that emitted a token / slot-steps available, counted by"
+        + " each server from its first request to its last answer");
+    ServingBench.ClusterResult r = ServingBench.runCluster(rows, 2, 128, 1, 1, 512);
+    for (int i = 0; i < r.perServer().size(); i++) {
+      ServingBench.ServerFigures f = r.perServer().get(i);
+      System.out.printf(Locale.ROOT, "server %d: busy fraction %.4f (slot-steps %d/%d), avg in flight %.1f, max %d, %d answers%n", i,
+          f.busyFraction(), f.slotStepsUsed(), f.slotStepsAvailable(), f.avgInFlight(), f.maxInFlight(), f.completed());
+    }
+    System.out.printf(Locale.ROOT, "overall busy fraction %.4f (goal >= 0.95); command wall time %.1f s; %s%n", r.busyFraction(),
+        r.jobSeconds(), r.settings());
     return JSON.valueToTree(r);
   }
 

@@ -1,5 +1,6 @@
 package dev.jgen.eval;
 
+import dev.jgen.input.AttributeSweep;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;

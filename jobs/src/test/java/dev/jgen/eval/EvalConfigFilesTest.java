@@ -1,5 +1,7 @@
 package dev.jgen.eval;
 
+import dev.jgen.input.AttributeSweep;
+import dev.jgen.input.MtBenchTemperatures;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.jgen.config.ConfigKeys;

@@ -1,5 +1,7 @@
 package dev.jgen.eval;
 
+import dev.jgen.input.InputDedup;
+import dev.jgen.input.AttributeSweep;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 

@@ -1,5 +1,7 @@
 package dev.jgen.eval;
 
+import dev.jgen.input.Texts;
+import dev.jgen.input.MtBenchTemperatures;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;

@@ -73,6 +73,11 @@ public final class DjlServingStandIn implements AutoCloseable {
     /** The tiny model's folder (GGUF + tokenizer.json); default: written into the jgen cache. */
     public Path modelDir;
     public int llamaParallel = 4;
+    /**
+     * No model: each request generates exactly its max_new_tokens tokens of filler text, one per step. For
+     * benchmarks of the feeding side at GPU scale (hundreds of slots), where the tiny model would be the bottleneck.
+     */
+    public boolean synthetic = false;
   }
 
   /** One request the server received. */
@@ -114,6 +119,7 @@ public final class DjlServingStandIn implements AutoCloseable {
   }
 
   private final Options o;
+  private volatile boolean failAll;
   private final HttpServer server;
   private final ExecutorService handlers;
   private final ScheduledExecutorService scheduler;
@@ -150,7 +156,7 @@ public final class DjlServingStandIn implements AutoCloseable {
     JsonNode cfg = JSON.readTree(dir.resolve(TinyModelWriter.TOKENIZER_CONFIG_FILE).toFile());
     JsonNode bos = cfg.get("bos_token");
     this.bosText = bos == null ? "" : bos.isTextual() ? bos.asText() : bos.path("content").asText("");
-    this.llama = EngineRegistry.shared(new EngineSpec("llamacpp", dir.resolve(TinyModelWriter.GGUF_FILE).toString(),
+    this.llama = o.synthetic ? null : EngineRegistry.shared(new EngineSpec("llamacpp", dir.resolve(TinyModelWriter.GGUF_FILE).toString(),
         Map.of("parallel", String.valueOf(o.llamaParallel), "ctx_size", "512", "threads", "1")));
     this.handlers = Executors.newCachedThreadPool(daemon("standin-http"));
     // Netty (DJL Serving) sets TCP_NODELAY; without it the JDK server's separate header and body writes meet the
@@ -162,6 +168,11 @@ public final class DjlServingStandIn implements AutoCloseable {
     this.scheduler = Executors.newSingleThreadScheduledExecutor(daemon("standin-step"));
     server.start();
     scheduler.scheduleAtFixedRate(this::step, o.stepMillis, o.stepMillis, TimeUnit.MILLISECONDS);
+  }
+
+  /** From now on (until set back), every generation request is answered 500: a broken server. */
+  public void failAll(boolean fail) {
+    this.failAll = fail;
   }
 
   public static DjlServingStandIn start(Options o) throws IOException {
@@ -334,6 +345,10 @@ public final class DjlServingStandIn implements AutoCloseable {
       synchronized (random) {
         r = random.nextDouble();
       }
+      if (failAll) {
+        send(ex, 500, error(500, "stand-in: injected internal server error"));
+        return;
+      }
       if (r < o.shareDropped) {
         synchronized (lock) {
           dropped++;
@@ -388,8 +403,10 @@ public final class DjlServingStandIn implements AutoCloseable {
         rejectedFull++;
         seq = null;
       } else {
-        seq = new Seq(llama.submit(new CompletionRequest("standin-" + requestIds.incrementAndGet(), prompt, ids, params)),
-            ids.length, maxNew);
+        CompletableFuture<Completion> generation = o.synthetic
+            ? CompletableFuture.completedFuture(new Completion("x".repeat(maxNew), ids.length, maxNew, "length", 0))
+            : llama.submit(new CompletionRequest("standin-" + requestIds.incrementAndGet(), prompt, ids, params));
+        seq = new Seq(generation, ids.length, maxNew);
         waiting.addLast(seq);
         if (!measuring) {
           measuring = true; // the measured window opens with the first request

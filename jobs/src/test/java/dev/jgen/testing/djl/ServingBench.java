@@ -66,6 +66,76 @@ public final class ServingBench {
     }
   }
 
+  /** One server's figures in a cluster run. */
+  public record ServerFigures(double busyFraction, long slotStepsUsed, long slotStepsAvailable, double avgInFlight,
+      int maxInFlight, long completed) {}
+
+  /** A GPU-cluster-shaped run's figures. */
+  public record ClusterResult(int rows, int servers, int batch, int stepMs, int minNew, int maxNew, double jobSeconds,
+      double busyFraction, List<ServerFigures> perServer, String settings) {}
+
+  /**
+   * What a GPU cluster sees: {@code servers} independent stand-ins of {@code batch} continuous-batching slots each,
+   * {@code stepMs} per generated token, output lengths spread uniformly over minNew..maxNew tokens, and the generate
+   * job with its DEFAULT job settings (chunking, partitions, windows, commits: nothing tuned), endpoint mode with one
+   * URL per server. The stand-ins generate no text (synthetic mode): the tiny model could not keep up with hundreds of
+   * slots at 1 ms per token, and what is measured is the feeding. Busy fraction per server: slot-steps that emitted a
+   * token over slot-steps available, counted by the server from its first request to its last answer; overall: the
+   * sums over all servers.
+   */
+  public static ClusterResult runCluster(int rows, int servers, int batch, int stepMs, int minNew, int maxNew) throws Exception {
+    Path dir = Files.createTempDirectory("jgen-serving-cluster-bench-");
+    Random r = new Random(11);
+    List<String> lines = new ArrayList<>();
+    for (int i = 0; i < rows; i++) {
+      lines.add("{\"id\": \"c" + i + "\", \"prompt\": \"ベンチマーク用の質問 " + i + " に答えてください。\", \"max_new_tokens\": "
+          + (minNew + r.nextInt(maxNew - minNew + 1)) + "}");
+    }
+    Path in = TestFiles.jsonl(dir, "bench.jsonl", lines);
+    List<DjlServingStandIn> standIns = new ArrayList<>();
+    try {
+      StringBuilder urls = new StringBuilder();
+      for (int i = 0; i < servers; i++) {
+        DjlServingStandIn.Options o = new DjlServingStandIn.Options();
+        o.batch = batch;
+        o.stepMillis = stepMs;
+        o.synthetic = true;
+        o.jobQueueSize = 100_000;
+        o.seed = 100 + i;
+        DjlServingStandIn s = DjlServingStandIn.start(o);
+        standIns.add(s);
+        urls.append(i == 0 ? "" : ",").append(s.url());
+      }
+      String settings = "engine.kind=djl-serving engine.djl.endpoints=<" + servers + " URLs> engine.djl.max_rolling_batch_size="
+          + batch + " generation.max_new_tokens=" + maxNew + " (per-row max_new_tokens); job.* at their defaults";
+      long t0 = System.nanoTime();
+      Cli c = Cli.run("generate", "--config", TestFiles.conf().resolve("jobs/demo.yaml").toString(),
+          "--set", "input.path=" + in, "--set", "output.path=" + dir.resolve("out"), "--set", "engine.kind=djl-serving",
+          "--set", "engine.djl.endpoints=" + urls, "--set", "engine.djl.max_rolling_batch_size=" + batch,
+          "--set", "generation.temperature=0.8", "--set", "generation.max_new_tokens=" + maxNew);
+      double seconds = (System.nanoTime() - t0) / 1e9;
+      if (c.code() != 0) {
+        throw new IllegalStateException("serving cluster bench job failed: " + c.err() + c.out());
+      }
+      List<ServerFigures> per = new ArrayList<>();
+      long used = 0;
+      long available = 0;
+      for (DjlServingStandIn s : standIns) {
+        DjlServingStandIn.Metrics m = s.metrics();
+        per.add(new ServerFigures(m.busyFraction(), m.slotStepsUsed(), m.slotStepsAvailable(), m.avgInFlight(), m.maxInFlight(),
+            m.completed()));
+        used += m.slotStepsUsed();
+        available += m.slotStepsAvailable();
+      }
+      return new ClusterResult(rows, servers, batch, stepMs, minNew, maxNew, seconds, available == 0 ? 0 : (double) used / available,
+          per, settings);
+    } finally {
+      for (DjlServingStandIn s : standIns) {
+        s.close();
+      }
+    }
+  }
+
   private static int arg(String[] args, int i, int dflt) {
     return args.length > i ? Integer.parseInt(args[i]) : dflt;
   }

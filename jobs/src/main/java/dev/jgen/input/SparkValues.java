@@ -1,4 +1,4 @@
-package dev.jgen.spark;
+package dev.jgen.input;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -13,10 +13,10 @@ import org.apache.spark.sql.types.StructType;
 import scala.jdk.javaapi.CollectionConverters;
 
 /** Converts Spark row values into plain Java values (Map, List, String, Long, Double, Boolean) by their Spark type. */
-final class SparkValues {
+public final class SparkValues {
   private SparkValues() {}
 
-  static Object toJava(Object value, DataType type) {
+  public static Object toJava(Object value, DataType type) {
     if (value == null) {
       return null;
     }

@@ -1,4 +1,4 @@
-package dev.jgen.eval;
+package dev.jgen.input;
 
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.first;
@@ -76,7 +76,7 @@ public final class InputDedup {
     if (prompt instanceof String p && !Texts.normalize(p).isEmpty()) {
       k.append("user\u0001").append(Texts.normalize(p)).append('\u0002');
     } else if (messages != null && s.fieldIndex("messages") >= 0) {
-      Object javaMessages = EvalInput.value(messages, s.apply("messages").dataType());
+      Object javaMessages = SparkValues.toJava(messages, s.apply("messages").dataType());
       if (!(javaMessages instanceof List<?> list) || list.isEmpty()) {
         return null;
       }

@@ -1,4 +1,4 @@
-package dev.jgen.eval;
+package dev.jgen.input;
 
 import dev.jgen.prompt.InvalidRowException;
 import java.text.Normalizer;
@@ -6,16 +6,16 @@ import java.util.List;
 import java.util.Map;
 
 /** Small text helpers with Python's semantics where FastChat's scripts rely on them. */
-final class Texts {
+public final class Texts {
   private Texts() {}
 
   /** Python's {@code str.isspace()} for one char: Java's whitespace plus the no-break spaces and U+0085. */
-  static boolean isPySpace(char c) {
+  public static boolean isPySpace(char c) {
     return Character.isWhitespace(c) || Character.isSpaceChar(c) || c == '\u0085';
   }
 
   /** Python's {@code str.strip()}: FastChat strips every generated answer before storing it and feeding it back. */
-  static String pyStrip(String s) {
+  public static String pyStrip(String s) {
     if (s == null) {
       return null;
     }
@@ -31,7 +31,7 @@ final class Texts {
   }
 
   /** Unicode NFKC, then every run of whitespace folded to one space, ends trimmed. */
-  static String normalize(String s) {
+  public static String normalize(String s) {
     if (s == null) {
       return null;
     }

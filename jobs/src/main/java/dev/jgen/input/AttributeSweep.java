@@ -1,4 +1,4 @@
-package dev.jgen.eval;
+package dev.jgen.input;
 
 import static org.apache.spark.sql.functions.array;
 import static org.apache.spark.sql.functions.col;

@@ -1,4 +1,4 @@
-package dev.jgen.eval;
+package dev.jgen.input;
 
 import dev.jgen.config.ConfigException;
 import dev.jgen.config.ConfigKeys;

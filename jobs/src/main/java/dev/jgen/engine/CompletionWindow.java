@@ -1,0 +1,105 @@
+package dev.jgen.engine;
+
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.NoSuchElementException;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.function.Function;
+
+/**
+ * Streams inputs through an engine with up to {@code size} requests in flight and yields each result as soon as it
+ * completes, in completion order. A long generation therefore never holds back the rows behind it: the moment any
+ * request finishes, its slot is refilled from the input (an input-ordered window stops submitting while its head is
+ * still generating, and the engine's slots empty behind it). Outputs are joined on their ids, never on order.
+ * Memory stays bounded by the window whatever the number of inputs.
+ *
+ * <p>{@link #cancelAll()} cancels every request still in flight: a Spark task that is killed or fails calls it from its
+ * completion listener, so the engine frees the slots at once instead of finishing generations nobody will read.
+ *
+ * @param <I> an input (a Spark row, a conversation)
+ * @param <P> an input started: typically it holds the request's future
+ * @param <O> a finished output
+ */
+public final class CompletionWindow<I, P, O> implements Iterator<O> {
+  private final Iterator<I> input;
+  private final int size;
+  private final Function<I, P> start;
+  private final Function<P, CompletableFuture<?>> pending;
+  private final Function<P, O> finish;
+  private final LinkedBlockingQueue<P> completed = new LinkedBlockingQueue<>();
+  private final Set<CompletableFuture<?>> inFlight = ConcurrentHashMap.newKeySet();
+  private int started;
+  private int emitted;
+
+  /**
+   * @param start prepares an input and submits it (must not block on the engine)
+   * @param pending the started input's request, or null when nothing was submitted (an error row, a dry run)
+   * @param finish builds the output of a started input whose request is done (never blocks)
+   */
+  public CompletionWindow(Iterator<I> input, int size, Function<I, P> start, Function<P, CompletableFuture<?>> pending,
+      Function<P, O> finish) {
+    this.input = input;
+    this.size = Math.max(1, size);
+    this.start = start;
+    this.pending = pending;
+    this.finish = finish;
+  }
+
+  @Override
+  public boolean hasNext() {
+    while (started - emitted < size && input.hasNext()) {
+      P p = start.apply(input.next());
+      started++;
+      CompletableFuture<?> f = pending.apply(p);
+      if (f == null) {
+        completed.add(p);
+      } else {
+        inFlight.add(f);
+        f.whenComplete((v, e) -> {
+          inFlight.remove(f);
+          completed.add(p);
+        });
+      }
+    }
+    return started > emitted;
+  }
+
+  @Override
+  public O next() {
+    if (!hasNext()) {
+      throw new NoSuchElementException();
+    }
+    P p;
+    try {
+      p = completed.take();
+    } catch (InterruptedException e) {
+      // Spark interrupts a task it kills: stop waiting, and let the task's completion listener cancel the rest.
+      Thread.currentThread().interrupt();
+      cancelAll();
+      throw new IllegalStateException("interrupted while waiting for generations (the task was killed)", e);
+    }
+    emitted++;
+    return finish.apply(p);
+  }
+
+  /** Requests submitted and not yet completed. */
+  public int inFlight() {
+    return inFlight.size();
+  }
+
+  /** Cancels every request still in flight (the engine frees their slots); returns how many were cancelled. */
+  public int cancelAll() {
+    List<CompletableFuture<?>> all = new ArrayList<>(inFlight);
+    int n = 0;
+    for (CompletableFuture<?> f : all) {
+      if (f.cancel(true)) {
+        n++;
+      }
+    }
+    return n;
+  }
+}

@@ -1,0 +1,34 @@
+package dev.jgen.spark;
+
+import dev.jgen.engine.EngineSpec;
+
+/**
+ * The driver's estimate of how many requests one executor's engine takes at once, read from the engine settings
+ * before any engine exists: chunk sizes derive from it, so a GPU cluster gets chunks that keep its servers full and a
+ * laptop gets small ones, without tuning.
+ */
+final class EngineCapacity {
+  private EngineCapacity() {}
+
+  static int estimate(EngineSpec spec) {
+    if (spec == null) {
+      return 64; // a dry run: rendering and tokenizing only
+    }
+    int window = spec.intOption("window", 0);
+    if (window <= 0) {
+      window = spec.intOption("max_rolling_batch_size", spec.intOption("max_batch_size", 0));
+    }
+    if (window <= 0) {
+      // the embedded engine: its parallel sequences
+      return Math.max(1, spec.intOption("parallel", 8));
+    }
+    String endpoints = spec.option("endpoints", "");
+    int servers = 0;
+    for (String e : endpoints.split(",")) {
+      if (!e.isBlank()) {
+        servers++;
+      }
+    }
+    return window * Math.max(1, servers);
+  }
+}
