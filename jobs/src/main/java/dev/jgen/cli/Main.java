@@ -132,7 +132,7 @@ public final class Main {
         config.string(ConfigKeys.OUTPUT_PATH));
     switch (config.string(ConfigKeys.JOB_KIND)) {
       case "mtbench" -> {
-        MtBenchResult m = GenerateMtBenchAnswers.of(spark, job).progress(err).execute();
+        MtBenchResult m = GenerateMtBenchAnswers.of(spark, job).progress(err).retryErrors(a.flag("retry-errors")).execute();
         out.printf(Locale.ROOT, "jgen: MT-Bench run %s attempt %d: %d questions x %d choices -> %d ok, %d error; table %s%n"
             + "jgen: export for FastChat's judge: jgen export mtbench --output %s --run %s --to DIR%n", m.runId(), m.attempt(),
             m.questions(), m.choices(), m.ok(), m.error(), m.output(), m.output(), m.runId());
@@ -140,7 +140,7 @@ public final class Main {
         return 0;
       }
       case "selfchat" -> {
-        SelfChatResult c = GenerateSelfChat.of(spark, job).progress(err).execute();
+        SelfChatResult c = GenerateSelfChat.of(spark, job).progress(err).retryErrors(a.flag("retry-errors")).execute();
         out.printf(Locale.ROOT, "jgen: self-chat run %s attempt %d: %d dialogues of %d turns -> %d ok, %d error; table %s%n",
             c.runId(), c.attempt(), c.rowsIn(), c.turns(), c.ok(), c.error(), c.output());
         printJson(out, c.runId(), c.rowsIn(), c.ok(), c.error(), c.output(), 0, c.completionTokensNow(), c.seconds());

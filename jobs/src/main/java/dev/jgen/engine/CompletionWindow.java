@@ -29,6 +29,7 @@ public final class CompletionWindow<I, P, O> implements Iterator<O> {
   private final int size;
   private final Function<I, P> start;
   private final Function<P, CompletableFuture<?>> pending;
+  private final Function<P, CompletableFuture<?>> advance;
   private final Function<P, O> finish;
   private final LinkedBlockingQueue<P> completed = new LinkedBlockingQueue<>();
   private final Set<CompletableFuture<?>> inFlight = ConcurrentHashMap.newKeySet();
@@ -42,10 +43,22 @@ public final class CompletionWindow<I, P, O> implements Iterator<O> {
    */
   public CompletionWindow(Iterator<I> input, int size, Function<I, P> start, Function<P, CompletableFuture<?>> pending,
       Function<P, O> finish) {
+    this(input, size, start, pending, p -> null, finish);
+  }
+
+  /**
+   * A window over multi-step items (a conversation's turns): when an item's request completes, {@code advance} reads
+   * it and submits the item's next request (returned), or returns null when the item is done and may be finished. The
+   * next turn of a conversation therefore starts the moment its previous turn completes, with no barrier across the
+   * partition between turns, and the item keeps its place in the window.
+   */
+  public CompletionWindow(Iterator<I> input, int size, Function<I, P> start, Function<P, CompletableFuture<?>> pending,
+      Function<P, CompletableFuture<?>> advance, Function<P, O> finish) {
     this.input = input;
     this.size = Math.max(1, size);
     this.start = start;
     this.pending = pending;
+    this.advance = advance;
     this.finish = finish;
   }
 
@@ -54,18 +67,21 @@ public final class CompletionWindow<I, P, O> implements Iterator<O> {
     while (started - emitted < size && input.hasNext()) {
       P p = start.apply(input.next());
       started++;
-      CompletableFuture<?> f = pending.apply(p);
-      if (f == null) {
-        completed.add(p);
-      } else {
-        inFlight.add(f);
-        f.whenComplete((v, e) -> {
-          inFlight.remove(f);
-          completed.add(p);
-        });
-      }
+      track(p, pending.apply(p));
     }
     return started > emitted;
+  }
+
+  private void track(P p, CompletableFuture<?> f) {
+    if (f == null) {
+      completed.add(p);
+    } else {
+      inFlight.add(f);
+      f.whenComplete((v, e) -> {
+        inFlight.remove(f);
+        completed.add(p);
+      });
+    }
   }
 
   @Override
@@ -73,17 +89,24 @@ public final class CompletionWindow<I, P, O> implements Iterator<O> {
     if (!hasNext()) {
       throw new NoSuchElementException();
     }
-    P p;
-    try {
-      p = completed.take();
-    } catch (InterruptedException e) {
-      // Spark interrupts a task it kills: stop waiting, and let the task's completion listener cancel the rest.
-      Thread.currentThread().interrupt();
-      cancelAll();
-      throw new IllegalStateException("interrupted while waiting for generations (the task was killed)", e);
+    while (true) {
+      P p;
+      try {
+        p = completed.take();
+      } catch (InterruptedException e) {
+        // Spark interrupts a task it kills: stop waiting, and let the task's completion listener cancel the rest.
+        Thread.currentThread().interrupt();
+        cancelAll();
+        throw new IllegalStateException("interrupted while waiting for generations (the task was killed)", e);
+      }
+      CompletableFuture<?> next = advance.apply(p);
+      if (next != null) {
+        track(p, next);
+        continue;
+      }
+      emitted++;
+      return finish.apply(p);
     }
-    emitted++;
-    return finish.apply(p);
   }
 
   /** Requests submitted and not yet completed. */

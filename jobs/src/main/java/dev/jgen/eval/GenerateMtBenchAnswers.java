@@ -89,6 +89,7 @@ public final class GenerateMtBenchAnswers {
   private final GenerateJob job;
   private final MtBenchTemperatures temperatures;
   private PrintStream progress = System.err;
+  private boolean retryErrors;
 
   private GenerateMtBenchAnswers(SparkSession spark, GenerateJob job) {
     this.spark = spark;
@@ -111,60 +112,66 @@ public final class GenerateMtBenchAnswers {
     return this;
   }
 
+  /** Regenerate the run's error rows too (as a new attempt); by default a resume skips every question already written. */
+  public GenerateMtBenchAnswers retryErrors(boolean retry) {
+    this.retryErrors = retry;
+    return this;
+  }
+
   public MtBenchResult execute() {
-    long start = System.nanoTime();
-    JobConfig config = job.config();
-    int n = config.integer(ConfigKeys.N);
-    EvalTable table = EvalTable.openOrCreate(spark, config.string(ConfigKeys.OUTPUT_PATH), SCHEMA, WHAT, "choice_index");
-    int attempt = table.lastAttempt(job.runId()) + 1;
-    if (config.string(ConfigKeys.RUN_MODE).equals("new")) {
-      table.deleteRun(job.runId());
-    }
+    int n = job.config().integer(ConfigKeys.N);
     MtBenchTemperatures temps = temperatures;
-    JavaRDD<Dialogue> all = EvalInput.read(spark, job, "question_id", "question_id")
-        .flatMap(r -> questions(r, n, temps).iterator())
-        .persist(org.apache.spark.storage.StorageLevel.MEMORY_AND_DISK());
-    try {
-      long rowsIn = all.count();
-      JavaPairRDD<String, Boolean> done = table.latest(job.runId()).where(col("status").equalTo("ok"))
-          .select("row_key", "choice_index").javaRDD()
-          .mapToPair(r -> new Tuple2<>(r.getString(0) + "\u0000" + r.getInt(1), Boolean.TRUE));
-      JavaRDD<Dialogue> pending = all.keyBy(d -> d.rowKey + "\u0000" + d.sample).subtractByKey(done).values();
-      int partitions = config.integer(ConfigKeys.PARTITIONS) > 0
-          ? config.integer(ConfigKeys.PARTITIONS) : spark.sparkContext().defaultParallelism();
-      long generatedNow;
-      long tokensNow;
-      try (DialogueRunner runner = new DialogueRunner(spark, job, pending, partitions)) {
-        generatedNow = runner.dialogues().count();
-        int maxTurns = runner.dialogues().map(d -> d.error == null ? d.userTurns.size() : 0).fold(0, Math::max);
-        Planner planner = new Planner(job.generation());
-        for (int k = 1; k <= maxTurns; k++) {
-          runner.pass(k, maxTurns, planner, progress, "mtbench turn");
-        }
-        tokensNow = runner.completionTokens();
-        String runId = job.runId();
-        String modelId = job.model().modelId();
-        String fingerprint = job.model().fingerprint();
-        String template = job.prompts().templateSha256();
-        JavaRDD<Row> rows = runner.dialogues().map(d -> toRow(d, runId, attempt, modelId, fingerprint, template));
-        table.append(spark.createDataFrame(rows, SCHEMA),
-            "jgen-mtbench-" + runId + "-attempt-" + attempt + "-" + UUID.randomUUID(), 0, commitMetadata(attempt));
+    GenerationSettings generation = job.generation();
+    String runId = job.runId();
+    String modelId = job.model().modelId();
+    String fingerprint = job.model().fingerprint();
+    String template = job.prompts().templateSha256();
+    DialogueRun.Outcome o = new DialogueRun(spark, job, new DialogueRun.Kind() {
+      @Override
+      public String name() {
+        return WHAT;
       }
-      Dataset<Row> keys = spark.createDataFrame(all.map(d -> RowFactory.create(d.rowKey, d.sample)),
-          new StructType().add("row_key", DataTypes.StringType).add("choice_index", DataTypes.IntegerType));
-      Dataset<Row> latest = table.latest(job.runId())
-          .join(keys, scala.jdk.javaapi.CollectionConverters.asScala(List.of("row_key", "choice_index")).toSeq(), "left_semi");
-      Row s = latest.agg(
-          sum(when(col("status").equalTo("ok"), 1).otherwise(0)),
-          sum(when(col("status").equalTo("error"), 1).otherwise(0))).first();
-      Row tok = latest.select(explode(col("turns")).as("t"))
-          .agg(sum(coalesce(col("t.prompt_tokens"), lit(0))), sum(coalesce(col("t.completion_tokens"), lit(0)))).first();
-      long questions = all.filter(d -> d.sample == 0).count();
-      return new MtBenchResult(job.runId(), attempt, questions, n, rowsIn, longOr0(s, 0), longOr0(s, 1), generatedNow,
-          table.path(), longOr0(tok, 0), longOr0(tok, 1), tokensNow, (System.nanoTime() - start) / 1e9);
-    } finally {
-      all.unpersist(false);
-    }
+
+      @Override
+      public StructType schema() {
+        return SCHEMA;
+      }
+
+      @Override
+      public String sampleColumn() {
+        return "choice_index";
+      }
+
+      @Override
+      public JavaRDD<Dialogue> dialogues(JavaRDD<EvalInput.Record> input, int samples) {
+        return input.flatMap(r -> questions(r, samples, temps).iterator());
+      }
+
+      @Override
+      public DialoguePartition.Planner planner() {
+        return new Planner(generation);
+      }
+
+      @Override
+      public int maxSteps() {
+        return Integer.MAX_VALUE; // every turn the question has
+      }
+
+      @Override
+      public DialoguePartition.RowMaker rows(int attempt) {
+        return d -> toRow(d, runId, attempt, modelId, fingerprint, template);
+      }
+
+      @Override
+      public String commitMetadata(int attempt, int chunk) {
+        return GenerateMtBenchAnswers.this.commitMetadata(attempt, chunk);
+      }
+    }, "question_id", "question_id").progress(progress).retryErrors(retryErrors).execute();
+    EvalTable table = EvalTable.open(spark, o.output(), SCHEMA, WHAT, "choice_index");
+    Row tok = table.latest(runId).select(explode(col("turns")).as("t"))
+        .agg(sum(coalesce(col("t.prompt_tokens"), lit(0))), sum(coalesce(col("t.completion_tokens"), lit(0)))).first();
+    return new MtBenchResult(runId, o.attempt(), o.rowsIn() / Math.max(1, n), n, o.rowsIn(), o.ok(), o.error(), o.generatedNow(),
+        o.output(), longOr0(tok, 0), longOr0(tok, 1), o.completionTokensNow(), o.seconds());
   }
 
   private static long longOr0(Row r, int i) {
@@ -236,8 +243,8 @@ public final class GenerateMtBenchAnswers {
     return out;
   }
 
-  /** Pass k: turn k of every question that has it and whose turns before it succeeded. */
-  static final class Planner implements DialoguePass.Planner {
+  /** Step k: turn k of the question, when it has one and its turns before it succeeded. */
+  static final class Planner implements DialoguePartition.Planner {
     private static final long serialVersionUID = 1L;
     private final GenerationSettings generation;
 
@@ -246,7 +253,7 @@ public final class GenerateMtBenchAnswers {
     }
 
     @Override
-    public DialoguePass.Request plan(Dialogue d, int pass) {
+    public DialoguePartition.Request plan(Dialogue d, int pass) {
       if (d.userTurns.size() < pass || d.answers.size() != pass - 1) {
         return null;
       }
@@ -258,11 +265,11 @@ public final class GenerateMtBenchAnswers {
         }
       }
       var params = generation.resolve(Map.of("temperature", d.temperature), d.id + "#turn" + pass, d.sample);
-      return new DialoguePass.Request(pass, "answer", new ChatInput(messages, null, d.system, Map.of(), true, null, null), params);
+      return new DialoguePartition.Request(pass, "answer", new ChatInput(messages, null, d.system, Map.of(), true, null, null), params);
     }
 
     @Override
-    public void accept(Dialogue d, DialoguePass.Request r, PreparedPrompt p, Completion c, long latencyMs) {
+    public void accept(Dialogue d, DialoguePartition.Request r, PreparedPrompt p, Completion c, long latencyMs) {
       // FastChat strips each answer before storing it and before putting it back into the conversation.
       String answer = Texts.pyStrip(c.text());
       d.answers.add(answer);
@@ -284,11 +291,12 @@ public final class GenerateMtBenchAnswers {
         turns.toArray(Row[]::new), finished / 1000.0, new Timestamp(System.currentTimeMillis()));
   }
 
-  private String commitMetadata(int attempt) {
+  private String commitMetadata(int attempt, int chunk) {
     ObjectNode o = new ObjectMapper().createObjectNode();
     o.put("job_kind", "mtbench");
     o.put("run_id", job.runId());
     o.put("attempt", attempt);
+    o.put("chunk", chunk);
     o.put("config_hash", job.configHash());
     o.put("model_id", job.model().modelId());
     o.put("template_sha256", job.prompts().templateSha256());

@@ -94,6 +94,7 @@ public final class GenerateSelfChat {
   private final SparkSession spark;
   private final GenerateJob job;
   private PrintStream progress = System.err;
+  private boolean retryErrors;
 
   private GenerateSelfChat(SparkSession spark, GenerateJob job) {
     this.spark = spark;
@@ -117,59 +118,66 @@ public final class GenerateSelfChat {
     return config.isSet(ConfigKeys.SELFCHAT_USER_PROMPT) ? config.string(ConfigKeys.SELFCHAT_USER_PROMPT) : DEFAULT_USER_PROMPT;
   }
 
+  /** Regenerate the run's error rows too (as a new attempt); by default a resume skips every dialogue already written. */
+  public GenerateSelfChat retryErrors(boolean retry) {
+    this.retryErrors = retry;
+    return this;
+  }
+
   public SelfChatResult execute() {
-    long start = System.nanoTime();
     JobConfig config = job.config();
-    int n = config.integer(ConfigKeys.N);
     int turns = config.integer(ConfigKeys.SELFCHAT_TURNS);
     String idColumn = config.string(ConfigKeys.INPUT_ID_COLUMN);
     String userPrompt = userPrompt(config);
     String userPromptSha = dev.jgen.prompt.PromptSpecs.sha256(userPrompt.getBytes(java.nio.charset.StandardCharsets.UTF_8));
-    EvalTable table = EvalTable.openOrCreate(spark, config.string(ConfigKeys.OUTPUT_PATH), SCHEMA, WHAT, "sample_index");
-    int attempt = table.lastAttempt(job.runId()) + 1;
-    if (config.string(ConfigKeys.RUN_MODE).equals("new")) {
-      table.deleteRun(job.runId());
-    }
-    JavaRDD<Dialogue> all = EvalInput.read(spark, job, idColumn, "id")
-        .flatMap(r -> seeds(r, n).iterator())
-        .persist(org.apache.spark.storage.StorageLevel.MEMORY_AND_DISK());
-    try {
-      long rowsIn = all.count();
-      JavaPairRDD<String, Boolean> done = table.latest(job.runId()).where(col("status").equalTo("ok"))
-          .select("row_key", "sample_index").javaRDD()
-          .mapToPair(r -> new Tuple2<>(r.getString(0) + "\u0000" + r.getInt(1), Boolean.TRUE));
-      JavaRDD<Dialogue> pending = all.keyBy(d -> d.rowKey + "\u0000" + d.sample).subtractByKey(done).values();
-      int partitions = config.integer(ConfigKeys.PARTITIONS) > 0
-          ? config.integer(ConfigKeys.PARTITIONS) : spark.sparkContext().defaultParallelism();
-      long generatedNow;
-      long tokensNow;
-      try (DialogueRunner runner = new DialogueRunner(spark, job, pending, partitions)) {
-        generatedNow = runner.dialogues().count();
-        Planner planner = new Planner(job.generation(), userPrompt);
-        int passes = 2 * turns - 1;
-        for (int p = 1; p <= passes; p++) {
-          runner.pass(p, passes, planner, progress, "selfchat step");
-        }
-        tokensNow = runner.completionTokens();
-        String runId = job.runId();
-        String modelId = job.model().modelId();
-        String fingerprint = job.model().fingerprint();
-        String template = job.prompts().templateSha256();
-        JavaRDD<Row> rows = runner.dialogues().map(d -> toRow(d, runId, attempt, modelId, fingerprint, template, userPromptSha));
-        table.append(spark.createDataFrame(rows, SCHEMA),
-            "jgen-selfchat-" + runId + "-attempt-" + attempt + "-" + UUID.randomUUID(), 0, commitMetadata(attempt, turns, userPromptSha));
+    GenerationSettings generation = job.generation();
+    String runId = job.runId();
+    String modelId = job.model().modelId();
+    String fingerprint = job.model().fingerprint();
+    String template = job.prompts().templateSha256();
+    DialogueRun.Outcome o = new DialogueRun(spark, job, new DialogueRun.Kind() {
+      @Override
+      public String name() {
+        return WHAT;
       }
-      Dataset<Row> keys = spark.createDataFrame(all.map(d -> RowFactory.create(d.rowKey, d.sample)),
-          new StructType().add("row_key", DataTypes.StringType).add("sample_index", DataTypes.IntegerType));
-      Row s = table.latest(job.runId())
-          .join(keys, scala.jdk.javaapi.CollectionConverters.asScala(List.of("row_key", "sample_index")).toSeq(), "left_semi")
-          .agg(sum(when(col("status").equalTo("ok"), 1).otherwise(0)), sum(when(col("status").equalTo("error"), 1).otherwise(0)))
-          .first();
-      return new SelfChatResult(job.runId(), attempt, rowsIn, s.isNullAt(0) ? 0 : s.getLong(0), s.isNullAt(1) ? 0 : s.getLong(1),
-          generatedNow, turns, table.path(), tokensNow, (System.nanoTime() - start) / 1e9);
-    } finally {
-      all.unpersist(false);
-    }
+
+      @Override
+      public StructType schema() {
+        return SCHEMA;
+      }
+
+      @Override
+      public String sampleColumn() {
+        return "sample_index";
+      }
+
+      @Override
+      public JavaRDD<Dialogue> dialogues(JavaRDD<EvalInput.Record> input, int samples) {
+        return input.flatMap(r -> seeds(r, samples).iterator());
+      }
+
+      @Override
+      public DialoguePartition.Planner planner() {
+        return new Planner(generation, userPrompt);
+      }
+
+      @Override
+      public int maxSteps() {
+        return 2 * turns - 1; // answer, follow-up, answer, ...: the last step is an answer
+      }
+
+      @Override
+      public DialoguePartition.RowMaker rows(int attempt) {
+        return d -> toRow(d, runId, attempt, modelId, fingerprint, template, userPromptSha);
+      }
+
+      @Override
+      public String commitMetadata(int attempt, int chunk) {
+        return GenerateSelfChat.this.commitMetadata(attempt, chunk, turns, userPromptSha);
+      }
+    }, idColumn, "id").progress(progress).retryErrors(retryErrors).execute();
+    return new SelfChatResult(runId, o.attempt(), o.rowsIn(), o.ok(), o.error(), o.generatedNow(), turns, o.output(),
+        o.completionTokensNow(), o.seconds());
   }
 
   static List<Dialogue> seeds(EvalInput.Record r, int n) {
@@ -215,7 +223,7 @@ public final class GenerateSelfChat {
   }
 
   /** Odd passes: the model answers the last user turn; even passes: the model, as the user simulator, writes the next. */
-  static final class Planner implements DialoguePass.Planner {
+  static final class Planner implements DialoguePartition.Planner {
     private static final long serialVersionUID = 1L;
     private final GenerationSettings generation;
     private final String userPrompt;
@@ -226,20 +234,20 @@ public final class GenerateSelfChat {
     }
 
     @Override
-    public DialoguePass.Request plan(Dialogue d, int pass) {
+    public DialoguePartition.Request plan(Dialogue d, int pass) {
       int round = (pass + 1) / 2;
       if (pass % 2 == 1) {
         if (d.userTurns.size() != round || d.answers.size() != round - 1) {
           return null;
         }
         var params = generation.resolve(Map.of(), d.id + "#answer" + round, d.sample);
-        return new DialoguePass.Request(round, "answer", new ChatInput(d.messages(), null, d.system, Map.of(), true, null, null), params);
+        return new DialoguePartition.Request(round, "answer", new ChatInput(d.messages(), null, d.system, Map.of(), true, null, null), params);
       }
       if (d.userTurns.size() != round || d.answers.size() != round) {
         return null;
       }
       var params = generation.resolve(Map.of(), d.id + "#user" + (round + 1), d.sample);
-      return new DialoguePass.Request(round + 1, "user_simulator", ChatInput.ofPrompt(simulatorPrompt(d)), params);
+      return new DialoguePartition.Request(round + 1, "user_simulator", ChatInput.ofPrompt(simulatorPrompt(d)), params);
     }
 
     String simulatorPrompt(Dialogue d) {
@@ -255,7 +263,7 @@ public final class GenerateSelfChat {
     }
 
     @Override
-    public void accept(Dialogue d, DialoguePass.Request r, PreparedPrompt p, Completion c, long latencyMs) {
+    public void accept(Dialogue d, DialoguePartition.Request r, PreparedPrompt p, Completion c, long latencyMs) {
       String text = Texts.pyStrip(c.text());
       boolean user = r.kind().equals("user_simulator");
       if (user) {
@@ -264,7 +272,7 @@ public final class GenerateSelfChat {
       d.steps.add(new Dialogue.Step(r.turn(), r.kind(), p.text(), p.tokenIds() == null ? null : p.tokenIds().length, text,
           c.completionTokens(), c.finishReason(), latencyMs, r.params().seed(), r.params().temperature()));
       if (text.isEmpty()) {
-        fail(d, r, p, (user ? "the user simulator" : "the model") + " generated empty text (finish_reason "
+        fail(d, r, (user ? "the user simulator" : "the model") + " generated empty text (finish_reason "
             + c.finishReason() + ")");
         return;
       }
@@ -295,11 +303,12 @@ public final class GenerateSelfChat {
         steps.toArray(Row[]::new), userPromptSha, new Timestamp(System.currentTimeMillis()));
   }
 
-  private String commitMetadata(int attempt, int turns, String userPromptSha) {
+  private String commitMetadata(int attempt, int chunk, int turns, String userPromptSha) {
     ObjectNode o = new ObjectMapper().createObjectNode();
     o.put("job_kind", "selfchat");
     o.put("run_id", job.runId());
     o.put("attempt", attempt);
+    o.put("chunk", chunk);
     o.put("config_hash", job.configHash());
     o.put("model_id", job.model().modelId());
     o.put("template_sha256", job.prompts().templateSha256());

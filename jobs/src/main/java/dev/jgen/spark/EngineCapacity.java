@@ -11,8 +11,9 @@ final class EngineCapacity {
   private EngineCapacity() {}
 
   static int estimate(EngineSpec spec) {
-    if (spec == null) {
-      return 64; // a dry run: rendering and tokenizing only
+    if (spec == null || spec.kind().equals("echo")) {
+      // A dry run (rendering and tokenizing only) or the zero-cost engine: rows cost microseconds, commits seconds.
+      return 8192;
     }
     int window = spec.intOption("window", 0);
     if (window <= 0) {

@@ -37,6 +37,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Column;
@@ -159,7 +160,7 @@ public final class GenerateAction {
       rows = InputDedup.mark(rows, idColumn);
     }
     Dataset<Row> numbered = keyed(rows, idColumn).persist(StorageLevel.MEMORY_AND_DISK());
-    Dataset<Row> pending = null;
+    JavaRDD<Row> pending = null;
     Broadcast<PromptSpec> prompts = null;
     try {
       long rowsIn = numbered.count();
@@ -180,19 +181,8 @@ public final class GenerateAction {
       // goes, and a resumed run commits the same rows together as far as they remain.
       long maxChunkRows = config.integer(ConfigKeys.CHUNK_ROWS) > 0 ? config.integer(ConfigKeys.CHUNK_ROWS)
           : Math.max(512, 16L * EngineCapacity.estimate(job.engine()));
-      long sliceRows = Math.max(1, Math.min(64, maxChunkRows / 8));
-      pending = samples
-          .withColumn(SLICE, floor(col(InputColumns.ROW).multiply(n).plus(col(InputColumns.SAMPLE)).divide(sliceRows)))
-          .persist(StorageLevel.MEMORY_AND_DISK());
-      List<Row> sliceSizes = pending.groupBy(SLICE).count().orderBy(SLICE).collectAsList();
-      long[][] slices = new long[sliceSizes.size()][];
-      long pendingRows = 0;
-      for (int i = 0; i < slices.length; i++) {
-        slices[i] = new long[] {sliceSizes.get(i).getLong(0), sliceSizes.get(i).getLong(1)};
-        pendingRows += slices[i][1];
-      }
-      phase("plan chunks");
-
+      InputColumns columns = new InputColumns(samples.schema(), idColumn);
+      pending = samples.javaRDD().persist(StorageLevel.MEMORY_AND_DISK());
       JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
       prompts = jsc.broadcast(job.prompts());
       var sc = spark.sparkContext();
@@ -200,18 +190,28 @@ public final class GenerateAction {
           sc.longAccumulator("jgen.run_errors"), sc.longAccumulator("jgen.prompt_tokens"),
           sc.longAccumulator("jgen.completion_tokens"), sc.longAccumulator("jgen.model_load_ms"));
       JobPlan plan = new JobPlan(job.runId(), attempt, job.model().modelId(), job.model().fingerprint(), job.engine(),
-          job.generation(), new InputColumns(pending.schema(), idColumn),
-          new RunHealth.Limits(config.number(ConfigKeys.MAX_FAILURE_RATE), config.integer(ConfigKeys.FAILURE_WINDOW)), 0);
+          job.generation(), columns,
+          new RunHealth.Limits(config.number(ConfigKeys.MAX_FAILURE_RATE), config.integer(ConfigKeys.FAILURE_WINDOW)), n);
+      Broadcast<PromptSpec> spec = prompts;
+      String appId = "jgen-" + job.runId() + "-attempt-" + attempt + "-chunk-";
+      ChunkedRun<Row> run = new ChunkedRun<>(spark, pending, plan::position,
+          Math.max(1, Math.min(64, maxChunkRows / 8)), OutputSchema.SCHEMA,
+          accounting -> new GeneratePartition(plan, spec, counters, accounting),
+          (out, chunk) -> table.append(out, appId + chunk, 0, commitMetadata(attempt, chunk)),
+          chunkSettings(attempt, maxChunkRows), current::checkLock, done -> line(done));
+      long pendingRows = run.pendingItems();
+      phase("plan chunks");
       long genStart = System.nanoTime();
       try (ProgressLine line = new ProgressLine(progress, progressEvery, counters, pendingRows, rowsIn * n - pendingRows)) {
-        new ChunkPipeline(table, attempt, plan, prompts, counters, line, pending, slices, maxChunkRows).run();
+        this.line = line;
+        run.run();
       }
       phase("generate and commit");
       return new Generated(rowsIn, pendingRows, missing, counters.completionTokens().value(), counters.modelLoadMs().value(),
           (System.nanoTime() - genStart) / 1e9);
     } finally {
       if (pending != null) {
-        pending.unpersist();
+        pending.unpersist(false);
       }
       numbered.unpersist();
       if (prompts != null) {
@@ -220,176 +220,23 @@ public final class GenerateAction {
     }
   }
 
-  private static final String SLICE = "_jgen_slice";
 
-  /**
-   * Generates the pending rows as a stream of chunks, several in flight at once ({@code job.chunks_in_flight}): while
-   * one chunk drains its last generations and commits, the next is already feeding the engine, so the only drain of
-   * the whole run is the end of its input. Each chunk is one Spark job that generates and appends to the Delta table
-   * with its own idempotent transaction id ({@code txnAppId} per chunk, so chunks may commit in any order and a replay
-   * of a committed chunk is a no-op). A chunk holds at most {@code job.chunk_rows} rows and starts no new row after
-   * {@code job.commit_interval_s}; rows it left are planned again as a chunk of their own, so a commit happens at least
-   * that often whatever the engine's speed.
-   */
-  private final class ChunkPipeline {
-    private final GenerationsTable table;
-    private final int attempt;
-    private final JobPlan plan;
-    private final Broadcast<PromptSpec> prompts;
-    private final GeneratePartition.RunCounters counters;
-    private final ProgressLine line;
-    private final Dataset<Row> pending;
-    private final long[][] slices;
-    private final String group;
-    private final int inFlight;
-    private final int tasks;
-    private final long maxRows;
-    private final long intervalMs;
-    private final ArrayDeque<Dataset<Row>> leftovers = new ArrayDeque<>();
-    private int cursor;
-    private int chunkNumber;
-    private int committed;
-    private long committedRows;
+  private ProgressLine line;
 
-    ChunkPipeline(GenerationsTable table, int attempt, JobPlan plan, Broadcast<PromptSpec> prompts,
-        GeneratePartition.RunCounters counters, ProgressLine line, Dataset<Row> pending, long[][] slices, long maxRows) {
-      JobConfig config = job.config();
-      this.table = table;
-      this.attempt = attempt;
-      this.plan = plan;
-      this.prompts = prompts;
-      this.counters = counters;
-      this.line = line;
-      this.pending = pending;
-      this.slices = slices;
-      this.group = "jgen-" + job.runId() + "-attempt-" + attempt;
-      this.inFlight = config.integer(ConfigKeys.CHUNKS_IN_FLIGHT);
-      int parallelism = spark.sparkContext().defaultParallelism();
-      this.tasks = config.integer(ConfigKeys.PARTITIONS) > 0 ? config.integer(ConfigKeys.PARTITIONS) : Math.max(1, parallelism / inFlight);
-      this.maxRows = maxRows;
-      this.intervalMs = config.integer(ConfigKeys.COMMIT_INTERVAL_S) * 1000L;
+  private void line(int chunksCommitted) {
+    if (line != null) {
+      line.chunkCommitted(chunksCommitted);
     }
+  }
 
-    /** One chunk's job, as it ended. */
-    private record Done(int number, long planned, long written, long seconds, Throwable failure, Dataset<Row> rows) {}
-
-    void run() {
-      ExecutorService pool = Executors.newFixedThreadPool(inFlight, r -> {
-        Thread t = new Thread(r, "jgen-chunk");
-        t.setDaemon(true);
-        return t;
-      });
-      ExecutorCompletionService<Done> done = new ExecutorCompletionService<>(pool);
-      long start = System.nanoTime();
-      int running = 0;
-      Throwable failure = null;
-      try {
-        while (true) {
-          while (failure == null && running < inFlight && (cursor < slices.length || !leftovers.isEmpty())) {
-            current.checkLock();
-            submit(done, nextChunk(running, start));
-            running++;
-          }
-          if (running == 0) {
-            break;
-          }
-          Done d = done.take().get();
-          running--;
-          if (d.failure() != null) {
-            if (failure == null) {
-              failure = d.failure();
-              // Stop the other chunks before they commit: what is committed stays, the rest is the resume's.
-              spark.sparkContext().cancelJobGroup(group);
-            }
-            continue;
-          }
-          committed++;
-          committedRows += d.written();
-          line.chunkCommitted(committed);
-          if (d.written() < d.planned() && failure == null) {
-            // The chunk reached its deadline: the rows it did not start are planned again, first.
-            leftovers.addFirst(d.rows().join(
-                table.run(job.runId()).where(col("attempt").equalTo(attempt)).select(col("row_key").as("_done_key"),
-                    col("sample_index").as("_done_sample")),
-                col(InputColumns.KEY).equalTo(col("_done_key")).and(col(InputColumns.SAMPLE).equalTo(col("_done_sample"))),
-                "left_anti"));
-          }
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        spark.sparkContext().cancelJobGroup(group);
-        throw new IllegalStateException("interrupted while generating", e);
-      } catch (ExecutionException e) {
-        throw new IllegalStateException(e.getCause());
-      } finally {
-        pool.shutdownNow();
-      }
-      if (failure != null) {
-        current.checkLock();
-        RunFailedException runError = RunFailedException.findIn(failure);
-        if (runError != null) {
-          throw runError;
-        }
-        if (failure instanceof RuntimeException r) {
-          throw r;
-        }
-        throw new IllegalStateException(failure);
-      }
-    }
-
-    /** Rows of a chunk, and how many (-1: not known until counted). */
-    private record Chunk(Dataset<Row> rows, long size) {}
-
-    /** The next chunk: rows a chunk left at its deadline first, then the next slices up to the chunk's size. */
-    private Chunk nextChunk(int running, long start) {
-      if (!leftovers.isEmpty()) {
-        return new Chunk(leftovers.pollFirst(), -1);
-      }
-      long target = maxRows;
-      double seconds = (System.nanoTime() - start) / 1e9;
-      if (committed > 0 && seconds > 0) {
-        // Size by the rate seen so far, so a chunk commits within the interval without being cut.
-        target = Math.max(1, Math.min(maxRows, (long) (committedRows / seconds * intervalMs / 1000.0)));
-      }
-      if (committed == 0 && running == 0 && cursor == 0 && inFlight > 1) {
-        // The first chunk is half size, so chunks end staggered: one always feeds the engine while another drains.
-        target = Math.max(1, target / 2);
-      }
-      int from = cursor;
-      long rows = 0;
-      while (cursor < slices.length && (rows == 0 || rows + slices[cursor][1] <= target)) {
-        rows += slices[cursor][1];
-        cursor++;
-      }
-      long lo = slices[from][0];
-      long hi = slices[cursor - 1][0];
-      return new Chunk(pending.where(col(SLICE).between(lo, hi)).drop(SLICE), rows);
-    }
-
-    private void submit(ExecutorCompletionService<Done> done, Chunk chunk) {
-      Dataset<Row> rows = chunk.rows();
-      int number = chunkNumber++;
-      long deadline = System.currentTimeMillis() + intervalMs;
-      var written = spark.sparkContext().longAccumulator("jgen.chunk" + number);
-      GeneratePartition generate = new GeneratePartition(plan.withDeadline(deadline), prompts, counters, written);
-      done.submit(() -> {
-        long t0 = System.nanoTime();
-        // Job groups are per thread: every chunk's jobs can be cancelled together when the run must stop.
-        spark.sparkContext().setJobGroup(group, "jgen chunk " + number, true);
-        try {
-          long planned = chunk.size() >= 0 ? chunk.size() : rows.count();
-          // Only the generation stage asks for GPUs (a stage-level resource profile on a cluster); reading, keying
-          // and writing need none.
-          var generated = GpuStage.forGeneration(rows.repartition(tasks).javaRDD(), spark.sparkContext(), job.engine())
-              .mapPartitions(generate);
-          table.append(spark.createDataFrame(generated, OutputSchema.SCHEMA), "jgen-" + job.runId() + "-attempt-" + attempt
-              + "-chunk-" + number, 0, commitMetadata(attempt, number));
-          return new Done(number, planned, written.value(), (System.nanoTime() - t0) / 1_000_000_000L, null, rows);
-        } catch (RuntimeException | Error e) {
-          return new Done(number, 0, 0, 0, e, rows);
-        }
-      });
-    }
+  /** How chunks run: defaults derive from the engine's capacity and Spark's parallelism (see ConfigKeys). */
+  private ChunkedRun.Settings chunkSettings(int attempt, long maxChunkRows) {
+    JobConfig config = job.config();
+    int inFlight = config.integer(ConfigKeys.CHUNKS_IN_FLIGHT);
+    int tasks = config.integer(ConfigKeys.PARTITIONS) > 0 ? config.integer(ConfigKeys.PARTITIONS)
+        : Math.max(1, spark.sparkContext().defaultParallelism() / inFlight);
+    return new ChunkedRun.Settings(inFlight, tasks, maxChunkRows, config.integer(ConfigKeys.COMMIT_INTERVAL_S) * 1000L,
+        "jgen-" + job.runId() + "-attempt-" + attempt, job.engine());
   }
 
   private GenerateResult summarize(GenerationsTable table, int attempt, Generated g, int n, long start) {

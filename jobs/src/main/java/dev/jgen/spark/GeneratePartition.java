@@ -41,14 +41,14 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
   private final JobPlan plan;
   private final Broadcast<PromptSpec> prompts;
   private final RunCounters counters;
-  private final LongAccumulator written;
+  private final ChunkTask.Accounting accounting;
 
-  /** @param written counts this chunk's output rows (a chunk cut at its deadline writes fewer than it was given) */
-  GeneratePartition(JobPlan plan, Broadcast<PromptSpec> prompts, RunCounters counters, LongAccumulator written) {
+  /** @param accounting the chunk's time limit, and where its rows written and rows not started are counted */
+  GeneratePartition(JobPlan plan, Broadcast<PromptSpec> prompts, RunCounters counters, ChunkTask.Accounting accounting) {
     this.plan = plan;
     this.prompts = prompts;
     this.counters = counters;
-    this.written = written;
+    this.accounting = accounting;
   }
 
   /** Partitions this JVM has started generating: with the engine's load count, shows loads are per JVM, not per task. */
@@ -66,21 +66,11 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
     Generator generator = new Generator(translator, engine, health);
     String executorId = SparkEnv.get() == null ? "driver" : SparkEnv.get().executorId();
     EngineInfo info = generator.engineInfo();
-    long deadline = plan.chunkDeadlineMillis();
     // Rows are emitted as they complete, never in input order: a long generation does not stop the window from
-    // refilling. Past the chunk's deadline no new row is started, so a commit follows within job.commit_interval_s;
-    // the rows left are planned again by the driver.
-    Iterator<Row> bounded = deadline <= 0 ? input : new Iterator<>() {
-      @Override
-      public boolean hasNext() {
-        return System.currentTimeMillis() < deadline && input.hasNext();
-      }
-
-      @Override
-      public Row next() {
-        return input.next();
-      }
-    };
+    // refilling. After job.commit_interval_s of generating, the task starts no new row, so its chunk commits soon
+    // after; the rows left are planned again by the driver.
+    JobPlan jobPlan = plan;
+    ChunkTask.Bounded<Row> bounded = ChunkTask.bound(input, accounting, jobPlan::position);
     CompletionWindow<Row, Pending, Row> window = new CompletionWindow<>(bounded, generator.window(),
         row -> start(row, generator), p -> p.generation == null ? null : p.generation.pending(),
         p -> finish(p, info, executorId));
@@ -95,6 +85,7 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
         if (window.hasNext()) {
           return true;
         }
+        bounded.reportRest();
         generator.checkHealthAtEnd();
         return false;
       }
@@ -102,7 +93,7 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
       @Override
       public Row next() {
         Row r = window.next();
-        written.add(1);
+        accounting.written().add(1);
         return r;
       }
     };

@@ -40,7 +40,7 @@ public final class GpuStage {
   private GpuStage() {}
 
   /** The RDD whose partitions run the engine, with a GPU resource profile where one applies. */
-  public static JavaRDD<Row> forGeneration(JavaRDD<Row> rdd, SparkContext sc, EngineSpec spec) {
+  public static <T> JavaRDD<T> forGeneration(JavaRDD<T> rdd, SparkContext sc, EngineSpec spec) {
     if (sc.isLocal()) {
       return rdd;
     }

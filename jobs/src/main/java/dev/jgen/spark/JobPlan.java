@@ -5,12 +5,13 @@ import dev.jgen.engine.EngineSpec;
 import dev.jgen.prompt.PromptSpec;
 import dev.jgen.generate.RunHealth;
 import java.io.Serializable;
+import org.apache.spark.sql.Row;
 
 /**
  * What every task of a run needs, fixed on the driver before the first task starts.
  *
+ * @param samples generation.n: samples per input row
  * @param health when run errors stop the run ({@code job.max_failure_rate} of {@code job.failure_window})
- * @param chunkDeadlineMillis wall-clock time after which a chunk's tasks start no new row (0: none)
  * @param engine null for a dry run ({@code engine.kind=none}): prompts are rendered and tokenized, nothing generated
  */
 record JobPlan(
@@ -22,10 +23,10 @@ record JobPlan(
     GenerationSettings generation,
     InputColumns columns,
     RunHealth.Limits health,
-    long chunkDeadlineMillis) implements Serializable {
+    int samples) implements Serializable {
 
-  /** The same plan for a chunk whose tasks start no new row after {@code deadlineMillis} (0: no deadline). */
-  JobPlan withDeadline(long deadlineMillis) {
-    return new JobPlan(runId, attempt, modelId, modelFingerprint, engine, generation, columns, health, deadlineMillis);
+  /** A (row, sample)'s position in the run: chunks are cut and resumed by it. */
+  long position(Row r) {
+    return columns.inputRow(r) * samples + columns.sample(r);
   }
 }

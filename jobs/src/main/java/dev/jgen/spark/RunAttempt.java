@@ -14,7 +14,7 @@ import java.util.UUID;
  * records the attempt as running with a heartbeat; and records how it ended. A job killed with SIGKILL leaves a
  * {@code running} row whose heartbeat goes stale, so the next command may take the run over.
  */
-final class RunAttempt implements AutoCloseable {
+public final class RunAttempt implements AutoCloseable {
   static final Duration HEARTBEAT = Duration.ofSeconds(20);
   static final Duration STALE = Duration.ofSeconds(90);
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -36,7 +36,7 @@ final class RunAttempt implements AutoCloseable {
    * @param replace run.mode=new: a changed configuration is allowed (the caller deletes the run's rows)
    * @throws IllegalStateException with the reason, when the attempt may not start
    */
-  static RunAttempt start(RunsTable runs, GenerateJob job, int attempt, boolean replace) {
+  public static RunAttempt start(RunsTable runs, GenerateJob job, int attempt, boolean replace) {
     List<RunRecord> previous = runs.attempts(job.runId()).stream().map(RunRecord::fromRow).toList();
     for (RunRecord p : previous) {
       if (!replace && p.configHash() != null && !p.configHash().equals(job.configHash())) {
@@ -73,7 +73,7 @@ final class RunAttempt implements AutoCloseable {
     return a;
   }
 
-  int attempt() {
+  public int attempt() {
     return record.attempt();
   }
 
@@ -167,12 +167,12 @@ final class RunAttempt implements AutoCloseable {
   }
 
   /** What to do when the lock is lost (cancel the run's Spark jobs), called from the heartbeat thread. */
-  void onLockLost(Runnable action) {
+  public void onLockLost(Runnable action) {
     this.onLost = action;
   }
 
   /** @throws LockLostException when the run's lock was lost: nothing more may be generated or committed */
-  void checkLock() {
+  public void checkLock() {
     String why = lost;
     if (why != null) {
       throw new LockLostException("run " + record.runId() + " attempt " + record.attempt() + " stopped: " + why
@@ -191,14 +191,21 @@ final class RunAttempt implements AutoCloseable {
   }
 
   synchronized void finish(GenerateResult r, long missing, long loadMs) {
+    finish(r.rowsIn(), r.generatedNow(), r.ok(), r.error(), missing, r.promptTokens(), r.completionTokens(),
+        r.completionTokensPerSecond(), loadMs, r.generationSeconds(), r.seconds());
+  }
+
+  /** Records the attempt as finished with its counts (every job kind's summary). */
+  public synchronized void finish(long rowsIn, long generatedNow, long ok, long error, long missing, long promptTokens,
+      long completionTokens, double completionTokensPerSecond, long loadMs, double generationSeconds, double seconds) {
     heartbeat.interrupt();
     checkLock();
-    record = record.ended("finished", r.rowsIn(), r.generatedNow(), r.ok(), r.error(), missing, r.promptTokens(),
-        r.completionTokens(), r.completionTokensPerSecond(), loadMs, r.generationSeconds(), r.seconds(), null);
+    record = record.ended("finished", rowsIn, generatedNow, ok, error, missing, promptTokens, completionTokens,
+        completionTokensPerSecond, loadMs, generationSeconds, seconds, null);
     runs.upsert(record);
   }
 
-  synchronized void fail(Throwable t) {
+  public synchronized void fail(Throwable t) {
     heartbeat.interrupt();
     record = record.ended("failed", null, null, null, null, null, null, null, null, null, null, null, String.valueOf(t));
     try {

@@ -98,6 +98,36 @@ class ResumeTest {
   }
 
   @Test
+  void commitsComeByTimeAndAKillLosesOnlyTheUncommittedRows() throws Exception {
+    Path in = input(120, false);
+    String out = dir.resolve("timed").toString();
+    // Chunks far larger than the input: any commit before the end can only come from job.commit_interval_s.
+    String[] a = args(in, out, "job.chunk_rows=100000", "job.commit_interval_s=1", "engine.parallel=1",
+        "generation.max_new_tokens=48");
+    Process child = ChildJob.start(dir.resolve("timed.log"), a);
+    Path secondCommit = Path.of(out, "_delta_log", "00000000000000000002.json");
+    long deadline = System.currentTimeMillis() + 240_000;
+    while (!Files.exists(secondCommit) && child.isAlive() && System.currentTimeMillis() < deadline) {
+      Thread.sleep(50);
+    }
+    assertTrue(Files.exists(secondCommit), "two commits by time: " + Files.readString(dir.resolve("timed.log")));
+    child.destroyForcibly();
+    assertTrue(child.waitFor(30, TimeUnit.SECONDS));
+    long committed = TestSpark.get().read().format("delta").load(out).count();
+    assertTrue(committed > 0 && committed < 240, "killed mid-run, after " + committed + " of 240 rows");
+
+    Cli r = Cli.run(a);
+    assertEquals(0, r.code(), r.err());
+    JsonNode s = r.summary();
+    assertEquals(240, s.get("ok").asLong());
+    assertEquals(240 - committed, s.get("generated_now").asLong(), "committed rows were not generated again");
+    Dataset<Row> all = TestSpark.get().read().format("delta").load(out).where("run_id = '" + s.get("run_id").asText() + "'");
+    assertEquals(240, all.count(), "exactly one row per (id, sample_index)");
+    assertEquals(240, all.select("id", "sample_index").distinct().count());
+    assertEquals(committed, all.where("attempt = 1").count(), "the first attempt's rows stay as they were");
+  }
+
+  @Test
   void retryErrorsTouchesOnlyErrorRows() {
     Path in = input(10, true);
     String out = dir.resolve("gen").toString();

@@ -1,0 +1,238 @@
+package dev.jgen.spark;
+
+import dev.jgen.engine.EngineSpec;
+import dev.jgen.generate.RunFailedException;
+import java.util.ArrayDeque;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorCompletionService;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.function.IntConsumer;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.function.FlatMapFunction;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.StructType;
+import org.apache.spark.util.CollectionAccumulator;
+
+/**
+ * The run engine every job kind shares: generates a run's pending items as a stream of chunks, several in flight at
+ * once ({@code job.chunks_in_flight}). While one chunk drains its last generations and commits, the next is already
+ * feeding the engine, so the only drain of the whole run is the end of its input. Each chunk is one Spark job that
+ * generates and appends to the Delta table with its own idempotent transaction id (chunks may commit in any order, and
+ * a replay of a committed chunk is a no-op). A chunk holds at most {@code job.chunk_rows} items and its tasks start no
+ * new item after {@code job.commit_interval_s} ({@link ChunkTask}); items they left are planned again as a chunk of
+ * their own, so a commit happens at least that often whatever the engine's speed. Chunk sizes follow the rate seen so
+ * far, so a chunk commits within the interval without being cut.
+ *
+ * <p>What a planner supplies: the pending items (persisted), their positions, what a chunk's tasks do with them
+ * ({@link Tasks}), and how a chunk's rows are committed ({@link Committer}). Locks, failures and progress are this
+ * class's: a lost lock or a failed chunk cancels the others before they commit, and a run error found in a failed
+ * chunk is rethrown as such.
+ *
+ * @param <T> an item: an input row (generate), a conversation (MT-Bench, self-chat)
+ */
+public final class ChunkedRun<T> {
+  /** What one chunk's tasks do with their items: generate, and emit output rows as they complete. */
+  public interface Tasks<T> extends java.io.Serializable {
+    FlatMapFunction<Iterator<T>, Row> forChunk(ChunkTask.Accounting accounting);
+  }
+
+  /** Commits one chunk's rows (an idempotent Delta append keyed by the chunk number). */
+  public interface Committer {
+    void commit(Dataset<Row> rows, int chunk);
+  }
+
+  /**
+   * @param inFlight chunks generated at once
+   * @param tasks Spark tasks per chunk
+   * @param maxRows items per chunk at most
+   * @param taskMillis how long a task starts new items (0: no limit)
+   * @param group the Spark job group of the attempt (cancelled together)
+   * @param engine the engine spec, for the GPU stage's resource profile (null: a dry run)
+   */
+  public record Settings(int inFlight, int tasks, long maxRows, long taskMillis, String group, EngineSpec engine) {}
+
+  private final SparkSession spark;
+  private final JavaRDD<T> pending;
+  private final ChunkTask.Position<T> position;
+  private final long sliceRows;
+  private final StructType schema;
+  private final Tasks<T> tasks;
+  private final Committer committer;
+  private final Settings settings;
+  private final Runnable lockCheck;
+  private final IntConsumer onCommit;
+  private final long[][] slices;
+  private final ArrayDeque<Chunk<T>> leftovers = new ArrayDeque<>();
+  private int cursor;
+  private int chunkNumber;
+  private int committed;
+  private long committedRows;
+  private final long pendingItems;
+
+  /**
+   * @param pending the items to generate, persisted by the caller
+   * @param sliceRows positions per slice: chunks are whole slices
+   * @param lockCheck throws when the run's lock is lost (called before each chunk starts and after a failure)
+   * @param onCommit called with the number of chunks committed so far
+   */
+  public ChunkedRun(SparkSession spark, JavaRDD<T> pending, ChunkTask.Position<T> position, long sliceRows, StructType schema,
+      Tasks<T> tasks, Committer committer, Settings settings, Runnable lockCheck, IntConsumer onCommit) {
+    this.spark = spark;
+    this.pending = pending;
+    this.position = position;
+    this.sliceRows = Math.max(1, sliceRows);
+    this.schema = schema;
+    this.tasks = tasks;
+    this.committer = committer;
+    this.settings = settings;
+    this.lockCheck = lockCheck;
+    this.onCommit = onCommit;
+    long per = this.sliceRows;
+    ChunkTask.Position<T> pos = position;
+    Map<Long, Long> counts = new TreeMap<>(pending.map(t -> pos.of(t) / per).countByValue());
+    this.slices = new long[counts.size()][];
+    int i = 0;
+    long total = 0;
+    for (Map.Entry<Long, Long> e : counts.entrySet()) {
+      slices[i++] = new long[] {e.getKey(), e.getValue()};
+      total += e.getValue();
+    }
+    this.pendingItems = total;
+  }
+
+  /** Items the run has to generate. */
+  public long pendingItems() {
+    return pendingItems;
+  }
+
+  /** Items of a chunk, and how many (-1: not known until counted). */
+  private record Chunk<T>(JavaRDD<T> items, long size) {}
+
+  /** One chunk's job, as it ended. */
+  private record Done<T>(Chunk<T> chunk, long planned, long written, List<Long> unstarted, Throwable failure) {}
+
+  public void run() {
+    ExecutorService pool = Executors.newFixedThreadPool(settings.inFlight(), r -> {
+      Thread t = new Thread(r, "jgen-chunk");
+      t.setDaemon(true);
+      return t;
+    });
+    ExecutorCompletionService<Done<T>> done = new ExecutorCompletionService<>(pool);
+    long start = System.nanoTime();
+    int running = 0;
+    Throwable failure = null;
+    try {
+      while (true) {
+        while (failure == null && running < settings.inFlight() && (cursor < slices.length || !leftovers.isEmpty())) {
+          lockCheck.run();
+          submit(done, nextChunk(running, start));
+          running++;
+        }
+        if (running == 0) {
+          break;
+        }
+        Done<T> d = done.take().get();
+        running--;
+        if (d.failure() != null) {
+          if (failure == null) {
+            failure = d.failure();
+            // Stop the other chunks before they commit: what is committed stays, the rest is the resume's.
+            spark.sparkContext().cancelJobGroup(settings.group());
+          }
+          continue;
+        }
+        committed++;
+        committedRows += d.written();
+        onCommit.accept(committed);
+        if (!d.unstarted().isEmpty() && failure == null) {
+          // The chunk's tasks reached their time limit: the items they did not start are planned again, first.
+          Set<Long> left = new HashSet<>(d.unstarted());
+          ChunkTask.Position<T> pos = position;
+          leftovers.addFirst(new Chunk<>(d.chunk().items().filter(t -> left.contains(pos.of(t))), left.size()));
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      spark.sparkContext().cancelJobGroup(settings.group());
+      throw new IllegalStateException("interrupted while generating", e);
+    } catch (ExecutionException e) {
+      throw new IllegalStateException(e.getCause());
+    } finally {
+      pool.shutdownNow();
+    }
+    if (failure != null) {
+      lockCheck.run();
+      RunFailedException runError = RunFailedException.findIn(failure);
+      if (runError != null) {
+        throw runError;
+      }
+      if (failure instanceof RuntimeException r) {
+        throw r;
+      }
+      throw new IllegalStateException(failure);
+    }
+  }
+
+  /** The next chunk: items a chunk left at its time limit first, then the next slices up to the chunk's size. */
+  private Chunk<T> nextChunk(int running, long start) {
+    if (!leftovers.isEmpty()) {
+      return leftovers.pollFirst();
+    }
+    long maxRows = settings.maxRows();
+    long target = maxRows;
+    double seconds = (System.nanoTime() - start) / 1e9;
+    if (committed > 0 && seconds > 0 && settings.taskMillis() > 0) {
+      target = Math.max(Math.max(1, maxRows / 16), Math.min(maxRows, (long) (committedRows / seconds * settings.taskMillis() / 1000.0)));
+    }
+    if (committed == 0 && running == 0 && cursor == 0 && settings.inFlight() > 1) {
+      // The first chunk is half size, so chunks end staggered: one always feeds the engine while another drains.
+      target = Math.max(1, target / 2);
+    }
+    int from = cursor;
+    long rows = 0;
+    while (cursor < slices.length && (rows == 0 || rows + slices[cursor][1] <= target)) {
+      rows += slices[cursor][1];
+      cursor++;
+    }
+    long lo = slices[from][0];
+    long hi = slices[cursor - 1][0];
+    long per = sliceRows;
+    ChunkTask.Position<T> pos = position;
+    return new Chunk<>(pending.filter(t -> {
+      long s = pos.of(t) / per;
+      return s >= lo && s <= hi;
+    }), rows);
+  }
+
+  private void submit(ExecutorCompletionService<Done<T>> done, Chunk<T> chunk) {
+    int number = chunkNumber++;
+    var sc = spark.sparkContext();
+    var written = sc.longAccumulator("jgen.chunk" + number + ".written");
+    CollectionAccumulator<Long> unstarted = sc.collectionAccumulator("jgen.chunk" + number + ".unstarted");
+    FlatMapFunction<Iterator<T>, Row> generate = tasks.forChunk(new ChunkTask.Accounting(written, unstarted, settings.taskMillis()));
+    done.submit(() -> {
+      // Job groups are per thread: every chunk's jobs can be cancelled together when the run must stop.
+      sc.setJobGroup(settings.group(), "jgen chunk " + number, true);
+      try {
+        long planned = chunk.size() >= 0 ? chunk.size() : chunk.items().count();
+        // Only the generation stage asks for GPUs (a stage-level resource profile on a cluster); reading, keying
+        // and writing need none.
+        JavaRDD<Row> rows = GpuStage.forGeneration(chunk.items().repartition(settings.tasks()), sc, settings.engine())
+            .mapPartitions(generate);
+        committer.commit(spark.createDataFrame(rows, schema), number);
+        return new Done<>(chunk, planned, written.value(), List.copyOf(unstarted.value()), null);
+      } catch (RuntimeException | Error e) {
+        return new Done<>(chunk, 0, 0, List.of(), e);
+      }
+    });
+  }
+}
