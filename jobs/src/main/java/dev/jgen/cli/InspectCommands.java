@@ -2,18 +2,22 @@ package dev.jgen.cli;
 
 import static org.apache.spark.sql.functions.coalesce;
 import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.expr;
 import static org.apache.spark.sql.functions.lit;
 import static org.apache.spark.sql.functions.sum;
 import static org.apache.spark.sql.functions.when;
 
-import dev.jgen.delta.GenerationsTable;
 import dev.jgen.delta.RunsTable;
 import dev.jgen.spark.SparkSessions;
 import java.io.PrintStream;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
+import io.delta.tables.DeltaTable;
+import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.expressions.Window;
+import org.apache.spark.sql.functions;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 
@@ -26,17 +30,17 @@ final class InspectCommands {
     String output = required(a, "output");
     SparkSession spark = SparkSessions.forReading("jgen-runs");
     spark.sparkContext().setLogLevel("WARN");
-    GenerationsTable table = openTable(spark, output);
+    TableView table = TableView.open(spark, output);
     String runsPath = a.get("runs-path") != null ? a.get("runs-path") : RunsTable.besideOutput(output);
     // Counts from the data itself: the latest attempt of each (row, sample) of each run.
-    List<Row> data = table.latestOfEveryRun().groupBy("run_id").agg(
+    List<Row> data = table.latest(table.all()).groupBy("run_id").agg(
             org.apache.spark.sql.functions.count(lit(1)),
             sum(when(col("status").equalTo("ok"), 1).otherwise(0)),
             sum(when(col("status").equalTo("error"), 1).otherwise(0)),
             org.apache.spark.sql.functions.max("attempt"),
-            sum(coalesce(col("completion_tokens"), lit(0))))
+            sum(coalesce(table.completionTokens(), lit(0))))
         .orderBy("run_id").collectAsList();
-    out.println("Runs in " + output + " (latest attempt of each row and sample):");
+    out.println("Runs in " + output + " (" + table.kind() + "; latest attempt of each row and sample):");
     out.printf("%-22s %7s %7s %7s %8s %9s%n", "RUN", "ROWS", "OK", "ERROR", "ATTEMPTS", "TOKENS");
     for (Row r : data) {
       out.printf(Locale.ROOT, "%-22s %7d %7d %7d %8d %9d%n", r.getString(0), r.getLong(1), r.getLong(2), r.getLong(3), r.getInt(4),
@@ -75,35 +79,58 @@ final class InspectCommands {
     }
     SparkSession spark = SparkSessions.forReading("jgen-show");
     spark.sparkContext().setLogLevel("WARN");
-    GenerationsTable table = openTable(spark, output);
+    TableView table = TableView.open(spark, output);
     String run = a.get("run");
-    Dataset<Row> rows;
-    if (run == null) {
-      rows = a.flag("all-attempts") ? table.all() : table.latestOfEveryRun();
-    } else {
-      rows = a.flag("all-attempts") ? table.run(run) : table.latest(run);
+    Dataset<Row> rows = run == null ? table.all() : table.all().where(col("run_id").equalTo(lit(run)));
+    if (!a.flag("all-attempts")) {
+      rows = table.latest(rows);
     }
     if (a.get("status") != null) {
       rows = rows.where(col("status").equalTo(a.get("status")));
     }
-    rows = rows.orderBy("run_id", "input_row", "sample_index", "attempt").limit(limit);
+    rows = rows.orderBy(col("run_id"), col("input_row"), col(table.sampleColumn()), col("attempt")).limit(limit);
     if (format.equals("jsonl")) {
       rows.toJSON().collectAsList().forEach(out::println);
     } else {
-      for (Row r : rows.collectAsList()) {
-        String text = r.getAs("status").equals("ok") ? r.getAs("output_text") : r.getAs("error");
-        out.printf("%s  %-12s #%d  attempt %d  %-5s  %s%n", r.getAs("run_id"), r.getAs("id"), (Integer) r.getAs("sample_index"),
-            (Integer) r.getAs("attempt"), r.getAs("status"), oneLine(text, 100));
+      for (Row r : rows.withColumn("_jgen_text", table.text()).collectAsList()) {
+        String text = r.getAs("status").equals("ok") ? r.getAs("_jgen_text") : r.getAs("error");
+        out.printf("%s  %-12s #%d  attempt %d  %-5s  %s%n", r.getAs("run_id"), r.getAs(table.idColumn()),
+            (Integer) r.getAs(table.sampleColumn()), (Integer) r.getAs("attempt"), r.getAs("status"), oneLine(text, 100));
       }
     }
     return 0;
   }
 
-  private static GenerationsTable openTable(SparkSession spark, String output) {
-    try {
-      return GenerationsTable.open(spark, output);
-    } catch (IllegalArgumentException e) {
-      throw new Args.UsageException(e.getMessage());
+  /**
+   * How to read each kind of jgen table (generations, MT-Bench answers, self-chat dialogues), told apart by their
+   * columns: the id and sample columns, the text shown, the tokens counted.
+   */
+  private record TableView(String kind, Dataset<Row> all, String idColumn, String sampleColumn, Column text,
+      Column completionTokens) {
+    static TableView open(SparkSession spark, String path) {
+      if (!DeltaTable.isDeltaTable(spark, path)) {
+        throw new Args.UsageException("--output " + path + ": not a Delta table");
+      }
+      Dataset<Row> all = spark.read().format("delta").load(path);
+      List<String> cols = List.of(all.columns());
+      if (cols.contains("output_text") && cols.contains("sample_index")) {
+        return new TableView("generations", all, "id", "sample_index", col("output_text"), col("completion_tokens"));
+      }
+      if (cols.contains("turns") && cols.contains("choice_index")) {
+        return new TableView("MT-Bench answers", all, "question_id", "choice_index", expr("element_at(turns, -1).answer"),
+            expr("aggregate(turns, 0, (acc, t) -> acc + coalesce(t.completion_tokens, 0))"));
+      }
+      if (cols.contains("messages") && cols.contains("steps")) {
+        return new TableView("self-chat dialogues", all, "id", "sample_index", expr("element_at(messages, -1).content"),
+            expr("aggregate(steps, 0, (acc, s) -> acc + coalesce(s.completion_tokens, 0))"));
+      }
+      throw new Args.UsageException("--output " + path + ": not a jgen table (columns: " + String.join(", ", cols) + ")");
+    }
+
+    /** The latest attempt of each (run, row, sample). */
+    Dataset<Row> latest(Dataset<Row> rows) {
+      var w = Window.partitionBy(col("run_id"), col("row_key"), col(sampleColumn)).orderBy(col("attempt").desc(), col("created_at").desc());
+      return rows.withColumn("_rank", functions.row_number().over(w)).where(col("_rank").equalTo(1)).drop("_rank");
     }
   }
 

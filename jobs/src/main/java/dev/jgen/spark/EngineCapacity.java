@@ -10,6 +10,11 @@ import dev.jgen.engine.EngineSpec;
 final class EngineCapacity {
   private EngineCapacity() {}
 
+  /** job.chunk_rows when not set: 16 windows' worth, so a chunk's drain is short beside its generation; at least 512. */
+  static long defaultChunkRows(EngineSpec spec) {
+    return Math.max(512, 16L * estimate(spec));
+  }
+
   static int estimate(EngineSpec spec) {
     if (spec == null || spec.kind().equals("echo")) {
       // A dry run (rendering and tokenizing only) or the zero-cost engine: rows cost microseconds, commits seconds.

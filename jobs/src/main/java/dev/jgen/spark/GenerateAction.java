@@ -165,7 +165,6 @@ public final class GenerateAction {
     try {
       long rowsIn = numbered.count();
       phase("read and check input");
-      long chunkRows = config.integer(ConfigKeys.CHUNK_ROWS);
       Dataset<Row> samples = numbered.withColumn(InputColumns.SAMPLE, explode(sequence(lit(0), lit(n - 1))));
       long missing = 0;
       if (resuming) {
@@ -180,7 +179,7 @@ public final class GenerateAction {
       // Slices of a few rows, in input order, are the unit chunks are cut from: the driver sizes each chunk as the run
       // goes, and a resumed run commits the same rows together as far as they remain.
       long maxChunkRows = config.integer(ConfigKeys.CHUNK_ROWS) > 0 ? config.integer(ConfigKeys.CHUNK_ROWS)
-          : Math.max(512, 16L * EngineCapacity.estimate(job.engine()));
+          : EngineCapacity.defaultChunkRows(job.engine());
       InputColumns columns = new InputColumns(samples.schema(), idColumn);
       pending = samples.javaRDD().persist(StorageLevel.MEMORY_AND_DISK());
       JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());

@@ -61,6 +61,17 @@ public record GenerateJob(
     if (jobKind.equals("mtbench")) {
       MtBenchTemperatures.of(config);
     }
+    if (!jobKind.equals("generate")) {
+      // Multi-turn kinds build their conversations from the question or seed: an attribute sweep or an input dedup
+      // would be silently ignored there, so they are refused.
+      if (!config.map(ConfigKeys.ATTRIBUTES_SWEEP).isEmpty()) {
+        throw new ConfigException(ConfigKeys.ATTRIBUTES_SWEEP + ": only job.kind=generate expands attribute sweeps (job.kind="
+            + jobKind + ")");
+      }
+      if (config.bool(ConfigKeys.INPUT_DEDUP)) {
+        throw new ConfigException(ConfigKeys.INPUT_DEDUP + ": only job.kind=generate deduplicates its input (job.kind=" + jobKind + ")");
+      }
+    }
     GenerationSettings generation = new GenerationSettings(config, model.entry() == null ? null : model.entry().generationDefaults());
     if (generation.maxNewTokens() >= ctx) {
       throw new ConfigException(ConfigKeys.MAX_NEW_TOKENS + ": " + generation.maxNewTokens() + " leaves no room for a prompt in a context of "

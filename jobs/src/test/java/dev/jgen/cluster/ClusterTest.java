@@ -187,6 +187,57 @@ class ClusterTest {
         + StandaloneCluster.tail(log, 60));
   }
 
+  @Test
+  @Order(3)
+  void multiTurnJobSurvivesSigkillOfAnExecutor() throws Exception {
+    List<String> lines = new ArrayList<>();
+    for (int i = 0; i < 16; i++) {
+      lines.add("{\"question_id\": " + (200 + i) + ", \"category\": \"writing\", \"turns\": [\"クラスタの質問 " + i
+          + " です。\", \"続けて " + i + " について。\"]}");
+    }
+    Path in = TestFiles.jsonl(dir, "questions.jsonl", lines);
+    String out = dir.resolve("answers").toString();
+    Path log = dir.resolve("driver-mtbench.log");
+    List<String> a = new ArrayList<>(List.of("generate", "--config", TestFiles.conf().resolve("jobs/mtbench.yaml").toString(),
+        "--set", "input.path=" + in, "--set", "output.path=" + out, "--set", "spark.master=" + cluster.masterUrl(),
+        "--set", "engine.threads=1", "--set", "generation.max_new_tokens=12", "--set", "job.partitions=4",
+        "--set", "job.chunk_rows=4"));
+    for (Map.Entry<String, String> e : cluster.appConf().entrySet()) {
+      a.add("--set");
+      a.add("spark.conf." + e.getKey() + "=" + e.getValue());
+    }
+    driver = cluster.startDriver(log, a);
+    Path firstChunk = Path.of(out, "_delta_log", "00000000000000000001.json");
+    long deadline = System.currentTimeMillis() + 180_000;
+    while (!Files.exists(firstChunk) && driver.isAlive() && System.currentTimeMillis() < deadline) {
+      Thread.sleep(20);
+    }
+    assertTrue(Files.exists(firstChunk), "the job committed a chunk\n" + StandaloneCluster.tail(log, 60) + "\n" + cluster.logs(30));
+    List<ProcessHandle> executors = cluster.executors();
+    ProcessHandle victim = null;
+    List<TaskWatch> watches = executors.stream().map(e -> new TaskWatch(e, cluster.executorLog(e))).toList();
+    deadline = System.currentTimeMillis() + 120_000;
+    while (victim == null && driver.isAlive() && System.currentTimeMillis() < deadline) {
+      for (TaskWatch w : watches) {
+        if (w.inTask()) {
+          victim = w.executor;
+          victim.destroyForcibly(); // SIGKILL, in the middle of a task's conversations
+          break;
+        }
+      }
+      Thread.sleep(5);
+    }
+    assertTrue(victim != null, "an executor was caught running a task\n" + StandaloneCluster.tail(log, 60));
+    if (!driver.waitFor(300, TimeUnit.SECONDS)) {
+      fail("the job did not finish\n" + StandaloneCluster.tail(log, 60) + "\n" + cluster.logs(30));
+    }
+    assertEquals(0, driver.exitValue(), StandaloneCluster.tail(log, 80) + "\n" + cluster.logs(30));
+    Dataset<Row> rows = TestSpark.get().read().format("delta").load(out);
+    assertEquals(16, rows.count(), "no duplicates");
+    assertEquals(16, rows.select("question_id", "choice_index").distinct().count(), "each conversation exactly once");
+    assertEquals(16, rows.where("status = 'ok' AND size(turns) = 2").count(), "both turns of every question");
+  }
+
   /** Follows an executor's stderr: is a Spark task running there now, and has llama.cpp started a request since it began? */
   private static final class TaskWatch {
     final ProcessHandle executor;
@@ -227,6 +278,12 @@ class ClusterTest {
         }
       }
       return inTask && engineBusy;
+    }
+
+    /** Whether a Spark task is running there now. */
+    boolean inTask() throws java.io.IOException {
+      generating();
+      return inTask;
     }
   }
 

@@ -140,12 +140,18 @@ class MtBenchAnswersTest {
       }
     }
 
-    // A second run resumes: the ok question is kept, the errors are tried again as attempt 2.
+    // A second run resumes: every question the run holds is done, errors included (not silently regenerated).
     MtBenchResult again = GenerateMtBenchAnswers.of(TestSpark.get(), EvalTesting.job(s)).progress(null).execute();
     assertEquals(2, again.attempt());
-    assertEquals(9, again.generatedNow());
+    assertEquals(0, again.generatedNow());
     assertEquals(1, again.ok());
     assertEquals(9, again.error());
+    // --retry-errors tries the errors again as a new attempt; the ok question is kept.
+    MtBenchResult retried = GenerateMtBenchAnswers.of(TestSpark.get(), EvalTesting.job(s)).progress(null).retryErrors(true).execute();
+    assertEquals(3, retried.attempt());
+    assertEquals(9, retried.generatedNow());
+    assertEquals(1, retried.ok());
+    assertEquals(9, retried.error());
   }
 
   private static void assertError(Row row, String message) {
