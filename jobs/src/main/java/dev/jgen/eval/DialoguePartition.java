@@ -18,12 +18,10 @@ import dev.jgen.spark.ChunkTask;
 import java.io.Serializable;
 import java.util.Iterator;
 import java.util.concurrent.CompletableFuture;
-import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Row;
 import org.apache.spark.util.LongAccumulator;
-import org.apache.spark.util.TaskCompletionListener;
 
 /**
  * The executor side of the multi-turn kinds (MT-Bench answers, self-chat): streams a partition's conversations through
@@ -125,29 +123,9 @@ final class DialoguePartition implements FlatMapFunction<Iterator<Dialogue>, Row
         },
         x -> {
           counters.conversations().add(1);
-          accounting.written().add(1);
           return rows.make(x.dialogue);
         });
-    TaskContext task = TaskContext.get();
-    if (task != null) {
-      task.addTaskCompletionListener((TaskCompletionListener) ctx -> window.cancelAll());
-    }
-    return new Iterator<>() {
-      @Override
-      public boolean hasNext() {
-        if (window.hasNext()) {
-          return true;
-        }
-        bounded.reportRest();
-        generator.checkHealthAtEnd();
-        return false;
-      }
-
-      @Override
-      public Row next() {
-        return window.next();
-      }
-    };
+    return ChunkTask.outputs(window, bounded, accounting, generator::checkHealthAtEnd);
   }
 
   /** Plans and submits the conversation's next generation; returns its request, or null when the conversation is done. */

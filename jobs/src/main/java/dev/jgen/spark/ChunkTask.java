@@ -1,10 +1,13 @@
 package dev.jgen.spark;
 
+import dev.jgen.engine.CompletionWindow;
 import java.io.Serializable;
 import java.util.Iterator;
 import java.util.NoSuchElementException;
+import org.apache.spark.TaskContext;
 import org.apache.spark.util.CollectionAccumulator;
 import org.apache.spark.util.LongAccumulator;
+import org.apache.spark.util.TaskCompletionListener;
 
 /**
  * The executor side of one chunk's time limit, shared by every planner's tasks: a task starts new items only during
@@ -62,5 +65,36 @@ public final class ChunkTask {
 
   public static <T> Bounded<T> bound(Iterator<T> input, Accounting accounting, Position<T> position) {
     return new Bounded<>(input, accounting, position);
+  }
+
+  /**
+   * A task's output: the window's results as they complete, each counted as written. A task that is killed or fails
+   * cancels its generations still in flight (the engine frees their slots); at the end of the input, the items the
+   * time limit left are reported and {@code atEnd} runs (the run's health check).
+   */
+  public static <T, O> Iterator<O> outputs(CompletionWindow<T, ?, O> window, Bounded<T> bounded, Accounting accounting,
+      Runnable atEnd) {
+    TaskContext task = TaskContext.get();
+    if (task != null) {
+      task.addTaskCompletionListener((TaskCompletionListener) ctx -> window.cancelAll());
+    }
+    return new Iterator<>() {
+      @Override
+      public boolean hasNext() {
+        if (window.hasNext()) {
+          return true;
+        }
+        bounded.reportRest();
+        atEnd.run();
+        return false;
+      }
+
+      @Override
+      public O next() {
+        O out = window.next();
+        accounting.written().add(1);
+        return out;
+      }
+    };
   }
 }

@@ -20,8 +20,6 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import org.apache.spark.SparkEnv;
-import org.apache.spark.TaskContext;
-import org.apache.spark.util.TaskCompletionListener;
 import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Row;
@@ -74,29 +72,7 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
     CompletionWindow<Row, Pending, Row> window = new CompletionWindow<>(bounded, generator.window(),
         row -> start(row, generator), p -> p.generation == null ? null : p.generation.pending(),
         p -> finish(p, info, executorId));
-    TaskContext task = TaskContext.get();
-    if (task != null) {
-      // A task that is killed or fails must not leave its generations running on the engine.
-      task.addTaskCompletionListener((TaskCompletionListener) ctx -> window.cancelAll());
-    }
-    return new Iterator<>() {
-      @Override
-      public boolean hasNext() {
-        if (window.hasNext()) {
-          return true;
-        }
-        bounded.reportRest();
-        generator.checkHealthAtEnd();
-        return false;
-      }
-
-      @Override
-      public Row next() {
-        Row r = window.next();
-        accounting.written().add(1);
-        return r;
-      }
-    };
+    return ChunkTask.outputs(window, bounded, accounting, generator::checkHealthAtEnd);
   }
 
   /** One row between preparation and its output. */
