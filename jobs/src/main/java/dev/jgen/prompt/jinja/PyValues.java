@@ -666,12 +666,15 @@ final class PyValues {
     if (o instanceof Undefined) {
       return List.of();
     }
+    if (o instanceof PyIterator) {
+      return ((PyIterator) o).drain();
+    }
     throw Errors.type("'" + typeName(o) + "' object is not iterable");
   }
 
   static boolean isIterable(Object o) {
     return o instanceof List || o instanceof String || o instanceof Map || o instanceof Collection
-        || o instanceof Undefined;
+        || o instanceof Undefined || o instanceof PyIterator;
   }
 
   /** Python {@code item in container}. */
@@ -697,6 +700,16 @@ final class PyValues {
       return false;
     }
     if (container instanceof Undefined) {
+      return false;
+    }
+    if (container instanceof PyIterator) {
+      // Python consumes an iterator up to the first equal item
+      PyIterator it = (PyIterator) container;
+      for (Object x = it.next(); x != Undefined.MISSING; x = it.next()) {
+        if (eq(x, item)) {
+          return true;
+        }
+      }
       return false;
     }
     throw Errors.type("argument of type '" + typeName(container) + "' is not iterable");
