@@ -108,6 +108,13 @@ final class PyValues {
         throw Errors.overflow("Python int too large to convert to C ssize_t");
       }
     }
+    if (!(o instanceof Number)) {
+      // where Python wants an int (a width, a count, an index) and gets another type
+      if (o instanceof Undefined) {
+        throw ((Undefined) o).fail();
+      }
+      throw Errors.type("'" + typeName(o) + "' object cannot be interpreted as an integer");
+    }
     return ((Number) o).longValue();
   }
 
@@ -117,6 +124,12 @@ final class PyValues {
     }
     if (o instanceof Float) {
       return Double.parseDouble(o.toString());
+    }
+    if (!(o instanceof Number)) {
+      if (o instanceof Undefined) {
+        throw ((Undefined) o).fail();
+      }
+      throw Errors.type("must be real number, not " + typeName(o));
     }
     return ((Number) o).doubleValue();
   }
