@@ -29,8 +29,12 @@ public record TinyModelSpec(int hidden, int layers, int heads, int kvHeads, int 
         this(hidden, layers, heads, kvHeads, ffn, contextLength, extraVocab, type, seed, 0);
     }
 
-    /** EOS logit scale of {@link #tinyStopping()}: with it, greedy generations stop on EOS after a few to ~40 tokens. */
-    public static final double STOPPING_EOS_SCALE = 2.5;
+    /**
+     * EOS logit scale of {@link #tinyStopping()}. Measured with llama.cpp, 40 prompts, temperature 0.7, seeds 0-39,
+     * max_new_tokens 32: 24 stopped on EOS (2 of them with empty text), 16 ran to the limit. (At 1.0 more than half
+     * are empty; greedy decoding stops at once from 1.0 up, since the template ends every prompt the same way.)
+     */
+    public static final double STOPPING_EOS_SCALE = 0.85;
 
     /** Vocabulary size of llm-jp-3 (config.json {@code vocab_size}). */
     public static final int LLM_JP_3_VOCAB_SIZE = 99_584;
