@@ -57,6 +57,7 @@ public final class PromptTranslator {
    *
    * @param maxNewTokens the row's generation budget, checked against the context together with the prompt
    * @throws InvalidRowException for anything about the row that prevents an exact prompt
+   * @throws InternalRenderException for a bug of the template interpreter (not the row's fault: a run error)
    */
   public PreparedPrompt prepare(ChatInput in, int maxNewTokens) {
     List<String> warnings = new ArrayList<>();
