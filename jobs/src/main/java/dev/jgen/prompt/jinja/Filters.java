@@ -127,9 +127,11 @@ final class Filters {
       return PyFormat.percent(s(v), a.kw.isEmpty() ? PyTuple.copyOf(a.pos) : a.kw);
     }, "format");
     reg((v, a) -> PyValues.repr(sortDicts(v)), "pprint");
+    // markupsafe Markup.striptags: drop comments, then tags, collapse whitespace, then unescape entities (so
+    // "&nbsp;" becomes U+00A0 after the collapsing, not a space)
     reg((v, a) -> {
-      String str = s(v).replaceAll("(?s)<!--.*?-->|<[^>]*>", "");
-      return String.join(" ", PyStr.split(str.replace("&nbsp;", " "), null, -1).toArray(new String[0]));
+      String str = s(v).replaceAll("(?s)<!--.*?-->", "").replaceAll("(?s)<.*?>", "");
+      return unescape(String.join(" ", PyStr.split(str, null, -1).toArray(new String[0])));
     }, "striptags");
   }
 
@@ -191,6 +193,41 @@ final class Filters {
       int k = Character.charCount(cp);
       sb.append(PyStr.upper(item.substring(0, k))).append(PyStr.lower(item.substring(k)));
     }
+    return sb.toString();
+  }
+
+  private static final Pattern ENTITY = Pattern.compile("&(#[0-9]+|#[xX][0-9a-fA-F]+|[a-zA-Z]+);");
+  private static final Map<String, String> NAMED_ENTITIES = Map.of("amp", "&", "lt", "<", "gt", ">", "quot", "\"",
+      "apos", "'", "nbsp", "\u00a0");
+
+  /**
+   * html.unescape (what Markup.unescape calls) for numeric references and the common named ones; other names of
+   * HTML5's 2,231 are left as written.
+   */
+  static String unescape(String str) {
+    if (str.indexOf('&') < 0) {
+      return str;
+    }
+    Matcher m = ENTITY.matcher(str);
+    StringBuilder sb = new StringBuilder();
+    while (m.find()) {
+      String name = m.group(1);
+      String rep;
+      if (name.startsWith("#")) {
+        boolean hex = name.length() > 1 && (name.charAt(1) == 'x' || name.charAt(1) == 'X');
+        int cp;
+        try {
+          cp = Integer.parseInt(name.substring(hex ? 2 : 1), hex ? 16 : 10);
+        } catch (NumberFormatException e) {
+          cp = -1;
+        }
+        rep = cp > 0 && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF) ? new String(Character.toChars(cp)) : "\ufffd";
+      } else {
+        rep = NAMED_ENTITIES.getOrDefault(name, m.group());
+      }
+      m.appendReplacement(sb, Matcher.quoteReplacement(rep));
+    }
+    m.appendTail(sb);
     return sb.toString();
   }
 
