@@ -29,6 +29,14 @@ public final class JgenTaskAccess {
     return output.stop;
   }
 
+  /**
+   * Cancels a task: llama.cpp releases its slot and drops its results (jllama.cpp cancelCompletion). Call it only from
+   * the thread that receives the task's results, never while another thread waits in {@link #receive} for it.
+   */
+  public static void cancel(LlamaModel model, int taskId) {
+    model.cancelCompletion(taskId);
+  }
+
   public static void release(LlamaModel model, int taskId) {
     model.releaseTask(taskId);
   }

@@ -10,7 +10,8 @@ import java.util.Map;
  * @param templateFile a tokenizer_config.json relative to the conf folder, or null when the weights carry it
  * @param attributes {@code steerlm} when the template reads the nine SteerLM attributes, else {@code none}
  * @param systemPromptIgnored the template prints a fixed text for any system message (llm-jp-3)
- * @param source {@code tiny} for the project's own random tiny model, else null
+ * @param source {@code tiny} for the project's own random tiny model ({@code tiny-stop}: its variant that can emit EOS),
+ *     else null
  */
 public record ModelEntry(
     String id,
@@ -32,6 +33,6 @@ public record ModelEntry(
   }
 
   public boolean isTiny() {
-    return "tiny".equals(source);
+    return "tiny".equals(source) || "tiny-stop".equals(source);
   }
 }

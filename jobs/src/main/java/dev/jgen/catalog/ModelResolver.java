@@ -3,6 +3,7 @@ package dev.jgen.catalog;
 import dev.jgen.config.ConfigException;
 import dev.jgen.model.TinyModelSpec;
 import dev.jgen.model.TinyModelWriter;
+import dev.jgen.prompt.TokenizerConfig;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -59,7 +60,7 @@ public final class ModelResolver {
       }
     } else if (entry != null && entry.isTiny()) {
       try {
-        dir = TinyModelWriter.ensure(cacheDir.resolve("models"), TinyModelSpec.tiny());
+        dir = TinyModelWriter.ensure(cacheDir.resolve("models"), TinyModelSpec.forCatalogSource(entry.source()));
       } catch (IOException e) {
         throw new ConfigException("model.id " + modelId + ": cannot write the tiny model into " + cacheDir + ": " + e.getMessage(), e);
       }
@@ -93,11 +94,17 @@ public final class ModelResolver {
     return new ResolvedModel(name, entry, gguf, tokenizerJson, tokenizerConfig, origin, context, gguf == null ? null : fingerprint(gguf));
   }
 
+  /**
+   * Whether the model's own tokenizer_config.json carries a template. {@code "chat_template": null} (or an empty list)
+   * means none, as in transformers, so the catalog's template applies (issue 12); a malformed file is a config error.
+   */
   private static boolean hasChatTemplate(Path tokenizerConfig) {
     try {
-      return Files.readString(tokenizerConfig).contains("\"chat_template\"");
-    } catch (IOException e) {
+      return !TokenizerConfig.read(tokenizerConfig).chatTemplates().isEmpty();
+    } catch (java.io.UncheckedIOException e) {
       return false;
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException("model.path: " + e.getMessage(), e);
     }
   }
 

@@ -244,7 +244,7 @@ public final class Main {
   }
 
   private static int tinyModel(String[] argv, PrintStream out) throws ConfigException {
-    Args a = Args.parse(argv, 1, Set.of("out", "shape"), Set.of());
+    Args a = Args.parse(argv, 1, Set.of("out", "shape", "eos-scale"), Set.of());
     if (a.get("out") == null) {
       throw new Args.UsageException("tiny-model needs --out DIR");
     }
@@ -254,6 +254,15 @@ public final class Main {
       case "llm-jp-3-1.8b" -> TinyModelSpec.llmJp3_1_8bShape();
       default -> throw new Args.UsageException("--shape: one of tiny | llm-jp-3-1.8b");
     };
+    // --- tiny-model --eos-scale (issue 17): a model that can stop on EOS ---
+    if (a.get("eos-scale") != null) {
+      try {
+        spec = spec.withEosScale(Double.parseDouble(a.get("eos-scale")));
+      } catch (IllegalArgumentException e) {
+        throw new Args.UsageException("--eos-scale: a number >= 0 (0: never EOS; "
+            + TinyModelSpec.STOPPING_EOS_SCALE + ": the tiny-llama-ja-stop model), got " + a.get("eos-scale"));
+      }
+    }
     try {
       Path dir = TinyModelWriter.write(Path.of(a.get("out")), spec);
       out.println("jgen: wrote a " + shape + " model with random weights to " + dir.toAbsolutePath());
@@ -334,7 +343,7 @@ public final class Main {
         models                     list the model catalog (conf/models/)
         bench [--scenario engine|pipeline|serving|all] [--quick] [--out FILE.json]
                                    measure the job against the bare engine, the pipeline's cost, the serving window
-        tiny-model --out DIR [--shape tiny|llm-jp-3-1.8b]
+        tiny-model --out DIR [--shape tiny|llm-jp-3-1.8b] [--eos-scale X (EOS logit spread; 0 never stops)]
                                    write a Llama model with random weights (GGUF + Hugging Face tokenizer files)
 
 %s

@@ -238,7 +238,10 @@ public final class TinyModelWriter {
         long f = spec.ffn();
         TensorType t = spec.type();
         int newline = TinyVocabulary.FIRST_BYTE_ID + '\n';
-        IntPredicate silentRow = row -> row < TinyVocabulary.FIRST_PIECE_ID && row != newline;
+        // with eosScale > 0 the EOS row keeps its random values (scaled) instead of being silenced
+        boolean eosSpeaks = spec.eosScale() > 0;
+        IntPredicate silentRow = row -> row < TinyVocabulary.FIRST_PIECE_ID && row != newline
+                && !(eosSpeaks && row == TinyVocabulary.EOS_ID);
 
         weight(w, spec, "token_embd.weight", t, h, v, null);
         for (int i = 0; i < spec.layers(); i++) {
@@ -254,7 +257,9 @@ public final class TinyModelWriter {
             weight(w, spec, b + "ffn_down.weight", t, f, h, null);
         }
         norm(w, "output_norm.weight", h);
-        weight(w, spec, "output.weight", t, h, v, silentRow, OUTPUT_LOGIT_STD / Math.sqrt(h));
+        w.addTensor("output.weight", t, new long[] {h, v}, new RandomWeights(mix(spec.seed(), "output.weight"),
+                OUTPUT_LOGIT_STD / Math.sqrt(h), (int) h, silentRow, eosSpeaks ? TinyVocabulary.EOS_ID : -1,
+                (float) spec.eosScale()));
         return w;
     }
 
@@ -293,11 +298,21 @@ public final class TinyModelWriter {
         private long state;
         private long position;
 
+        /** Row multiplied by {@link #rowScale} (the stopping model's EOS row), or -1. */
+        private final int scaledRow;
+        private final float rowScale;
+
         RandomWeights(long seed, double std, int rowLength, IntPredicate zeroRow) {
+            this(seed, std, rowLength, zeroRow, -1, 1f);
+        }
+
+        RandomWeights(long seed, double std, int rowLength, IntPredicate zeroRow, int scaledRow, float rowScale) {
             this.state = seed;
             this.amplitude = (float) (std * Math.sqrt(3.0) / (1 << 23));
             this.rowLength = rowLength;
             this.zeroRow = zeroRow;
+            this.scaledRow = scaledRow;
+            this.rowScale = rowScale;
         }
 
         static long splitmix(long z) {
@@ -316,9 +331,12 @@ public final class TinyModelWriter {
                     dst[i + 1] = ((int) (z & 0xffffff) - (1 << 23) + 0.5f) * amplitude;
                 }
             }
-            if (zeroRow != null) {
+            if (zeroRow != null || scaledRow >= 0) {
                 for (int i = 0; i < len; i++) {
-                    if (zeroRow.test((int) ((position + i) / rowLength))) {
+                    int row = (int) ((position + i) / rowLength);
+                    if (row == scaledRow) {
+                        dst[i] *= rowScale;
+                    } else if (zeroRow != null && zeroRow.test(row)) {
                         dst[i] = 0f;
                     }
                 }
@@ -340,6 +358,10 @@ public final class TinyModelWriter {
         s.put("extraVocab", spec.extraVocab());
         s.put("type", spec.type().name());
         s.put("seed", spec.seed());
+        if (spec.eosScale() != 0) {
+            // only when set, so the metadata (and the cache check) of the non-stopping models stays as before
+            s.put("eosScale", spec.eosScale());
+        }
         return s;
     }
 

@@ -12,7 +12,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * the llama.cpp engine, the DJL Serving client, the dry run and {@code jgen render}.
  */
 public final class PromptTranslator {
-  private static final Map<String, PromptTranslator> SHARED = new ConcurrentHashMap<>();
+  private static final Map<List<Object>, PromptTranslator> SHARED = new ConcurrentHashMap<>();
 
   private final PromptSpec spec;
   private final ChatTemplate template;
@@ -26,10 +26,22 @@ public final class PromptTranslator {
     this.guard = new ContentGuard(spec.specialTokensInContent(), TokenizerFiles.specialTokenTexts(spec), spec.templateSource());
   }
 
-  /** The JVM's translator for this spec: the template is compiled and the tokenizer loaded once per executor. */
+  /**
+   * The JVM's translator for this spec: the template is compiled and the tokenizer loaded once per executor. The key
+   * holds everything that changes a render or its checks (issue 12): two models with the same template text but
+   * different special tokens (BOS/EOS) or tokenizers must never share a translator.
+   */
   public static PromptTranslator shared(PromptSpec spec) {
-    return SHARED.computeIfAbsent(spec.templateSha256() + "/" + spec.tokenizerSha256() + "/" + spec.specialTokensInContent()
-        + "/" + spec.attributesApplyTo() + "/" + spec.contextLength(), k -> new PromptTranslator(spec));
+    return SHARED.computeIfAbsent(cacheKey(spec), k -> new PromptTranslator(spec));
+  }
+
+  /** Every PromptSpec field by value (the tokenizer by its hash); a List, so no separator can make two keys collide. */
+  static List<Object> cacheKey(PromptSpec spec) {
+    return java.util.Arrays.asList(spec.modelId(), spec.templateSource(), spec.templateOrigin(),
+        spec.specialTokens() == null ? null : new java.util.TreeMap<>(spec.specialTokens()), spec.tokenizerSha256(),
+        spec.tokenizerJson() == null ? null : spec.tokenizerJson().length, spec.contextLength(),
+        spec.specialTokensInContent(), spec.attributesApplyTo(), spec.templateReadsAttributes(),
+        spec.templateIgnoresSystem());
   }
 
   public PromptSpec spec() {
@@ -45,6 +57,7 @@ public final class PromptTranslator {
    *
    * @param maxNewTokens the row's generation budget, checked against the context together with the prompt
    * @throws InvalidRowException for anything about the row that prevents an exact prompt
+   * @throws InternalRenderException for a bug of the template interpreter (not the row's fault: a run error)
    */
   public PreparedPrompt prepare(ChatInput in, int maxNewTokens) {
     List<String> warnings = new ArrayList<>();

@@ -157,6 +157,68 @@ class PromptTranslatorTest {
     return out;
   }
 
+  /** The spec of {@code base} with another template and special tokens (everything else kept). */
+  private static PromptSpec withTemplate(PromptSpec base, String modelId, String template, Map<String, String> special) {
+    return new PromptSpec(modelId, template, PromptSpecs.sha256(template.getBytes(java.nio.charset.StandardCharsets.UTF_8)),
+        "inline", special, base.tokenizerJson(), base.tokenizerSha256(), base.contextLength(), "reject", "last_user", false,
+        false);
+  }
+
+  @Test
+  void anInterpreterBugIsAnInternalErrorNotTheRowsTypeError() {
+    PromptSpec base = TestModels.spec("llm-jp-3-1.8b-instruct", false, "reject");
+    PromptTranslator t = new PromptTranslator(withTemplate(base, "bug-probe",
+        "{{ bos_token }}{{ messages[0]['content'] }}{% if probe %}{{ probe.x }}{{ raise_exception('bad row: ' + probe_msg) }}{% endif %}",
+        Map.of("bos_token", "<s>", "eos_token", "</s>")));
+    // A Java exception thrown while rendering (here from a map whose lookup fails, as an interpreter bug would throw
+    // a NullPointerException or ClassCastException) is not the row's fault: it surfaces as InternalRenderException
+    // with the original as the cause, never as InvalidRowException / TemplateException.
+    java.util.Map<String, Object> broken = new java.util.AbstractMap<>() {
+      @Override
+      public java.util.Set<Map.Entry<String, Object>> entrySet() {
+        throw new IllegalStateException("simulated interpreter bug");
+      }
+    };
+    Map<String, Object> kwargs = new LinkedHashMap<>();
+    kwargs.put("probe", broken);
+    ChatInput bug = new ChatInput(List.of(msg("user", "hi")), null, null, Map.of(), true, kwargs, null);
+    InternalRenderException e = assertThrows(InternalRenderException.class, () -> t.prepare(bug, 8));
+    assertTrue(e.getCause() instanceof IllegalStateException, String.valueOf(e.getCause()));
+    assertFalse(e.getMessage().startsWith("chat template:"), e.getMessage());
+    assertThrows(InternalRenderException.class, () -> t.renderVerbatim(bug));
+    // A Python-level error of the row's content stays a row error with transformers' message
+    Map<String, Object> rowKwargs = new LinkedHashMap<>();
+    rowKwargs.put("probe", Map.of("x", 1));
+    rowKwargs.put("probe_msg", "no");
+    InvalidRowException rowError = assertThrows(InvalidRowException.class,
+        () -> t.prepare(new ChatInput(List.of(msg("user", "hi")), null, null, Map.of(), true, rowKwargs, null), 8));
+    assertEquals("chat template: TemplateError: bad row: no", rowError.getMessage());
+    Map<String, Object> undefinedKwargs = new LinkedHashMap<>();
+    undefinedKwargs.put("probe", Map.of("x", 1));
+    InvalidRowException undefinedError = assertThrows(InvalidRowException.class,
+        () -> t.prepare(new ChatInput(List.of(msg("user", "hi")), null, null, Map.of(), true, undefinedKwargs, null), 8));
+    assertTrue(undefinedError.getMessage().startsWith("chat template: UndefinedError: "), undefinedError.getMessage());
+    assertEquals("<s>hi", t.prepare(new ChatInput(List.of(msg("user", "hi")), null, null, Map.of(), true, null, null), 8).text());
+  }
+
+  @Test
+  void sharedTranslatorsAreKeyedOnSpecialTokensAndModel() {
+    PromptSpec base = TestModels.spec("llm-jp-3-1.8b-instruct", false, "reject");
+    String template = "{{ bos_token }}{% for m in messages %}{{ m['content'] }}{{ eos_token }}{% endfor %}";
+    PromptSpec a = withTemplate(base, "model-a", template, Map.of("bos_token", "<s>", "eos_token", "</s>"));
+    PromptSpec b = withTemplate(base, "model-b", template, Map.of("bos_token", "<|begin|>", "eos_token", "<|end|>"));
+    PromptSpec aAgain = withTemplate(base, "model-a", template, new java.util.TreeMap<>(Map.of("eos_token", "</s>",
+        "bos_token", "<s>")));
+    ChatInput in = new ChatInput(List.of(msg("user", "こんにちは")), null, null, Map.of(), true, null, null);
+    // rendered in one JVM, in both orders: each model keeps its own tokens
+    assertEquals("<s>こんにちは</s>", PromptTranslator.shared(a).prepare(in, 8).text());
+    assertEquals("<|begin|>こんにちは<|end|>", PromptTranslator.shared(b).prepare(in, 8).text());
+    assertEquals("<s>こんにちは</s>", PromptTranslator.shared(a).prepare(in, 8).text());
+    assertTrue(PromptTranslator.shared(a) == PromptTranslator.shared(aAgain), "an equal spec reuses the translator");
+    PromptSpec sameTokensOtherModel = withTemplate(base, "model-c", template, Map.of("bos_token", "<s>", "eos_token", "</s>"));
+    assertEquals("model-c", PromptTranslator.shared(sameTokensOtherModel).spec().modelId());
+  }
+
   private static int count(int[] ids, int id) {
     int n = 0;
     for (int i : ids) {

@@ -77,7 +77,7 @@ final class Filters {
     reg(Filters::round, "round");
     reg((v, a) -> {
       if (v instanceof Undefined) {
-        return new ArrayList<>();
+        return PyIterator.generator(new ArrayList<>(), "do_items");
       }
       if (!(v instanceof Map)) {
         throw Errors.type("Can only get item pairs from a mapping.");
@@ -86,17 +86,21 @@ final class Filters {
       for (Map.Entry<?, ?> e : ((Map<?, ?>) v).entrySet()) {
         out.add(PyTuple.of(e.getKey(), e.getValue()));
       }
-      return out;
+      return PyIterator.generator(out, "do_items");
     }, "items");
     reg(Filters::dictsort, "dictsort");
     reg(Filters::unique, "unique");
     reg((v, a) -> {
       if (v instanceof String) {
-        return new StringBuilder((String) v).reverse().toString();
+        return new StringBuilder((String) v).reverse().toString(); // keeps surrogate pairs together
       }
+      // do_reverse: reversed(value) where Python has it (a list_reverseiterator, a tuple's "reversed", a dict's
+      // dict_reversekeyiterator), else a reversed list of the items
+      String kind = v instanceof PyTuple ? "reversed" : v instanceof List ? "list_reverseiterator"
+          : v instanceof Map ? "dict_reversekeyiterator" : null;
       List<Object> l = new ArrayList<>(PyValues.iterate(v));
       Collections.reverse(l);
-      return l;
+      return kind == null ? l : PyIterator.of(l, kind);
     }, "reverse");
     reg(Filters::sort, "sort");
     reg(Filters::indent, "indent");
@@ -115,18 +119,35 @@ final class Filters {
     }, "wordcount");
     reg((v, a) -> PyStr.center(s(v), (int) a.integer(0, "width", 80), " "), "center");
     reg(Filters::truncate, "truncate");
-    reg((v, a) -> PyValues.getattr(v, s(a.required(0, "name"))), "attr");
+    reg((v, a) -> attr(v, s(a.required(0, "name"))), "attr");
     reg((v, a) -> {
       if (!a.pos.isEmpty() && !a.kw.isEmpty()) {
         throw Errors.runtime("can't handle positional and keyword arguments at the same time");
       }
       return PyFormat.percent(s(v), a.kw.isEmpty() ? PyTuple.copyOf(a.pos) : a.kw);
     }, "format");
-    reg((v, a) -> PyValues.repr(v), "pprint");
+    reg((v, a) -> PyValues.repr(sortDicts(v)), "pprint");
+    // markupsafe Markup.striptags: drop comments, then tags, collapse whitespace, then unescape entities (so
+    // "&nbsp;" becomes U+00A0 after the collapsing, not a space)
     reg((v, a) -> {
-      String str = s(v).replaceAll("(?s)<!--.*?-->|<[^>]*>", "");
-      return String.join(" ", PyStr.split(str.replace("&nbsp;", " "), null, -1).toArray(new String[0]));
+      String str = s(v).replaceAll("(?s)<!--.*?-->", "").replaceAll("(?s)<.*?>", "");
+      return unescape(String.join(" ", PyStr.split(str, null, -1).toArray(new String[0])));
     }, "striptags");
+  }
+
+  /**
+   * do_attr (filters.py): a real attribute only (methods, loop/namespace attributes); unlike {@code foo.bar} it never
+   * falls back to the item of that name, so {@code message|attr('role')} is Undefined.
+   */
+  private static Object attr(Object v, String name) {
+    if (v instanceof Undefined || name.startsWith("__")) {
+      return PyValues.getattr(v, name);
+    }
+    if (v instanceof PyValues.PyObject) {
+      return PyValues.getattr(v, name);
+    }
+    Object m = PyMethods.lookup(v, name);
+    return m != null ? m : Undefined.member(v, name);
   }
 
   private static Object tojson(Object v, Args a) {
@@ -175,6 +196,41 @@ final class Filters {
     return sb.toString();
   }
 
+  private static final Pattern ENTITY = Pattern.compile("&(#[0-9]+|#[xX][0-9a-fA-F]+|[a-zA-Z]+);");
+  private static final Map<String, String> NAMED_ENTITIES = Map.of("amp", "&", "lt", "<", "gt", ">", "quot", "\"",
+      "apos", "'", "nbsp", "\u00a0");
+
+  /**
+   * html.unescape (what Markup.unescape calls) for numeric references and the common named ones; other names of
+   * HTML5's 2,231 are left as written.
+   */
+  static String unescape(String str) {
+    if (str.indexOf('&') < 0) {
+      return str;
+    }
+    Matcher m = ENTITY.matcher(str);
+    StringBuilder sb = new StringBuilder();
+    while (m.find()) {
+      String name = m.group(1);
+      String rep;
+      if (name.startsWith("#")) {
+        boolean hex = name.length() > 1 && (name.charAt(1) == 'x' || name.charAt(1) == 'X');
+        int cp;
+        try {
+          cp = Integer.parseInt(name.substring(hex ? 2 : 1), hex ? 16 : 10);
+        } catch (NumberFormatException e) {
+          cp = -1;
+        }
+        rep = cp > 0 && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF) ? new String(Character.toChars(cp)) : "\ufffd";
+      } else {
+        rep = NAMED_ENTITIES.getOrDefault(name, m.group());
+      }
+      m.appendReplacement(sb, Matcher.quoteReplacement(rep));
+    }
+    m.appendTail(sb);
+    return sb.toString();
+  }
+
   static String escape(String str) {
     StringBuilder sb = new StringBuilder(str.length() + 16);
     for (int i = 0; i < str.length(); i++) {
@@ -193,19 +249,72 @@ final class Filters {
 
   /** Jinja's make_attrgetter: dotted paths, integer parts as indices, each step a getitem. */
   private static Object attrPath(Object item, Object attribute) {
+    return attrPath(item, attribute, null);
+  }
+
+  /**
+   * make_attrgetter with a default (filters.py): after each step an Undefined becomes {@code dflt}, unless the
+   * default is None (jinja2 tests {@code default is not None}, so map(attribute=..., default=none) keeps Undefined).
+   */
+  private static Object attrPath(Object item, Object attribute, Object dflt) {
     if (attribute == null) {
       return item;
     }
     if (!(attribute instanceof String)) {
-      return PyValues.getitem(item, attribute);
+      Object v = PyValues.getitem(item, attribute);
+      return dflt != null && v instanceof Undefined ? dflt : v;
     }
     Object v = item;
     for (String part : ((String) attribute).split("\\.", -1)) {
       Object key = part;
-      if (!part.isEmpty() && part.chars().allMatch(Character::isDigit)) {
-        key = Long.parseLong(part);
+      if (!part.isEmpty() && part.chars().allMatch(c -> c >= '0' && c <= '9')) {
+        key = PyValues.norm(new java.math.BigInteger(part));
       }
       v = PyValues.getitem(v, key);
+      if (dflt != null && v instanceof Undefined) {
+        v = dflt;
+      }
+    }
+    return v;
+  }
+
+  /** make_multi_attrgetter (used by sort): a comma-separated list of attribute paths gives a list of keys. */
+  private static Object multiAttrPath(Object item, Object attribute, boolean caseSensitive) {
+    if (!(attribute instanceof String) || ((String) attribute).indexOf(',') < 0) {
+      return attrPath(item, attribute);
+    }
+    List<Object> keys = new ArrayList<>();
+    for (String part : ((String) attribute).split(",", -1)) {
+      Object k = attrPath(item, part);
+      keys.add(!caseSensitive && k instanceof String ? PyStr.lower((String) k) : k);
+    }
+    return keys;
+  }
+
+  /** pprint.pformat sorts dict keys (sort_dicts=True); values are printed as repr otherwise. */
+  private static Object sortDicts(Object v) {
+    if (v instanceof Map) {
+      List<Map.Entry<?, ?>> entries = new ArrayList<>(((Map<?, ?>) v).entrySet());
+      entries.sort((x, y) -> PyValues.compare(x.getKey(), y.getKey(), "<"));
+      Map<Object, Object> out = new LinkedHashMap<>();
+      for (Map.Entry<?, ?> e : entries) {
+        out.put(e.getKey(), sortDicts(e.getValue()));
+      }
+      return out;
+    }
+    if (v instanceof PyTuple) {
+      List<Object> out = new ArrayList<>();
+      for (Object x : (PyTuple) v) {
+        out.add(sortDicts(x));
+      }
+      return PyTuple.copyOf(out);
+    }
+    if (v instanceof List) {
+      List<Object> out = new ArrayList<>();
+      for (Object x : (List<?>) v) {
+        out.add(sortDicts(x));
+      }
+      return out;
     }
     return v;
   }
@@ -225,23 +334,31 @@ final class Filters {
     return sb.toString();
   }
 
+  /**
+   * sync_do_map / prepare_map (filters.py): a falsy input gives an empty generator without looking at the arguments;
+   * with only {@code attribute=} (and {@code default=}) an attribute getter, otherwise the named filter per item.
+   */
   private static Object map(Object v, Args a) {
+    List<Object> out = new ArrayList<>();
+    if (!PyValues.truthy(v)) {
+      return PyIterator.generator(out, "sync_do_map");
+    }
     List<Object> items = PyValues.iterate(v);
-    List<Object> out = new ArrayList<>(items.size());
     if (a.pos.isEmpty() && a.kw.containsKey("attribute")) {
       Object attribute = a.kw.get("attribute");
-      boolean hasDefault = a.kw.containsKey("default");
-      for (Object x : items) {
-        Object r = attrPath(x, attribute);
-        if (hasDefault && r instanceof Undefined) {
-          r = a.kw.get("default");
+      Object dflt = a.kw.get("default");
+      for (String k : a.kw.keySet()) {
+        if (!k.equals("attribute") && !k.equals("default")) {
+          throw new dev.jgen.prompt.TemplateException("FilterArgumentError", "Unexpected keyword argument '" + k + "'");
         }
-        out.add(r);
       }
-      return out;
+      for (Object x : items) {
+        out.add(attrPath(x, attribute, dflt));
+      }
+      return PyIterator.generator(out, "sync_do_map");
     }
     if (a.pos.isEmpty()) {
-      throw Errors.runtime("map requires a filter argument");
+      throw new dev.jgen.prompt.TemplateException("FilterArgumentError", "map requires a filter argument");
     }
     String name = s(a.pos.get(0));
     Filter f = get(name);
@@ -252,14 +369,25 @@ final class Filters {
     for (Object x : items) {
       out.add(f.apply(x, rest));
     }
-    return out;
+    return PyIterator.generator(out, "sync_do_map");
   }
 
+  /**
+   * select_or_reject / prepare_select_or_reject (filters.py): {@code if value:} first, so a falsy input (None, an
+   * empty list, Undefined) gives an empty generator and its arguments are not even checked.
+   */
   private static Object select(Object v, Args a, boolean byAttr, boolean keep) {
+    List<Object> out = new ArrayList<>();
+    if (!PyValues.truthy(v)) {
+      return PyIterator.generator(out, "select_or_reject");
+    }
     int off = 0;
     Object attribute = null;
     if (byAttr) {
-      attribute = a.required(0, "attr");
+      if (a.pos.isEmpty()) {
+        throw new dev.jgen.prompt.TemplateException("FilterArgumentError", "Missing parameter for attribute name");
+      }
+      attribute = a.pos.get(0);
       off = 1;
     }
     Tests.Test test = null;
@@ -272,7 +400,6 @@ final class Filters {
       }
       testArgs = new Args(name, a.pos.subList(off + 1, a.pos.size()), a.kw);
     }
-    List<Object> out = new ArrayList<>();
     for (Object x : PyValues.iterate(v)) {
       Object probe = byAttr ? attrPath(x, attribute) : x;
       boolean r = test == null ? PyValues.truthy(probe) : test.test(probe, testArgs);
@@ -280,15 +407,24 @@ final class Filters {
         out.add(x);
       }
     }
-    return out;
+    return PyIterator.generator(out, "select_or_reject");
   }
 
   private static Object first(Object v, Args a) {
+    if (v instanceof PyIterator) {
+      // next(iter(seq)) takes one item; the rest stay in the iterator
+      Object x = ((PyIterator) v).next();
+      return x == Undefined.MISSING ? Undefined.hint("No first item, sequence was empty.") : x;
+    }
     List<Object> l = PyValues.iterate(v);
     return l.isEmpty() ? Undefined.hint("No first item, sequence was empty.") : l.get(0);
   }
 
   private static Object last(Object v, Args a) {
+    if (v instanceof PyIterator) {
+      // do_last: next(iter(reversed(seq))); a generator has no __reversed__
+      throw Errors.type("'" + ((PyIterator) v).typeName() + "' object is not reversible");
+    }
     List<Object> l = PyValues.iterate(v);
     return l.isEmpty() ? Undefined.hint("No last item, sequence was empty.") : l.get(l.size() - 1);
   }
@@ -442,6 +578,10 @@ final class Filters {
       if (!cs && key instanceof String) {
         key = PyStr.lower((String) key);
       }
+      if (key instanceof List || key instanceof Map) {
+        // sync_do_unique keeps the keys in a set
+        throw Errors.type("unhashable type: '" + PyValues.typeName(key) + "'");
+      }
       boolean dup = false;
       for (Object s : seen) {
         if (PyValues.eq(s, key)) {
@@ -454,7 +594,7 @@ final class Filters {
         out.add(x);
       }
     }
-    return out;
+    return PyIterator.generator(out, "sync_do_unique");
   }
 
   private static Object sort(Object v, Args a) {
@@ -463,7 +603,8 @@ final class Filters {
     Object attribute = a.get(2, "attribute", null);
     List<Object> items = new ArrayList<>(PyValues.iterate(v));
     Comparator<Object> c = ordering(cs);
-    Comparator<Object> byKey = attribute == null ? c : (x, y) -> c.compare(attrPath(x, attribute), attrPath(y, attribute));
+    Comparator<Object> byKey = attribute == null ? c
+        : (x, y) -> c.compare(multiAttrPath(x, attribute, cs), multiAttrPath(y, attribute, cs));
     items.sort(reverse ? byKey.reversed() : byKey);
     return items;
   }
@@ -548,7 +689,7 @@ final class Filters {
       }
       out.add(cur);
     }
-    return out;
+    return PyIterator.generator(out, "do_batch");
   }
 
   private static Object truncate(Object v, Args a) {

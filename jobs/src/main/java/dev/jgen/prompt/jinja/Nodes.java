@@ -1,6 +1,7 @@
 package dev.jgen.prompt.jinja;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -736,17 +737,26 @@ final class Nodes {
   }
 
   static final class MacroDef extends Stmt {
+    /** null for a call block's body (jinja names it "anonymous"). */
     final String name;
     final String[] params;
     final Expr[] defaults;
     final Stmt[] body;
+    /** The body reads caller / kwargs / varargs (compiler.py macro_body), so the macro accepts them. */
+    final boolean accessesCaller;
+    final boolean catchKwargs;
+    final boolean catchVarargs;
 
-    MacroDef(int line, String name, List<String> params, List<Expr> defaults, List<Stmt> body) {
+    MacroDef(int line, String name, List<String> params, List<Expr> defaults, List<Stmt> body, boolean accessesCaller,
+        boolean catchKwargs, boolean catchVarargs) {
       super(line);
       this.name = name;
       this.params = params.toArray(new String[0]);
       this.defaults = defaults.toArray(new Expr[0]);
       this.body = body.toArray(new Stmt[0]);
+      this.accessesCaller = accessesCaller;
+      this.catchKwargs = catchKwargs;
+      this.catchVarargs = catchVarargs;
     }
 
     @Override
@@ -754,9 +764,18 @@ final class Nodes {
       f.set(name, new Macro(this, f));
       return NORMAL;
     }
+
+    String describe() {
+      return name == null ? "macro None" : "macro '" + name + "'";
+    }
   }
 
-  /** A macro bound to the scope it was defined in; reads of outer variables happen at call time, as in Jinja. */
+  /**
+   * A macro bound to the scope it was defined in; reads of outer variables happen at call time, as in Jinja.
+   * Argument binding follows jinja2 runtime.py Macro.__call__: positional first, then keywords by name, then
+   * defaults; the caller (a call block's body) comes in as the keyword {@code caller}; extra keyword or positional
+   * arguments are an error unless the body reads {@code kwargs} / {@code varargs}.
+   */
   static final class Macro implements PyCallable {
     final MacroDef def;
     final Frame closure;
@@ -770,27 +789,52 @@ final class Nodes {
     public Object call(List<Object> args, Map<String, Object> kwargs) {
       Frame scope = closure.child();
       String[] params = def.params;
-      if (args.size() > params.length) {
-        throw Errors.type("macro '" + def.name + "' takes not more than " + params.length + " argument(s)");
-      }
       Map<String, Object> extra = new LinkedHashMap<>(kwargs);
+      int consumed = Math.min(args.size(), params.length);
+      boolean foundCaller = false;
+      Object[] values = new Object[params.length];
       for (int i = 0; i < params.length; i++) {
-        Object v;
-        if (i < args.size()) {
-          if (extra.containsKey(params[i])) {
-            throw Errors.type("macro '" + def.name + "' got multiple values for argument '" + params[i] + "'");
-          }
-          v = args.get(i);
-        } else if (extra.containsKey(params[i])) {
-          v = extra.remove(params[i]);
-        } else {
+        if (i < consumed) {
+          values[i] = args.get(i);
+          continue;
+        }
+        // Macro.__call__ pops by name only for parameters the positional arguments did not fill, so a keyword
+        // that repeats a positional one is left over and reported as an unexpected keyword argument below
+        values[i] = extra.containsKey(params[i]) ? extra.remove(params[i]) : Undefined.MISSING;
+        if (params[i].equals("caller")) {
+          foundCaller = true;
+        }
+      }
+      if (consumed == params.length) {
+        foundCaller = Arrays.asList(params).contains("caller");
+      }
+      for (int i = 0; i < params.length; i++) {
+        Object v = values[i];
+        if (v == Undefined.MISSING) {
           Expr d = def.defaults[i];
           v = d != null ? d.eval(scope) : Undefined.hint("parameter '" + params[i] + "' was not provided");
         }
         scope.set(params[i], v);
       }
-      scope.set("varargs", PyTuple.EMPTY);
-      scope.set("kwargs", new LinkedHashMap<Object, Object>(extra));
+      if (def.accessesCaller && !foundCaller) {
+        Object caller = extra.remove("caller");
+        scope.set("caller", caller == null ? Undefined.hint("No caller defined") : caller);
+      }
+      if (def.catchKwargs) {
+        scope.set("kwargs", new LinkedHashMap<Object, Object>(extra));
+      } else if (!extra.isEmpty()) {
+        if (extra.containsKey("caller")) {
+          throw Errors.type(def.describe() + " was invoked with two values for the special caller argument. This is"
+              + " most likely a bug.");
+        }
+        throw Errors.type(def.describe() + " takes no keyword argument '" + extra.keySet().iterator().next() + "'");
+      }
+      if (def.catchVarargs) {
+        scope.set("varargs", PyTuple.copyOf(args.size() > params.length ? args.subList(params.length, args.size())
+            : List.of()));
+      } else if (args.size() > params.length) {
+        throw Errors.type(def.describe() + " takes not more than " + params.length + " argument(s)");
+      }
       StringBuilder sb = new StringBuilder();
       renderAll(def.body, scope, sb);
       return sb.toString();
@@ -798,7 +842,45 @@ final class Nodes {
 
     @Override
     public String toString() {
-      return "<Macro '" + def.name + "'>";
+      return def.name == null ? "<Macro anonymous>" : "<Macro '" + def.name + "'>";
+    }
+  }
+
+  /** {@code {% call(params) m(args) %}body{% endcall %}}: calls m with {@code caller=} the body as a macro. */
+  static final class CallBlock extends Stmt {
+    final Call call;
+    final MacroDef caller;
+
+    CallBlock(int line, Call call, MacroDef caller) {
+      super(line);
+      this.call = call;
+      this.caller = caller;
+    }
+
+    @Override
+    int render(Frame f, StringBuilder out) {
+      Object callee = call.fn.eval(f);
+      Map<String, Object> kw = new LinkedHashMap<>(call.args.keywords(f));
+      // compiler.py visit_Call(forward_caller=True) passes caller=caller after the written keyword arguments
+      kw.put("caller", new Macro(caller, f));
+      out.append(PyValues.str(PyValues.call(callee, call.args.positional(f, Undefined.MISSING), kw)));
+      return NORMAL;
+    }
+  }
+
+  /** transformers' {@code {% generation %}} block: a call block whose macro returns {@code caller()} unchanged. */
+  static final class Generation extends Stmt {
+    final MacroDef body;
+
+    Generation(int line, MacroDef body) {
+      super(line);
+      this.body = body;
+    }
+
+    @Override
+    int render(Frame f, StringBuilder out) {
+      out.append(new Macro(body, f).call(List.of(), Args.NO_KWARGS));
+      return NORMAL;
     }
   }
 }

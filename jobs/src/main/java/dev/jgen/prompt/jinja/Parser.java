@@ -28,6 +28,12 @@ final class Parser {
   /** Jinja reports unknown filters/tests at compile time except in "soft" frames (if bodies, inline ifs). */
   private boolean soft;
   private int loopDepth;
+  /**
+   * One set per macro or call block being parsed: which of caller/kwargs/varargs its body reads. Jinja's compiler
+   * (compiler.py macro_body, find_undeclared) decides from these whether the macro accepts extra keyword or
+   * positional arguments and a caller; like its visitor, a read inside a nested macro counts for the outer ones too.
+   */
+  private final Deque<Set<String>> macroReads = new ArrayDeque<>();
 
   private Parser(List<Token> tokens) {
     this.tokens = tokens;
@@ -217,6 +223,8 @@ final class Parser {
         case "filter": return parseFilterBlock();
         case "block": return parseBlock();
         case "print": return parsePrint();
+        case "call": return parseCallBlock();
+        case "generation": return parseGeneration();
         case "autoescape": {
           next();
           parseExpression(true);
@@ -234,7 +242,6 @@ final class Parser {
         case "include":
         case "import":
         case "from":
-        case "call":
           throw fail("the '" + t.value + "' tag is not supported in chat templates", t.line);
         default: {
           tagStack.pop();
@@ -329,6 +336,12 @@ final class Parser {
     String name = expectAnyName().value;
     List<String> params = new ArrayList<>();
     List<Expr> defaults = new ArrayList<>();
+    parseSignature(params, defaults);
+    return parseMacroBody(line, name, params, defaults, "endmacro");
+  }
+
+  /** jinja2 parser.py parse_signature: {@code (a, b=1)}; a non-default parameter may not follow a default one. */
+  private void parseSignature(List<String> params, List<Expr> defaults) {
     expectOp("(");
     boolean sawDefault = false;
     while (!cur().isOp(")")) {
@@ -348,17 +361,60 @@ final class Parser {
       params.add(param);
     }
     expectOp(")");
+  }
+
+  private Nodes.MacroDef parseMacroBody(int line, String name, List<String> params, List<Expr> defaults, String end) {
     boolean savedSoft = soft;
     int savedLoops = loopDepth;
     soft = false;
     loopDepth = 0;
+    Set<String> reads = new java.util.HashSet<>();
+    macroReads.push(reads);
     try {
-      List<Stmt> body = parseStatements(new String[] {"endmacro"}, true);
-      return new Nodes.MacroDef(line, name, params, defaults, body);
+      List<Stmt> body = parseStatements(new String[] {end}, true);
+      int callerAt = params.indexOf("caller");
+      if (reads.contains("caller") && callerAt >= 0 && defaults.get(callerAt) == null) {
+        // compiler.py macro_body: an explicit caller parameter must have a default
+        throw fail("When defining macros or call blocks the special \"caller\" argument must be omitted or be given"
+            + " a default.", line);
+      }
+      return new Nodes.MacroDef(line, name, params, defaults, body, reads.contains("caller"),
+          reads.contains("kwargs") && !params.contains("kwargs"), reads.contains("varargs") && !params.contains("varargs"));
     } finally {
+      macroReads.pop();
       soft = savedSoft;
       loopDepth = savedLoops;
     }
+  }
+
+  /**
+   * {@code {% call(args) m(...) %}body{% endcall %}} (jinja2 parser.py parse_call_block, compiler.py visit_CallBlock):
+   * the body becomes an anonymous macro passed to the call as the keyword argument {@code caller}.
+   */
+  private Stmt parseCallBlock() {
+    int line = next().line;
+    List<String> params = new ArrayList<>();
+    List<Expr> defaults = new ArrayList<>();
+    if (cur().isOp("(")) {
+      parseSignature(params, defaults);
+    }
+    Expr call = parseExpression(true);
+    if (!(call instanceof Nodes.Call)) {
+      throw fail("expected call", line);
+    }
+    Nodes.MacroDef caller = parseMacroBody(line, null, params, defaults, "endcall");
+    return new Nodes.CallBlock(line, (Nodes.Call) call, caller);
+  }
+
+  /**
+   * transformers' AssistantTracker extension (chat_template_utils.py): {@code {% generation %}...{% endgeneration %}}
+   * parses to a CallBlock whose macro returns {@code caller()} unchanged, so the body renders as is, in a scope of its
+   * own (a set inside does not leak out, as in any call block).
+   */
+  private Stmt parseGeneration() {
+    int line = next().line;
+    Nodes.MacroDef body = parseMacroBody(line, null, new ArrayList<>(), new ArrayList<>(), "endgeneration");
+    return new Nodes.Generation(line, body);
   }
 
   private Stmt parseWith() {
@@ -639,7 +695,13 @@ final class Parser {
           case "False": return new Nodes.Const(t.line, Boolean.FALSE);
           case "none":
           case "None": return new Nodes.Const(t.line, null);
-          default: return new Nodes.Name(t.line, t.value);
+          default:
+            if (t.value.equals("caller") || t.value.equals("kwargs") || t.value.equals("varargs")) {
+              for (Set<String> reads : macroReads) {
+                reads.add(t.value);
+              }
+            }
+            return new Nodes.Name(t.line, t.value);
         }
       }
       case STRING: {

@@ -108,6 +108,13 @@ final class PyValues {
         throw Errors.overflow("Python int too large to convert to C ssize_t");
       }
     }
+    if (!(o instanceof Number)) {
+      // where Python wants an int (a width, a count, an index) and gets another type
+      if (o instanceof Undefined) {
+        throw ((Undefined) o).fail();
+      }
+      throw Errors.type("'" + typeName(o) + "' object cannot be interpreted as an integer");
+    }
     return ((Number) o).longValue();
   }
 
@@ -117,6 +124,12 @@ final class PyValues {
     }
     if (o instanceof Float) {
       return Double.parseDouble(o.toString());
+    }
+    if (!(o instanceof Number)) {
+      if (o instanceof Undefined) {
+        throw ((Undefined) o).fail();
+      }
+      throw Errors.type("must be real number, not " + typeName(o));
     }
     return ((Number) o).doubleValue();
   }
@@ -666,12 +679,15 @@ final class PyValues {
     if (o instanceof Undefined) {
       return List.of();
     }
+    if (o instanceof PyIterator) {
+      return ((PyIterator) o).drain();
+    }
     throw Errors.type("'" + typeName(o) + "' object is not iterable");
   }
 
   static boolean isIterable(Object o) {
     return o instanceof List || o instanceof String || o instanceof Map || o instanceof Collection
-        || o instanceof Undefined;
+        || o instanceof Undefined || o instanceof PyIterator;
   }
 
   /** Python {@code item in container}. */
@@ -697,6 +713,16 @@ final class PyValues {
       return false;
     }
     if (container instanceof Undefined) {
+      return false;
+    }
+    if (container instanceof PyIterator) {
+      // Python consumes an iterator up to the first equal item
+      PyIterator it = (PyIterator) container;
+      for (Object x = it.next(); x != Undefined.MISSING; x = it.next()) {
+        if (eq(x, item)) {
+          return true;
+        }
+      }
       return false;
     }
     throw Errors.type("argument of type '" + typeName(container) + "' is not iterable");

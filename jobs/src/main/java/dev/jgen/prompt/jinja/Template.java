@@ -1,5 +1,6 @@
 package dev.jgen.prompt.jinja;
 
+import dev.jgen.prompt.InternalRenderException;
 import dev.jgen.prompt.TemplateException;
 import java.util.List;
 import java.util.Map;
@@ -29,7 +30,8 @@ public final class Template {
   /**
    * Renders with {@code context} as the template's variables (it is only read). Values are Python-like: Map (dict,
    * in insertion order), List (list), String, Integer/Long (int), Double/Float (float), Boolean, null (None). Either
-   * the whole output is returned or a {@link TemplateException} is thrown; there is no partial output.
+   * the whole output is returned or a {@link TemplateException} is thrown; there is no partial output. A Java
+   * exception of the interpreter itself (a bug) comes out as {@link InternalRenderException} with it as the cause.
    */
   public String render(Map<String, Object> context) {
     StringBuilder out = new StringBuilder(256);
@@ -40,7 +42,9 @@ public final class Template {
     } catch (StackOverflowError e) {
       throw new TemplateException("RecursionError", "maximum recursion depth exceeded", 0, e);
     } catch (RuntimeException e) {
-      throw new TemplateException("TypeError", String.valueOf(e.getMessage()), 0, e);
+      // Every Python-level error is thrown as a TemplateException where it happens; anything else is a bug of this
+      // interpreter and must not be reported as the row's TypeError (issue 12: the interpreter never blames the input)
+      throw new InternalRenderException("rendering", e);
     }
     return out.toString();
   }
