@@ -199,8 +199,27 @@ public final class Main {
   }
 
   private static int export(String[] argv, PrintStream out) {
+    // batchio: export openai-batch (OpenAI Batch output + error files).
+    if (argv.length >= 2 && argv[1].equals("openai-batch")) {
+      Args a = Args.parse(argv, 2, Set.of("output", "run", "to", "errors"), Set.of());
+      if (a.get("output") == null || a.get("to") == null) {
+        throw new Args.UsageException("export openai-batch needs --output PATH and --to FILE");
+      }
+      SparkSession spark = SparkSessions.forReading("jgen-export");
+      spark.sparkContext().setLogLevel("WARN");
+      try {
+        dev.jgen.export.ExportOpenAiBatch.Result r = dev.jgen.export.ExportOpenAiBatch.export(spark, a.get("output"), a.get("run"),
+            Path.of(a.get("to")), a.get("errors") == null ? null : Path.of(a.get("errors")));
+        out.printf("jgen: exported run %s: %d requests -> %d results in %s, %d errors in %s%n", r.runId(), r.requests(),
+            r.succeeded(), r.results(), r.failed(), r.errors());
+        return 0;
+      } catch (IllegalArgumentException e) {
+        throw new Args.UsageException(e.getMessage());
+      }
+    }
     if (argv.length < 2 || !argv[1].equals("mtbench")) {
-      throw new Args.UsageException("export: only `export mtbench --output PATH [--run ID] --to DIR [--model-id NAME]`");
+      throw new Args.UsageException("export: `export mtbench --output PATH [--run ID] --to DIR [--model-id NAME]` or "
+          + "`export openai-batch --output PATH [--run ID] --to FILE [--errors FILE]`");
     }
     Args a = Args.parse(argv, 2, Set.of("output", "run", "to", "model-id"), Set.of());
     if (a.get("output") == null || a.get("to") == null) {
@@ -292,6 +311,8 @@ public final class Main {
                                    render and tokenize conversations with a model's chat template, no generation
         export mtbench --output PATH [--run ID] --to DIR [--model-id NAME]
                                    write a MT-Bench run as FastChat model_answer JSONL (DIR/<model_id>.jsonl)
+        export openai-batch --output PATH [--run ID] --to FILE [--errors FILE]
+                                   write a run as OpenAI Batch output lines (FILE) and error lines (FILE.errors.jsonl)
         runs --output PATH [--runs-path PATH]
                                    list the runs of an output table with their counts
         show --output PATH [--run ID] [--status ok|error] [--limit N] [--format table|jsonl] [--all-attempts]
