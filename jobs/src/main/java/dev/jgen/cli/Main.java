@@ -55,6 +55,11 @@ public final class Main {
 
   /** Runs one command; returns the exit code. */
   public static int run(String[] argv, PrintStream out, PrintStream err) {
+    // batchio: --verbose (any position) shows llama.cpp's own log, which jgen keeps at DEBUG (LlamaCppLogging).
+    if (java.util.Arrays.asList(argv).contains("--verbose")) {
+      argv = java.util.Arrays.stream(argv).filter(x -> !x.equals("--verbose")).toArray(String[]::new);
+      verbose();
+    }
     if (argv.length == 0 || argv[0].equals("help") || argv[0].equals("--help") || argv[0].equals("-h")) {
       out.print(USAGE);
       return argv.length == 0 ? 2 : 0;
@@ -82,6 +87,18 @@ public final class Main {
       // Refusals that protect data (another job on the run, a foreign table): a message, no stack trace.
       err.println("jgen: " + e.getMessage());
       return 1;
+    }
+  }
+
+  /** The native log's logger to DEBUG in this JVM (local runs: driver and executor are this JVM). */
+  private static void verbose() {
+    // log4j-core is Spark's runtime dependency, not a compile one: reached by name.
+    try {
+      Class<?> level = Class.forName("org.apache.logging.log4j.Level");
+      Class.forName("org.apache.logging.log4j.core.config.Configurator").getMethod("setLevel", String.class, level)
+          .invoke(null, dev.jgen.engine.llamacpp.LlamaCppLogging.LOGGER, level.getField("DEBUG").get(null));
+    } catch (ReflectiveOperationException | LinkageError e) {
+      // Another logging back end than Spark's log4j2: its own configuration decides.
     }
   }
 
@@ -323,7 +340,8 @@ public final class Main {
         tiny-model --out DIR [--shape tiny|llm-jp-3-1.8b]
                                    write a Llama model with random weights (GGUF + Hugging Face tokenizer files)
 
-      Options for every command: --conf-dir DIR (default: $JGEN_CONF, ./conf, or the repository's conf/).
+      Options for every command: --conf-dir DIR (default: $JGEN_CONF, ./conf, or the repository's conf/);
+        --verbose: also print llama.cpp's own log (kept at DEBUG: logger dev.jgen.engine.llamacpp.native).
       The last line of standard output of generate is one JSON object with the run's counts.
       """;
 }
