@@ -34,9 +34,12 @@ import org.slf4j.LoggerFactory;
  *       from the jar. {@link #route()} extracts it itself first, into a folder of this JVM's java-llama.cpp temp dir, and
  *       points {@code de.kherud.llama.lib.path} at it, the loader's documented way to give it a library.</li>
  * </ol>
- * What is lost while (2) is quiet: llama.cpp's own reason when a model fails to load (java-llama.cpp then throws
- * "could not load model from given file path"; {@link #hint()} says how to see the reason). Errors while generating
- * reach jgen either through (1) after the load or as the failed task's message, which becomes the row's error.
+ * What stays on stderr: ggml's GGUF reader reports a file it cannot open or parse there itself, whatever the settings
+ * above ({@code gguf_init_from_file: failed to open GGUF file '…'}, {@code … failed to read header}; checked on this
+ * build), so the usual reason a model fails to load is still shown. Other load failures (an unsupported architecture,
+ * out of memory) are told by llama.cpp's loggers, quiet by default: java-llama.cpp then throws only "could not load
+ * model from given file path", and {@link #hint()} says how to see why. Errors while generating reach jgen through (1)
+ * after the load, at ERROR, or as the failed task's message, which becomes the row's error.
  */
 public final class LlamaCppLogging {
   /** The logger llama.cpp's output goes to. */
