@@ -71,6 +71,11 @@ public final class Main {
 
   /** Runs one command; returns the exit code. */
   public static int run(String[] argv, PrintStream out, PrintStream err) {
+    // batchio: --verbose (any position) shows llama.cpp's own log, which jgen keeps at DEBUG (LlamaCppLogging).
+    if (java.util.Arrays.asList(argv).contains("--verbose")) {
+      argv = java.util.Arrays.stream(argv).filter(x -> !x.equals("--verbose")).toArray(String[]::new);
+      verbose();
+    }
     if (argv.length == 0 || argv[0].equals("help") || argv[0].equals("--help") || argv[0].equals("-h")) {
       out.print(USAGE);
       return argv.length == 0 ? 2 : 0;
@@ -106,6 +111,18 @@ public final class Main {
       // Refusals that protect data (another job on the run, a foreign table): a message, no stack trace.
       err.println("jgen: " + e.getMessage());
       return 1;
+    }
+  }
+
+  /** The native log's logger to DEBUG in this JVM (local runs: driver and executor are this JVM). */
+  private static void verbose() {
+    // log4j-core is Spark's runtime dependency, not a compile one: reached by name.
+    try {
+      Class<?> level = Class.forName("org.apache.logging.log4j.Level");
+      Class.forName("org.apache.logging.log4j.core.config.Configurator").getMethod("setLevel", String.class, level)
+          .invoke(null, dev.jgen.engine.llamacpp.LlamaCppLogging.LOGGER, level.getField("DEBUG").get(null));
+    } catch (ReflectiveOperationException | LinkageError e) {
+      // Another logging back end than Spark's log4j2: its own configuration decides.
     }
   }
 
@@ -223,8 +240,27 @@ public final class Main {
   }
 
   private static int export(String[] argv, PrintStream out) {
+    // batchio: export openai-batch (OpenAI Batch output + error files).
+    if (argv.length >= 2 && argv[1].equals("openai-batch")) {
+      Args a = Args.parse(argv, 2, Set.of("output", "run", "to", "errors"), Set.of());
+      if (a.get("output") == null || a.get("to") == null) {
+        throw new Args.UsageException("export openai-batch needs --output PATH and --to FILE");
+      }
+      SparkSession spark = SparkSessions.forReading("jgen-export");
+      spark.sparkContext().setLogLevel("WARN");
+      try {
+        dev.jgen.export.ExportOpenAiBatch.Result r = dev.jgen.export.ExportOpenAiBatch.export(spark, a.get("output"), a.get("run"),
+            Path.of(a.get("to")), a.get("errors") == null ? null : Path.of(a.get("errors")));
+        out.printf("jgen: exported run %s: %d requests -> %d results in %s, %d errors in %s%n", r.runId(), r.requests(),
+            r.succeeded(), r.results(), r.failed(), r.errors());
+        return 0;
+      } catch (IllegalArgumentException e) {
+        throw new Args.UsageException(e.getMessage());
+      }
+    }
     if (argv.length < 2 || !argv[1].equals("mtbench")) {
-      throw new Args.UsageException("export: only `export mtbench --output PATH [--run ID] --to DIR [--model-id NAME]`");
+      throw new Args.UsageException("export: `export mtbench --output PATH [--run ID] --to DIR [--model-id NAME]` or "
+          + "`export openai-batch --output PATH [--run ID] --to FILE [--errors FILE]`");
     }
     Args a = Args.parse(argv, 2, Set.of("output", "run", "to", "model-id"), Set.of());
     if (a.get("output") == null || a.get("to") == null) {
@@ -336,6 +372,8 @@ public final class Main {
                                    render and tokenize conversations with a model's chat template, no generation
         export mtbench --output PATH [--run ID] --to DIR [--model-id NAME]
                                    write a MT-Bench run as FastChat model_answer JSONL (DIR/<model_id>.jsonl)
+        export openai-batch --output PATH [--run ID] --to FILE [--errors FILE]
+                                   write a run as OpenAI Batch output lines (FILE) and error lines (FILE.errors.jsonl)
         runs --output PATH [--runs-path PATH]
                                    list the runs of an output table with their counts
         show --output PATH [--run ID] [--status ok|error] [--limit N] [--format table|jsonl] [--all-attempts]
@@ -347,7 +385,8 @@ public final class Main {
                                    write a Llama model with random weights (GGUF + Hugging Face tokenizer files)
 
 %s
-      Options for every command: --conf-dir DIR (default: $JGEN_CONF, ./conf, or the repository's conf/).
+      Options for every command: --conf-dir DIR (default: $JGEN_CONF, ./conf, or the repository's conf/);
+        --verbose: also print llama.cpp's own log (kept at DEBUG: logger dev.jgen.engine.llamacpp.native).
       The last line of standard output of generate is one JSON object with the run's counts.
       """.formatted(EXIT_CODES);
 

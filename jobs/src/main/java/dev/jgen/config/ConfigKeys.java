@@ -50,7 +50,7 @@ public final class ConfigKeys {
   public static final String SPARK_APP_NAME = "spark.app_name";
   public static final String SPARK_CONF = "spark.conf";
 
-  public static final List<String> INPUT_FORMATS = List.of("jsonl", "parquet", "delta");
+  public static final List<String> INPUT_FORMATS = List.of("jsonl", "parquet", "delta", "openai-batch");
   public static final List<String> ENGINE_KINDS = List.of("llamacpp", "djl-serving", "echo", "none");
 
   // DJL Serving (LMI, TensorRT-LLM) on GPUs: engine.djl.*
@@ -78,7 +78,7 @@ public final class ConfigKeys {
 
   static {
     key(INPUT_PATH, Type.STRING, null, "Input rows: a JSONL file or folder, a Parquet path or a Delta table.", nonBlank());
-    key(INPUT_FORMAT, Type.STRING, null, "jsonl | parquet | delta (default: from the path).", oneOf(INPUT_FORMATS));
+    key(INPUT_FORMAT, Type.STRING, null, "jsonl | parquet | delta | openai-batch (OpenAI Batch chat-completions request lines; set explicitly) (default: from the path).", oneOf(INPUT_FORMATS));
     key(INPUT_ID_COLUMN, Type.STRING, "id", "Column holding each row's stable id.", nonBlank());
     key(MODEL_ID, Type.STRING, null, "A catalog entry in conf/models/ (see `jgen models`): template, defaults, serving hints.", nonBlank());
     key(MODEL_PATH, Type.STRING, null, "Weights: a model directory (GGUF + tokenizer files) or a GGUF file; its tokenizer_config.json template wins over the catalog.", nonBlank());

@@ -270,6 +270,8 @@ public final class GenerateAction {
       case "jsonl" -> spark.read().option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", InputColumns.CORRUPT).json(path);
       case "parquet" -> spark.read().parquet(path);
       case "delta" -> spark.read().format("delta").load(path);
+      // batchio: OpenAI Batch request lines, read into the ordinary input shape (bad lines carry _jgen_input_error).
+      case "openai-batch" -> dev.jgen.input.OpenAiBatchInput.read(spark, path);
       default -> throw new ConfigException(ConfigKeys.INPUT_FORMAT + ": unsupported " + job.inputFormat());
     };
   }

@@ -56,6 +56,10 @@ final class InputColumns implements Serializable {
     if (has(CORRUPT) && r.get(r.fieldIndex(CORRUPT)) != null) {
       return "input line is not a valid JSON object";
     }
+    // batchio: a reader's own per-line error (input.format=openai-batch), like the precheck's.
+    if (has(dev.jgen.input.OpenAiBatchInput.ERROR) && r.get(r.fieldIndex(dev.jgen.input.OpenAiBatchInput.ERROR)) != null) {
+      return (String) r.get(r.fieldIndex(dev.jgen.input.OpenAiBatchInput.ERROR));
+    }
     return has(PRECHECK) ? (String) r.get(r.fieldIndex(PRECHECK)) : null;
   }
 

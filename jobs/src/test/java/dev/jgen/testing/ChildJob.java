@@ -13,6 +13,11 @@ public final class ChildJob {
   private ChildJob() {}
 
   public static Process start(Path log, String... args) {
+    return start(log, null, args);
+  }
+
+  /** As {@link #start(Path, String...)}, with standard error to a file of its own when {@code errLog} is not null. */
+  public static Process start(Path log, Path errLog, String... args) {
     Path target = Path.of("target");
     try {
       String cp = target.resolve("classes").toAbsolutePath() + File.pathSeparator + Files.readString(target.resolve("classpath.txt")).trim();
@@ -33,7 +38,12 @@ public final class ChildJob {
       cmd.add(cp);
       cmd.add("dev.jgen.cli.Main");
       cmd.addAll(List.of(args));
-      ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+      ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(log.toFile());
+      if (errLog == null) {
+        pb.redirectErrorStream(true);
+      } else {
+        pb.redirectError(errLog.toFile());
+      }
       pb.environment().put("SPARK_LOCAL_IP", "127.0.0.1");
       return pb.start();
     } catch (IOException e) {

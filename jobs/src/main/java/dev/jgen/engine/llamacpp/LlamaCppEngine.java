@@ -7,7 +7,6 @@ import de.kherud.llama.JgenTaskAccess;
 import de.kherud.llama.LlamaModel;
 import de.kherud.llama.LlamaOutput;
 import de.kherud.llama.ModelParameters;
-import de.kherud.llama.args.LogFormat;
 import dev.jgen.engine.Completion;
 import dev.jgen.engine.CompletionRequest;
 import dev.jgen.engine.Engine;
@@ -48,12 +47,8 @@ final class LlamaCppEngine implements Engine {
   LlamaCppEngine(String ggufPath, int threads, int parallel, int ctxPerSequence) {
     this.parallel = parallel;
     long start = System.nanoTime();
-    LlamaModel.setLogger(LogFormat.TEXT, (level, msg) -> {
-      if (level == de.kherud.llama.LogLevel.ERROR) {
-        System.err.print("llama.cpp: " + msg);
-      }
-    });
-    ModelParameters params = new ModelParameters()
+    LlamaCppLogging.route();
+    ModelParameters params = LlamaCppLogging.quiet(new ModelParameters())
         .setModel(ggufPath)
         .setThreads(threads)
         .setThreadsBatch(threads)
@@ -65,8 +60,10 @@ final class LlamaCppEngine implements Engine {
     try {
       this.model = new LlamaModel(params);
     } catch (RuntimeException e) {
-      throw new EngineException("llama.cpp could not load " + ggufPath + ": " + e.getMessage(), e);
+      throw new EngineException("llama.cpp could not load " + ggufPath + ": " + e.getMessage() + LlamaCppLogging.hint(), e);
     }
+    // Loading ran llama.cpp's common_init(), which took its core log back: point it at jgen's logging again.
+    LlamaCppLogging.route();
     long loadMillis = (System.nanoTime() - start) / 1_000_000;
     AtomicInteger n = new AtomicInteger();
     this.waiters = Executors.newFixedThreadPool(parallel, r -> {

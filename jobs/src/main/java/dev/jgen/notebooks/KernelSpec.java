@@ -1,7 +1,6 @@
 package dev.jgen.notebooks;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,19 +14,16 @@ import java.util.regex.Pattern;
 /**
  * Writes the project-local Jupyter kernelspec of the notebooks, {@code jobs/target/jupyter/kernels/jgen-java/}: the
  * rapaio Java kernel (rapaio-jupyter-kernel, copied into {@code target/jupyter/lib} by the build) in a JVM that has
- * the project's classes, Spark, Delta, llama.cpp and XChart on its system class path and Spark's JVM flags.
- *
- * <p>Ahead of the kernel jar on that class path, {@code target/jupyter/kernel-patch} holds a {@code logging.properties}
- * at INFO (the kernel's own, at FINEST, makes Spark's jul bridge fail Delta log reads) and this project's fixed
- * {@code org.rapaio.jupyter.kernel.channels.LoopThread} (start-up hangs). Jupyter finds the kernel with
- * {@code JUPYTER_PATH=jobs/target/jupyter}; nothing is written into HOME. Used by {@link NotebooksTest} and
+ * the project's classes, Spark, Delta, llama.cpp and XChart on its system class path and Spark's JVM flags, started by
+ * {@link KernelLauncher} (which configures JUL at INFO and keeps the kernel's channel loops alive at start-up) rather
+ * than by the kernel's own {@code MainApp}. Nothing of the kernel jar is replaced or shadowed. Jupyter finds the kernel
+ * with {@code JUPYTER_PATH=jobs/target/jupyter}; nothing is written into HOME. Used by {@code NotebooksTest} and
  * {@code bin/notebooks} (through {@link #main}); depends on the JDK only.
  */
 public final class KernelSpec {
   public static final String NAME = "jgen-java";
   static final String KERNEL_JAR = "rapaio-jupyter-kernel-3.0.1.jar";
   static final String XCHART_JAR = "xchart-3.8.8.jar";
-  private static final String LOOP_THREAD = "org/rapaio/jupyter/kernel/channels/LoopThread.class";
 
   private KernelSpec() {}
 
@@ -44,7 +40,7 @@ public final class KernelSpec {
   }
 
   /**
-   * Writes kernel.json, kernel.sh and the class path patch, from a built module ({@code mvn package}: classes,
+   * Writes kernel.json and kernel.sh, from a built module ({@code mvn package}: classes,
    * classpath.txt and the kernel jars must be there). Returns the kernelspec folder.
    */
   public static Path write(Path jobsDir) {
@@ -64,26 +60,13 @@ public final class KernelSpec {
           + " (run: mvn -B -DskipTests package)");
     }
     try {
-      Path patch = jupyter.resolve("kernel-patch");
-      Files.createDirectories(patch.resolve("org/rapaio/jupyter/kernel/channels"));
-      Files.writeString(patch.resolve("logging.properties"), String.join("\n",
-          "# jgen: the kernel's own logging.properties sets .level=FINEST, which breaks Spark's jul-to-slf4j bridge.",
-          "handlers = java.util.logging.ConsoleHandler",
-          ".level = INFO",
-          "java.util.logging.ConsoleHandler.level = INFO",
-          "java.util.logging.ConsoleHandler.formatter = java.util.logging.SimpleFormatter",
-          "java.util.logging.SimpleFormatter.format = [%1$tF %1$tT] [%4$-7s] %5$s %n", ""));
-      try (InputStream in = KernelSpec.class.getClassLoader().getResourceAsStream(LOOP_THREAD)) {
-        if (in == null) {
-          throw new IllegalStateException(LOOP_THREAD + " is not on the class path (jobs/target/test-classes)");
-        }
-        Files.write(patch.resolve(LOOP_THREAD), in.readAllBytes());
-      }
+      // Left by earlier versions of this class (a patched kernel class ahead of the kernel jar): no longer used.
+      deleteTree(jupyter.resolve("kernel-patch"));
       Path spec = jupyter.resolve("kernels").resolve(NAME);
       Files.createDirectories(spec);
       Files.createDirectories(jupyter.resolve("runtime"));
       Path script = spec.resolve("kernel.sh");
-      Files.writeString(script, script(jobs, patch, lib));
+      Files.writeString(script, script(jobs, lib));
       script.toFile().setExecutable(true);
       Files.writeString(spec.resolve("kernel.json"), kernelJson(script, jupyter));
       return spec;
@@ -92,7 +75,7 @@ public final class KernelSpec {
     }
   }
 
-  private static String script(Path jobs, Path patch, Path lib) {
+  private static String script(Path jobs, Path lib) {
     Path home = jobs.getParent();
     Path target = jobs.resolve("target");
     Path java = Path.of(System.getProperty("java.home"), "bin", "java");
@@ -106,8 +89,8 @@ public final class KernelSpec {
     flags.add("-Dspark.sql.warehouse.dir=" + q(target.resolve("notebooks/spark-warehouse")));
     flags.add("-Dai.djl.offline=true");
     flags.add("-Dlog4j2.configurationFile=" + q(home.resolve("conf/spark/log4j2.properties")));
-    // Order matters: the patch before the kernel jar; the kernel jar (its gson, commons-codec) before Spark's jars.
-    String cp = String.join(":", patch.toString(), lib.resolve(KERNEL_JAR).toString(), lib.resolve(XCHART_JAR).toString(),
+    // Order matters: the kernel jar (its gson, commons-codec) before Spark's jars.
+    String cp = String.join(":", lib.resolve(KERNEL_JAR).toString(), lib.resolve(XCHART_JAR).toString(),
         target.resolve("classes").toString()) + ":$(cat " + q(target.resolve("classpath.txt")) + ")";
     return String.join("\n",
         "#!/bin/sh",
@@ -125,8 +108,19 @@ public final class KernelSpec {
         "  " + String.join(" ", flags) + " \\",
         "  -Dde.kherud.llama.tmpdir=\"$tmp/$$\" \\",
         "  -cp \"" + cp + "\" \\",
-        "  org.rapaio.jupyter.kernel.MainApp \"$1\"",
+        "  " + KernelLauncher.class.getName() + " \"$1\"",
         "");
+  }
+
+  private static void deleteTree(Path root) throws IOException {
+    if (!Files.exists(root)) {
+      return;
+    }
+    try (java.util.stream.Stream<Path> walk = Files.walk(root)) {
+      for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.delete(p);
+      }
+    }
   }
 
   private static String kernelJson(Path script, Path jupyter) {
