@@ -1,4 +1,4 @@
-package dev.jgen.engine.djl;
+package dev.jgen.engine.serving;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -127,7 +127,7 @@ class DjlLaunchModeTest {
     EngineSpec spec = new EngineSpec("djl-serving", "/models/karakuri-70b", Map.of("mode", "launch", "command", script.toString(),
         "tensor_parallel_degree", "2", "max_rolling_batch_size", "2", "base_port", String.valueOf(freePortPair()),
         "quantize", "fp8", "dtype", "fp16", "ready_timeout_s", "120"));
-    DjlServingEngine e = new DjlServingEngine(spec, List.of("3", "2"));
+    ServingEngine e = new ServingEngine(spec, ServerKind.DJL, List.of("3", "2"));
     try {
       assertEquals(1, e.servers().size());
       assertEquals(List.of("2", "3"), e.servers().get(0).gpus);
@@ -151,7 +151,7 @@ class DjlLaunchModeTest {
         "RuntimeError: CUDA error: out of memory (fake)");
     EngineSpec spec = new EngineSpec("djl-serving", "m", Map.of("mode", "launch", "command", script.toString(),
         "ready_timeout_s", "30"));
-    EngineException x = assertThrows(EngineException.class, () -> new DjlServingEngine(spec, List.of("0")));
+    EngineException x = assertThrows(EngineException.class, () -> new ServingEngine(spec, ServerKind.DJL, List.of("0")));
     assertTrue(x.getMessage().contains("exited with code 3") && x.getMessage().contains("CUDA error: out of memory (fake)")
         && x.getMessage().contains("Loading model jgen"), x.getMessage());
   }

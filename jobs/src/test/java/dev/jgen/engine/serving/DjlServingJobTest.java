@@ -1,4 +1,4 @@
-package dev.jgen.engine.djl;
+package dev.jgen.engine.serving;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
