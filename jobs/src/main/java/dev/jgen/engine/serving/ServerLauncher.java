@@ -336,7 +336,8 @@ final class ServerLauncher implements AutoCloseable {
     List<String> cmd = new ArrayList<>();
     cmd.add("bash");
     cmd.add(watchdog.toString());
-    cmd.add(String.valueOf(ProcessHandle.current().pid()));
+    // "-": no parent watch (option parent_watchdog=false, for tests of the state-dir cleanup alone)
+    cmd.add(Boolean.parseBoolean(spec.option("parent_watchdog", "true")) ? String.valueOf(ProcessHandle.current().pid()) : "-");
     cmd.add(dir.resolve("server.pid").toString());
     cmd.add(String.valueOf(spec.intOption("stop_grace_s", 10)));
     cmd.addAll(serverCmd);
@@ -485,7 +486,7 @@ final class ServerLauncher implements AutoCloseable {
         }
         trap 'stop_server; exit 143' TERM INT HUP
         while kill -0 "$child" 2>/dev/null; do
-          if ! kill -0 "$owner" 2>/dev/null; then
+          if [ "$owner" != - ] && ! kill -0 "$owner" 2>/dev/null; then
             echo "jgen watchdog: the JVM $owner that launched this server is gone; stopping the server (pid $child)"
             stop_server
             exit 0
