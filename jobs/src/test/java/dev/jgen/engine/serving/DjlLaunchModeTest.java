@@ -96,8 +96,12 @@ class DjlLaunchModeTest {
     Map<String, FakeDjlServing.Launch> byGpu = launches.stream()
         .collect(Collectors.toMap(l -> l.env().get("CUDA_VISIBLE_DEVICES"), l -> l));
     assertEquals(Set.of("0", "1"), byGpu.keySet());
-    assertEquals("http://127.0.0.1:" + base, byGpu.get("0").env().get("SERVING_INFERENCE_ADDRESS"));
-    assertEquals("http://127.0.0.1:" + (base + 1), byGpu.get("1").env().get("SERVING_INFERENCE_ADDRESS"));
+    // base_port + the GPU address is preferred; on a loaded machine another process may take a port between our check
+    // and the server's bind, and the launcher then moves to another port: assert what always holds.
+    String a0 = byGpu.get("0").env().get("SERVING_INFERENCE_ADDRESS");
+    String a1 = byGpu.get("1").env().get("SERVING_INFERENCE_ADDRESS");
+    assertTrue(a0.startsWith("http://127.0.0.1:") && a1.startsWith("http://127.0.0.1:") && !a0.equals(a1), a0 + " " + a1);
+    assertEquals(byGpu.get("0").env().get("SERVING_MANAGEMENT_ADDRESS"), a0, "management on the server's own port");
     for (FakeDjlServing.Launch l : launches) {
       var p = l.servingProperties();
       assertEquals("Python", p.getProperty("engine"));
@@ -143,6 +147,25 @@ class DjlLaunchModeTest {
     assertEquals("fp16", l.servingProperties().getProperty("option.dtype"));
     assertEquals(new TreeSet<>(Set.of()), new TreeSet<>(e.launcher().servers().stream()
         .filter(s -> s.process.isAlive()).map(s -> s.pid()).toList()));
+  }
+
+  /** A taken preferred port: the launcher takes a free one instead (the socket is held, so no race decides it). */
+  @Test
+  void aTakenPreferredPortFallsBackToAFreeOne() throws Exception {
+    Path records = dir.resolve("records");
+    Path script = FakeDjlServing.write(dir.resolve("bin"), records, tinyModel(), null);
+    try (ServerSocket taken = new ServerSocket(0, 0, InetAddress.getLoopbackAddress())) {
+      EngineSpec spec = new EngineSpec("djl-serving", "m", Map.of("mode", "launch", "command", script.toString(),
+          "base_port", String.valueOf(taken.getLocalPort()), "ready_timeout_s", "120", "state_dir", dir.resolve("state").toString()));
+      ServingEngine e = new ServingEngine(spec, ServerKind.DJL, List.of("0"));
+      try {
+        int port = e.launcher().servers().get(0).port;
+        assertTrue(port != taken.getLocalPort(), "moved off the taken port " + port);
+        assertEquals("http://127.0.0.1:" + port, FakeDjlServing.launches(records).get(0).env().get("SERVING_INFERENCE_ADDRESS"));
+      } finally {
+        e.close();
+      }
+    }
   }
 
   @Test

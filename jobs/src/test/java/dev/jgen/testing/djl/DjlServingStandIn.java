@@ -315,7 +315,7 @@ public final class DjlServingStandIn implements AutoCloseable {
       return; // idle: trtllm-serve reports iterations only while it has work
     }
     iterations++;
-    generationTokensTotal += Math.max(0, emitted);
+    generationTokensTotal += emitted; // may be negative in a step that takes back steps emitted ahead of llama.cpp
     requestsFinishedTotal += finished;
     if (!"trtllm".equals(o.metricsFormat)) {
       return;
