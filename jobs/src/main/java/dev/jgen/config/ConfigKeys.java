@@ -47,7 +47,7 @@ public final class ConfigKeys {
   public static final String SPARK_CONF = "spark.conf";
 
   public static final List<String> INPUT_FORMATS = List.of("jsonl", "parquet", "delta");
-  public static final List<String> ENGINE_KINDS = List.of("llamacpp", "djl-serving", "trtllm-serve", "echo", "none");
+  public static final List<String> ENGINE_KINDS = List.of("llamacpp", "djl-serving", "echo", "none");
 
   // DJL Serving (LMI, TensorRT-LLM) on GPUs: engine.djl.*
   public static final String DJL_MODE = "engine.djl.mode";
@@ -72,6 +72,8 @@ public final class ConfigKeys {
 
   // ---- serving branch: TensorRT-LLM's own server, trtllm-serve (engine.kind=trtllm-serve): engine.trtllm.* ----
   // Flags from TensorRT-LLM 1.x tensorrt_llm/commands/serve.py; see docs/serving.md for which server to pick when.
+  // "trtllm-serve" joins ENGINE_KINDS together with its case in spark/GenerateJob (TrtllmServeSpecs.spec), so that a
+  // config naming it never validates while the job would run it without an engine.
   public static final String TRTLLM_MODE = "engine.trtllm.mode";
   public static final String TRTLLM_ENDPOINTS = "engine.trtllm.endpoints";
   public static final String TRTLLM_COMMAND = "engine.trtllm.command";
@@ -102,7 +104,7 @@ public final class ConfigKeys {
     key(INPUT_ID_COLUMN, Type.STRING, "id", "Column holding each row's stable id.", nonBlank());
     key(MODEL_ID, Type.STRING, null, "A catalog entry in conf/models/ (see `jgen models`): template, defaults, serving hints.", nonBlank());
     key(MODEL_PATH, Type.STRING, null, "Weights: a model directory (GGUF + tokenizer files) or a GGUF file; its tokenizer_config.json template wins over the catalog.", nonBlank());
-    key(ENGINE_KIND, Type.STRING, "llamacpp", "llamacpp | djl-serving | trtllm-serve | none (render and tokenize only) | echo (a zero-cost engine, for benchmarks).", oneOf(ENGINE_KINDS));
+    key(ENGINE_KIND, Type.STRING, "llamacpp", "llamacpp | djl-serving | none (render and tokenize only) | echo (a zero-cost engine, for benchmarks).", oneOf(ENGINE_KINDS));
     key(ENGINE_THREADS, Type.INT, 0, "llama.cpp threads per executor (0: the machine's cores but one).", atLeast(0));
     key(ENGINE_PARALLEL, Type.INT, 2, "llama.cpp sequences decoded together (continuous batching slots).", atLeast(1));
     key(ENGINE_CTX_SIZE, Type.INT, 0, "Context tokens per sequence (0: the model's context length, at most 4096).", atLeast(0));

@@ -19,8 +19,8 @@ import org.junit.jupiter.api.Test;
 /** engine.trtllm.* keys and the catalog's GPU presets into the engine's options, on the driver. */
 class TrtllmServeSpecsTest {
   static JobConfig config(String... kv) {
-    Map<String, Object> m = new HashMap<>(Map.of("input.path", "in.jsonl", "output.path", "out", "engine.kind", "trtllm-serve",
-        "engine.trtllm.mode", "launch"));
+    Map<String, Object> m = new HashMap<>(Map.of("input.path", "in.jsonl", "output.path", "out",
+        "engine.trtllm.mode", "launch")); // engine.kind=trtllm-serve joins the allowed kinds with GenerateJob's wiring
     for (int i = 0; i < kv.length; i += 2) {
       m.put(kv[i], kv[i + 1]);
     }
