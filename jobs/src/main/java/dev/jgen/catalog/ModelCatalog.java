@@ -84,7 +84,8 @@ public final class ModelCatalog {
         str(m, "system_prompt"),
         new LinkedHashMap<>((Map<String, Object>) m.getOrDefault("generation", Map.of())),
         new LinkedHashMap<>((Map<String, Object>) m.getOrDefault("gpu", Map.of())),
-        str(m, "source"));
+        str(m, "source"),
+        new LinkedHashMap<>((Map<String, Object>) m.getOrDefault("shape", Map.of())));
   }
 
   private static String str(Map<String, Object> m, String key) {

@@ -12,6 +12,8 @@ import java.util.Map;
  * @param systemPromptIgnored the template prints a fixed text for any system message (llm-jp-3)
  * @param source {@code tiny} for the project's own random tiny model ({@code tiny-stop}: its variant that can emit EOS),
  *     else null
+ * @param shape what GPU memory planning needs ({@link GpuPresets}): {@code parameters}, {@code layers}, {@code hidden},
+ *     {@code heads}, {@code kv_heads}, {@code head_dim}, {@code vocab}; empty when the catalog gives none
  */
 public record ModelEntry(
     String id,
@@ -26,7 +28,8 @@ public record ModelEntry(
     String systemPrompt,
     Map<String, Object> generationDefaults,
     Map<String, Object> gpu,
-    String source) implements Serializable {
+    String source,
+    Map<String, Object> shape) implements Serializable {
 
   public boolean usesSteerLmAttributes() {
     return "steerlm".equals(attributes);

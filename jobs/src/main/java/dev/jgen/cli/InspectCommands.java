@@ -7,6 +7,9 @@ import static org.apache.spark.sql.functions.lit;
 import static org.apache.spark.sql.functions.sum;
 import static org.apache.spark.sql.functions.when;
 
+import dev.jgen.catalog.GpuPresets;
+import dev.jgen.catalog.ModelCatalog;
+import dev.jgen.catalog.ModelEntry;
 import dev.jgen.delta.RunsTable;
 import dev.jgen.spark.SparkSessions;
 import java.io.PrintStream;
@@ -21,9 +24,53 @@ import org.apache.spark.sql.functions;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 
-/** {@code jgen runs} and {@code jgen show}: read-only views of an output table and its runs table. */
+/** {@code jgen runs}, {@code jgen show} and {@code jgen models --gpu}: read-only views. */
 final class InspectCommands {
   private InspectCommands() {}
+
+  /**
+   * {@code jgen models --gpu h100-80gb [--context N] [--memory-fraction F]}: the GPU presets of every catalog model with
+   * a shape: for each precision, the batch that fits at 1, 2, 4 and 8 GPUs per server ("-" where the weights alone do
+   * not fit), and the suggested preset. See {@link GpuPresets} and docs/serving.md.
+   */
+  static int gpuPresets(ModelCatalog catalog, String gpuName, String context, String fraction, PrintStream out) {
+    GpuPresets.Gpu gpu = GpuPresets.gpu(gpuName);
+    double f;
+    Integer ctx;
+    try {
+      f = fraction == null ? GpuPresets.DEFAULT_MEMORY_FRACTION : Double.parseDouble(fraction);
+      ctx = context == null ? null : Integer.valueOf(context);
+    } catch (NumberFormatException e) {
+      throw new Args.UsageException("--context / --memory-fraction: expected a number");
+    }
+    if (f <= 0 || f > 1 || (ctx != null && ctx <= 0)) {
+      throw new Args.UsageException("--memory-fraction must be in (0, 1] and --context > 0");
+    }
+    out.printf(Locale.ROOT, "GPU presets on %s (%.1f GiB, planning for %.0f%% of it; batch = sequences of the full context "
+        + "that fit in the KV cache, at most %d)%n", gpu.name(), gpu.memoryBytes() / (double) (1L << 30), f * 100, GpuPresets.MAX_BATCH);
+    out.printf("%-32s %-6s %7s %6s %6s %6s %6s   %s%n", "MODEL", "PREC", "CONTEXT", "TP1", "TP2", "TP4", "TP8", "SUGGESTED");
+    for (ModelEntry e : catalog.entries()) {
+      if (e.shape() == null || e.shape().isEmpty()) {
+        continue;
+      }
+      int c = ctx != null ? ctx : GpuPresets.defaultContext(e);
+      List<GpuPresets.Preset> all = GpuPresets.all(e, gpu, c, f);
+      GpuPresets.Preset rec = GpuPresets.recommended(e, gpu, c, f);
+      String suggested = rec == null ? "does not fit on 8 GPUs" : rec.precision() + " TP" + rec.tp() + " batch " + rec.batch();
+      boolean first = true;
+      for (String p : GpuPresets.precisions(gpu, e)) {
+        StringBuilder row = new StringBuilder();
+        for (GpuPresets.Preset x : all) {
+          if (x.precision().equals(p)) {
+            row.append(String.format("%6s ", x.fits() ? String.valueOf(x.batch()) : "-"));
+          }
+        }
+        out.printf("%-32s %-6s %7d %s  %s%n", first ? e.id() : "", p, c, row, first ? suggested : "");
+        first = false;
+      }
+    }
+    return 0;
+  }
 
   static int runs(String[] argv, PrintStream out) {
     Args a = Args.parse(argv, 1, Set.of("output", "runs-path"), Set.of());

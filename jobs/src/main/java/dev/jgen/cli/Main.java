@@ -309,8 +309,12 @@ public final class Main {
   }
 
   private static int models(String[] argv, PrintStream out) {
-    Args a = Args.parse(argv, 1, Set.of("conf-dir"), Set.of());
+    Args a = Args.parse(argv, 1, Set.of("conf-dir", "gpu", "context", "memory-fraction"), Set.of());
     ModelCatalog catalog = ModelCatalog.load(confDir(a.get("conf-dir")));
+    // serving branch: GPU presets per model (docs/serving.md)
+    if (a.get("gpu") != null) {
+      return InspectCommands.gpuPresets(catalog, a.get("gpu"), a.get("context"), a.get("memory-fraction"), out);
+    }
     out.printf("%-32s %-42s %-8s %-8s %-9s %-4s %s%n", "ID", "HUGGING FACE", "ARCH", "CONTEXT", "ATTRS", "TP", "TEMPLATE");
     for (ModelEntry e : catalog.entries()) {
       out.printf("%-32s %-42s %-8s %-8d %-9s %-4s %s%n", e.id(), e.hfId() == null ? "-" : e.hfId(), e.architecture(),
@@ -378,7 +382,7 @@ public final class Main {
                                    list the runs of an output table with their counts
         show --output PATH [--run ID] [--status ok|error] [--limit N] [--format table|jsonl] [--all-attempts]
                                    print rows of an output table (the latest attempt of each row by default)
-        models                     list the model catalog (conf/models/)
+        models                     list the model catalog (conf/models/); --gpu h100-80gb|h200-141gb: GPU presets
         bench [--scenario engine|pipeline|serving|all] [--quick] [--out FILE.json]
                                    measure the job against the bare engine, the pipeline's cost, the serving window
         tiny-model --out DIR [--shape tiny|llm-jp-3-1.8b] [--eos-scale X (EOS logit spread; 0 never stops)]

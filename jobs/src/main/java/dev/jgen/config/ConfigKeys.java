@@ -74,6 +74,32 @@ public final class ConfigKeys {
   public static final String DJL_GPUS_PER_SERVER = "engine.djl.gpus_per_server";
   public static final String DJL_BASE_PORT = "engine.djl.base_port";
 
+  // ---- serving branch: TensorRT-LLM's own server, trtllm-serve (engine.kind=trtllm-serve): engine.trtllm.* ----
+  // Flags from TensorRT-LLM 1.x tensorrt_llm/commands/serve.py; see docs/serving.md for which server to pick when.
+  // "trtllm-serve" joins ENGINE_KINDS together with its case in spark/GenerateJob (TrtllmServeSpecs.spec), so that a
+  // config naming it never validates while the job would run it without an engine.
+  public static final String TRTLLM_MODE = "engine.trtllm.mode";
+  public static final String TRTLLM_ENDPOINTS = "engine.trtllm.endpoints";
+  public static final String TRTLLM_COMMAND = "engine.trtllm.command";
+  public static final String TRTLLM_MODEL_ID = "engine.trtllm.model_id";
+  public static final String TRTLLM_BACKEND = "engine.trtllm.backend";
+  public static final String TRTLLM_GPU = "engine.trtllm.gpu";
+  public static final String TRTLLM_PRECISION = "engine.trtllm.precision";
+  public static final String TRTLLM_TP_SIZE = "engine.trtllm.tp_size";
+  public static final String TRTLLM_GPUS_PER_SERVER = "engine.trtllm.gpus_per_server";
+  public static final String TRTLLM_MAX_BATCH_SIZE = "engine.trtllm.max_batch_size";
+  public static final String TRTLLM_MAX_NUM_TOKENS = "engine.trtllm.max_num_tokens";
+  public static final String TRTLLM_MAX_SEQ_LEN = "engine.trtllm.max_seq_len";
+  public static final String TRTLLM_KV_FRACTION = "engine.trtllm.kv_cache_free_gpu_memory_fraction";
+  public static final String TRTLLM_BLOCK_REUSE = "engine.trtllm.enable_block_reuse";
+  public static final String TRTLLM_KV_DTYPE = "engine.trtllm.kv_cache_dtype";
+  public static final String TRTLLM_EXTRA_OPTIONS = "engine.trtllm.extra_llm_api_options";
+  public static final String TRTLLM_WINDOW = "engine.trtllm.window";
+  public static final String TRTLLM_REQUEST_TIMEOUT_S = "engine.trtllm.request_timeout_s";
+  public static final String TRTLLM_READY_TIMEOUT_S = "engine.trtllm.ready_timeout_s";
+  public static final String TRTLLM_RETRIES = "engine.trtllm.retries";
+  public static final String TRTLLM_BASE_PORT = "engine.trtllm.base_port";
+
   private static final Map<String, ConfigKey> KEYS = new LinkedHashMap<>();
 
   static {
@@ -107,6 +133,33 @@ public final class ConfigKeys {
     key(DJL_RETRIES, Type.INT, 5, "Retries per request on 503, 5xx, timeouts and refused connections.", atLeast(0));
     key(DJL_GPUS_PER_SERVER, Type.INT, 0, "GPUs per server in launch mode (0: tensor_parallel_degree).", atLeast(0));
     key(DJL_BASE_PORT, Type.INT, 8080, "First loopback port of launched servers (one port per server).", greaterThan(0));
+    // ---- serving branch: engine.trtllm.* (trtllm-serve) ----
+    key(TRTLLM_MODE, Type.STRING, "endpoint", "endpoint: servers at engine.trtllm.endpoints | launch: each executor starts one trtllm-serve per GPU group.",
+        oneOf(List.of("endpoint", "launch")));
+    key(TRTLLM_ENDPOINTS, Type.STRING_LIST, List.of(), "trtllm-serve URLs (endpoint mode): one shared, or one per GPU address in order.", null);
+    key(TRTLLM_COMMAND, Type.STRING, "trtllm-serve", "The server command (launch mode).", nonBlank());
+    key(TRTLLM_MODEL_ID, Type.STRING, null, "trtllm-serve's MODEL argument (default: model.path, else the catalog's Hugging Face id).", nonBlank());
+    key(TRTLLM_BACKEND, Type.STRING, "pytorch", "--backend: pytorch (the default since TensorRT-LLM 1.0) | tensorrt.",
+        oneOf(List.of("pytorch", "tensorrt")));
+    key(TRTLLM_GPU, Type.STRING, null, "The GPU kind whose catalog preset fills tp_size, max_batch_size and precision: h100-80gb | h200-141gb (see `jgen models --gpu`).",
+        oneOf(List.of("h100-80gb", "h200-141gb")));
+    key(TRTLLM_PRECISION, Type.STRING, null, "The checkpoint's precision for the preset: bf16 | fp8 | int4 (default: the preset's suggestion). fp8 also sets an FP8 KV cache.",
+        oneOf(List.of("bf16", "fp8", "int4")));
+    key(TRTLLM_TP_SIZE, Type.INT, 0, "--tp_size (0: the preset's, else the catalog's tensor_parallel_degree).", atLeast(0));
+    key(TRTLLM_GPUS_PER_SERVER, Type.INT, 0, "GPUs per server in launch mode (0: tp_size).", atLeast(0));
+    key(TRTLLM_MAX_BATCH_SIZE, Type.INT, 0, "--max_batch_size (0: the preset's batch, else 64).", atLeast(0));
+    key(TRTLLM_MAX_NUM_TOKENS, Type.INT, 8192, "--max_num_tokens: batched tokens per iteration.", greaterThan(0));
+    key(TRTLLM_MAX_SEQ_LEN, Type.INT, 0, "--max_seq_len (0: the job's context).", atLeast(0));
+    key(TRTLLM_KV_FRACTION, Type.DOUBLE, 0.9, "--kv_cache_free_gpu_memory_fraction and kv_cache_config.free_gpu_memory_fraction; also the share of GPU memory presets plan for.",
+        v -> ((Number) v).doubleValue() > 0 && ((Number) v).doubleValue() <= 1 ? null : "must be in (0, 1]");
+    key(TRTLLM_BLOCK_REUSE, Type.BOOLEAN, true, "kv_cache_config.enable_block_reuse: reuse KV blocks of shared prompt prefixes (prefix caching).", null);
+    key(TRTLLM_KV_DTYPE, Type.STRING, null, "kv_cache_config.dtype: auto | fp8 (default: fp8 with precision fp8, else auto).", oneOf(List.of("auto", "fp8")));
+    key(TRTLLM_EXTRA_OPTIONS, Type.STRING, null, "A YAML file merged over the extra_llm_api_options jgen writes per server.", nonBlank());
+    key(TRTLLM_WINDOW, Type.INT, 0, "Requests in flight per server (0: max_batch_size).", atLeast(0));
+    key(TRTLLM_REQUEST_TIMEOUT_S, Type.INT, 300, "Client timeout per request.", greaterThan(0));
+    key(TRTLLM_READY_TIMEOUT_S, Type.INT, 1800, "How long a launched trtllm-serve may take to load.", greaterThan(0));
+    key(TRTLLM_RETRIES, Type.INT, 5, "Retries per request on 503, 5xx, timeouts and refused connections.", atLeast(0));
+    key(TRTLLM_BASE_PORT, Type.INT, 8000, "First loopback port of launched servers (one port per server).", greaterThan(0));
     key(MAX_NEW_TOKENS, Type.INT, 256, "Generated tokens at most, per row.", greaterThan(0));
     key(TEMPERATURE, Type.DOUBLE, null, "Sampling temperature, >= 0 (0 = greedy). Default: the model card's.", atLeastD(0));
     key(TOP_P, Type.DOUBLE, null, "Nucleus sampling, in (0, 1]. Default: the model card's, else 1.", unitInterval());

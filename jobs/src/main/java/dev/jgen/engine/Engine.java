@@ -23,6 +23,8 @@ public interface Engine extends AutoCloseable {
   /** Requests worth keeping in flight at once to keep the engine full (its batch capacity). */
   int capacity();
 
+  default java.util.Map<String, Double> serverMetrics() { return java.util.Map.of(); }
+
   @Override
   void close();
 }

@@ -68,6 +68,8 @@ public final class DjlServingStandIn implements AutoCloseable {
     public double shareDropped = 0;
     public long seed = 1;
     public boolean nullFinishReason = false;
+    /** {@code GET /metrics}: {@code trtllm} (trtllm-serve's JSON array of iteration stats, drained per read), {@code prometheus} (vLLM-style text) or null (404). */
+    public String metricsFormat = null;
     public int maxInputLen = 0;
     public String modelName = "jgen";
     /** The tiny model's folder (GGUF + tokenizer.json); default: written into the jgen cache. */
@@ -145,6 +147,11 @@ public final class DjlServingStandIn implements AutoCloseable {
   private long rejectedFull;
   private long injected503;
   private long dropped;
+  // served metrics (independent of the measured window): iteration stats for trtllm, running totals for prometheus
+  private final ArrayDeque<ObjectNode> iterationStats = new ArrayDeque<>();
+  private long iterations;
+  private long generationTokensTotal;
+  private long requestsFinishedTotal;
   private Metrics atLastCompletion = new Metrics(0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
 
   private DjlServingStandIn(Options o) throws IOException {
@@ -286,6 +293,7 @@ public final class DjlServingStandIn implements AutoCloseable {
           }
         }
         int finished = done.size();
+        recordIteration(inFlight, emitted, finished);
         if (measuring) {
           steps++;
           used += emitted;
@@ -312,6 +320,54 @@ public final class DjlServingStandIn implements AutoCloseable {
     }
   }
 
+  /** One scheduler step as trtllm-serve reports an iteration (field names from its /metrics); under lock. */
+  private void recordIteration(int inFlight, int emitted, int finished) {
+    if (inFlight == 0 && emitted == 0) {
+      return; // idle: trtllm-serve reports iterations only while it has work
+    }
+    iterations++;
+    generationTokensTotal += emitted; // may be negative in a step that takes back steps emitted ahead of llama.cpp
+    requestsFinishedTotal += finished;
+    if (!"trtllm".equals(o.metricsFormat)) {
+      return;
+    }
+    ObjectNode it = JSON.createObjectNode();
+    it.put("iter", iterations);
+    it.put("iterLatencyMS", (double) o.stepMillis);
+    it.put("numActiveRequests", active.size());
+    it.put("numQueuedRequests", waiting.size());
+    it.put("numCompletedRequests", finished);
+    it.put("maxBatchSizeStatic", o.batch);
+    it.put("newActiveRequestsQueueLatencyMS", 0.0);
+    it.putObject("inflightBatchingStats").put("numGenRequests", Math.max(0, emitted)).put("numContextRequests", 0);
+    it.putObject("kvCacheStats").put("maxNumBlocks", 1000).put("usedNumBlocks", 10 * active.size()).put("cacheHitRate", 0.0);
+    iterationStats.addLast(it);
+    while (iterationStats.size() > 1000) { // trtllm-serve keeps a bounded queue too
+      iterationStats.pollFirst();
+    }
+  }
+
+  private String metricsBody() {
+    synchronized (lock) {
+      if ("trtllm".equals(o.metricsFormat)) {
+        var arr = JSON.createArrayNode();
+        iterationStats.forEach(arr::add);
+        iterationStats.clear(); // each iteration is handed out once, as trtllm-serve does
+        return arr.toString();
+      }
+      return "# HELP vllm:num_requests_running Number of requests in the batch.\n"
+          + "# TYPE vllm:num_requests_running gauge\n"
+          + "vllm:num_requests_running{model_name=\"" + o.modelName + "\"} " + active.size() + "\n"
+          + "vllm:num_requests_waiting{model_name=\"" + o.modelName + "\"} " + waiting.size() + "\n"
+          + "# TYPE vllm:generation_tokens_total counter\n"
+          + "vllm:generation_tokens_total{model_name=\"" + o.modelName + "\"} " + generationTokensTotal + "\n"
+          + "vllm:request_success_total{finished_reason=\"stop\",model_name=\"" + o.modelName + "\"} " + requestsFinishedTotal + "\n"
+          + "vllm:iteration_tokens_total_bucket{le=\"1.0\"} 3\n"
+          + "vllm:e2e_request_latency_seconds_sum " + (iterations * o.stepMillis / 1000.0) + "\n"
+          + "vllm:e2e_request_latency_seconds_count " + Math.max(1, requestsFinishedTotal) + "\n";
+    }
+  }
+
   private Metrics snapshot() {
     return new Metrics(steps, used, steps * o.batch, full, steps == 0 ? 0 : (double) inFlightSum / steps, maxInFlight,
         completed, rejectedFull, injected503, dropped);
@@ -323,6 +379,19 @@ public final class DjlServingStandIn implements AutoCloseable {
     try (ex) {
       String path = ex.getRequestURI().getPath();
       String method = ex.getRequestMethod();
+      if (method.equals("GET") && path.equals("/health")) { // trtllm-serve's readiness
+        send(ex, 200, "");
+        return;
+      }
+      if (method.equals("GET") && path.equals("/metrics") && o.metricsFormat != null) {
+        byte[] b = metricsBody().getBytes(StandardCharsets.UTF_8);
+        ex.getResponseHeaders().set("Content-Type", o.metricsFormat.equals("trtllm") ? "application/json" : "text/plain; version=0.0.4");
+        ex.sendResponseHeaders(200, b.length);
+        try (OutputStream os = ex.getResponseBody()) {
+          os.write(b);
+        }
+        return;
+      }
       if (method.equals("GET") && path.equals("/ping")) {
         send(ex, 200, "{\"" + o.modelName + "\":{\"status\":\"Healthy\"}}");
         return;

@@ -95,7 +95,7 @@ public final class FakeDjlServing {
   }
 
   /** This JVM's class path, including what a launcher (JUnit's console, an IDE) added through its class loader. */
-  static String classPath() {
+  public static String classPath() {
     Set<String> entries = new LinkedHashSet<>();
     for (ClassLoader cl = FakeDjlServing.class.getClassLoader(); cl != null; cl = cl.getParent()) {
       if (cl instanceof URLClassLoader u) {

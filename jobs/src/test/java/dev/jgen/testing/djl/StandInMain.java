@@ -12,7 +12,8 @@ import java.util.Properties;
  * The stand-in as its own process, started by a fake {@code djl-serving} command in launch-mode tests. Reads what the
  * real server reads: {@code SERVING_INFERENCE_ADDRESS} (or {@code --port}), {@code -m [name=]file:<dir>} with the
  * {@code serving.properties} jgen wrote ({@code option.max_rolling_batch_size}, {@code job_queue_size},
- * {@code option.max_input_len}). Extra arguments: {@code --tiny-model <dir>}, {@code --step-ms <ms>}. Logs to stdout,
+ * {@code option.max_input_len}). Extra arguments: {@code --tiny-model <dir>}, {@code --step-ms <ms>}, {@code --batch <n>},
+ * {@code --metrics trtllm|prometheus} (what {@code GET /metrics} serves; the fake trtllm-serve passes these). Logs to stdout,
  * opens its port when ready, runs until killed.
  */
 public final class StandInMain {
@@ -26,6 +27,8 @@ public final class StandInMain {
         case "--port" -> o.port = Integer.parseInt(args[++i]);
         case "--step-ms" -> o.stepMillis = Long.parseLong(args[++i]);
         case "--tiny-model" -> o.modelDir = Path.of(args[++i]);
+        case "--batch" -> o.batch = Integer.parseInt(args[++i]);
+        case "--metrics" -> o.metricsFormat = args[++i];
         case "-m", "--models" -> modelDir = modelDir(args[++i]);
         default -> System.out.println("stand-in: ignoring argument " + args[i]);
       }

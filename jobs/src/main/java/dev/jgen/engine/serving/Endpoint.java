@@ -1,4 +1,4 @@
-package dev.jgen.engine.djl;
+package dev.jgen.engine.serving;
 
 import java.net.URI;
 import java.util.Comparator;
@@ -41,18 +41,37 @@ final class Endpoint {
     this.permits = new Semaphore(window);
   }
 
-  private record Queued(long order, long seq, Runnable call) {}
+  /** A queued call; {@link #withdraw} takes it back out before it starts. */
+  record Queued(long order, long seq, Runnable call) {}
 
   /**
    * Queues a call; it starts (on this or another thread) as soon as the window has room. Never blocks.
    *
    * @param order lower goes first: the submitting task's attempt id; {@link Long#MIN_VALUE} for a retry
+   * @return the queue entry, for {@link #withdraw}
    */
-  void enqueue(Runnable call, long order) {
+  Queued enqueue(Runnable call, long order) {
+    Queued q;
     synchronized (pending) {
-      pending.add(new Queued(order, seq++, call));
+      q = new Queued(order, seq++, call);
+      pending.add(q);
     }
     drain();
+    return q;
+  }
+
+  /** Removes a call that has not started (a cancelled row); false when it already left the queue. */
+  boolean withdraw(Queued q) {
+    synchronized (pending) {
+      return pending.remove(q);
+    }
+  }
+
+  /** Calls waiting for the window. */
+  int queued() {
+    synchronized (pending) {
+      return pending.size();
+    }
   }
 
   /** A call holding a permit finished (or is backing off): its permit goes to the next queued call. */

@@ -1,4 +1,4 @@
-package dev.jgen.engine.djl;
+package dev.jgen.engine.serving;
 
 import dev.jgen.engine.Engine;
 import dev.jgen.engine.EngineProvider;
@@ -12,16 +12,17 @@ import dev.jgen.engine.EngineSpec;
  * {@code request_timeout_s}, {@code ready_timeout_s}, {@code retries}, {@code gpus_per_server}, {@code base_port}, and
  * {@code bos_text} (stripped from the start of every prompt: the server adds BOS). Internal ones with defaults:
  * {@code retry_base_ms} (200), {@code retry_max_ms} (10000), {@code stop_grace_s} (10), {@code gpu_addresses} (the
- * executor's GPUs for launch mode when Spark gives none; also system property {@code jgen.djl.gpu_addresses}).
+ * executor's GPUs for launch mode when Spark gives none; also system property {@code jgen.djl.gpu_addresses}),
+ * {@code metrics_path} (/metrics), {@code app_id} and {@code state_dir} (launch mode's record of running servers).
  */
 public final class DjlServingEngineProvider implements EngineProvider {
   @Override
   public String kind() {
-    return DjlServingEngine.KIND;
+    return ServerKind.DJL.kind();
   }
 
   @Override
   public Engine open(EngineSpec spec) {
-    return new DjlServingEngine(spec);
+    return new ServingEngine(spec, ServerKind.DJL);
   }
 }

@@ -1,4 +1,4 @@
-package dev.jgen.engine.djl;
+package dev.jgen.engine.serving;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -37,6 +37,10 @@ class DjlServingEngineTest {
     return new EngineSpec("djl-serving", "tiny-llama-ja", o);
   }
 
+  static ServingEngine djl(EngineSpec spec) {
+    return new ServingEngine(spec, ServerKind.DJL);
+  }
+
   static CompletionRequest request(String prompt, SamplingParams p) {
     return new CompletionRequest("t/" + prompt.hashCode(), prompt, new int[] {1, 2, 3}, p);
   }
@@ -48,7 +52,7 @@ class DjlServingEngineTest {
 
   @Test
   void requestBodyStripsBosAndAlwaysSendsMaxNewTokens() {
-    DjlServingEngine e = new DjlServingEngine(spec("http://127.0.0.1:1"));
+    ServingEngine e = djl(spec("http://127.0.0.1:1"));
     try {
       ObjectNode b = e.requestBody(request("<s>こんにちは<s>", SAMPLE));
       assertEquals("こんにちは<s>", b.get("inputs").asText(), "only the leading BOS text goes");
@@ -73,16 +77,16 @@ class DjlServingEngineTest {
 
   @Test
   void finishReasons() {
-    assertEquals("stop", DjlServingEngine.finishReason("eos_token", 3, 8));
-    assertEquals("stop", DjlServingEngine.finishReason("stop_sequence", 3, 8));
-    assertEquals("length", DjlServingEngine.finishReason("length", 8, 8));
-    assertEquals("length", DjlServingEngine.finishReason(null, 8, 8));
-    assertEquals("stop", DjlServingEngine.finishReason(null, 3, 8));
+    assertEquals("stop", WireProtocol.finishReason("eos_token", 3, 8));
+    assertEquals("stop", WireProtocol.finishReason("stop_sequence", 3, 8));
+    assertEquals("length", WireProtocol.finishReason("length", 8, 8));
+    assertEquals("length", WireProtocol.finishReason(null, 8, 8));
+    assertEquals("stop", WireProtocol.finishReason(null, 3, 8));
   }
 
   @Test
   void routesByTaskGpuAddressElseLeastLoaded() {
-    DjlServingEngine e = new DjlServingEngine(spec("http://127.0.0.1:1,http://127.0.0.1:2/", "window", "3"));
+    ServingEngine e = djl(spec("http://127.0.0.1:1,http://127.0.0.1:2/", "window", "3"));
     try {
       List<Endpoint> s = e.servers();
       assertEquals(6, e.capacity(), "window per server times servers");
@@ -104,7 +108,7 @@ class DjlServingEngineTest {
     o.nullFinishReason = true; // as TensorRT-LLM's async path often answers
     try (DjlServingStandIn s = DjlServingStandIn.start(o)) {
       for (String api : List.of("invocations", "openai")) {
-        DjlServingEngine e = new DjlServingEngine(spec(s.url().toString(), "api", api));
+        ServingEngine e = djl(spec(s.url().toString(), "api", api));
         try {
           List<CompletableFuture<Completion>> fs = List.of(e.submit(request("<s>こんにちは", SAMPLE)),
               e.submit(request("<s>元気ですか", GREEDY)), e.submit(request("<s>日本", SAMPLE)));
@@ -130,7 +134,7 @@ class DjlServingEngineTest {
     o.maxInputLen = 2;
     o.stepMillis = 2;
     try (DjlServingStandIn s = DjlServingStandIn.start(o)) {
-      DjlServingEngine e = new DjlServingEngine(spec(s.url().toString()));
+      ServingEngine e = djl(spec(s.url().toString()));
       try {
         ExecutionException x = assertThrows(ExecutionException.class,
             () -> e.submit(request("<s>とても長いプロンプトです", SAMPLE)).get());
@@ -144,22 +148,40 @@ class DjlServingEngineTest {
     }
   }
 
+  /**
+   * A server that accepts and closes every connection without answering. Its socket stays bound for the whole test, so
+   * no other process can take the port meanwhile (a port found free and released would race on a loaded machine).
+   */
+  static ServerSocket dropping() throws java.io.IOException {
+    ServerSocket ss = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+    Thread t = new Thread(() -> {
+      while (!ss.isClosed()) {
+        try {
+          ss.accept().close();
+        } catch (java.io.IOException e) {
+          // closed: the test is over
+        }
+      }
+    }, "dropping-server");
+    t.setDaemon(true);
+    t.start();
+    return ss;
+  }
+
   @Test
-  void refusedConnectionsAreRetriedThenFail() throws Exception {
-    int port;
-    try (ServerSocket ss = new ServerSocket(0, 0, InetAddress.getLoopbackAddress())) {
-      port = ss.getLocalPort();
-    }
-    DjlServingEngine e = new DjlServingEngine(spec("http://127.0.0.1:" + port, "retries", "2"));
-    try {
-      long start = System.nanoTime();
-      ExecutionException x = assertThrows(ExecutionException.class, () -> e.submit(request("x", SAMPLE)).get());
-      String m = x.getCause().getMessage();
-      assertTrue(m.contains("ConnectException") && m.contains("after 3 attempts"), m);
-      assertEquals(3, e.servers().get(0).sent.get());
-      assertTrue(System.nanoTime() - start >= 10_000_000L, "backed off between attempts");
-    } finally {
-      e.close();
+  void droppedConnectionsAreRetriedThenFail() throws Exception {
+    try (ServerSocket ss = dropping()) {
+      ServingEngine e = djl(spec("http://127.0.0.1:" + ss.getLocalPort(), "retries", "2"));
+      try {
+        long start = System.nanoTime();
+        ExecutionException x = assertThrows(ExecutionException.class, () -> e.submit(request("x", SAMPLE)).get());
+        String m = x.getCause().getMessage();
+        assertTrue(m.contains("Exception") && m.contains("after 3 attempts"), m);
+        assertEquals(3, e.servers().get(0).sent.get());
+        assertTrue(System.nanoTime() - start >= 10_000_000L, "backed off between attempts");
+      } finally {
+        e.close();
+      }
     }
   }
 
@@ -170,7 +192,7 @@ class DjlServingEngineTest {
     o.stepMillis = 2;
     o.share503 = 0.4;
     try (DjlServingStandIn s = DjlServingStandIn.start(o)) {
-      DjlServingEngine e = new DjlServingEngine(spec(s.url().toString(), "window", "3", "retries", "8"));
+      ServingEngine e = djl(spec(s.url().toString(), "window", "3", "retries", "8"));
       try {
         List<CompletableFuture<Completion>> fs = new java.util.ArrayList<>();
         for (int i = 0; i < 20; i++) {

@@ -1,4 +1,4 @@
-package dev.jgen.engine.djl;
+package dev.jgen.engine.serving;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -102,9 +102,20 @@ class DjlServingJobTest {
 
   @Test
   void faultsEndAsOkOrErrorRowsNoneLostNoneDuplicated() throws Exception {
+    faults("invocations");
+  }
+
+  /** The OpenAI completions wire (vLLM LMI, trtllm-serve) through the whole job, with 503s and dropped connections. */
+  @Test
+  void faultsOnTheOpenAiWireEndAsOkOrErrorRowsNoneLostNoneDuplicated() throws Exception {
+    faults("openai");
+  }
+
+  private void faults(String api) throws Exception {
     try (DjlServingStandIn s = standIn(4, 2, 0.30, 0.05)) {
       String out = dir.resolve("gen").toString();
       Cli r = generate("input.path=" + prompts(dir, 40), "output.path=" + out, "engine.djl.endpoints=" + s.url(),
+          "engine.djl.api=" + api,
           "engine.djl.max_rolling_batch_size=4", "engine.djl.retries=1", "generation.max_new_tokens=6", "job.partitions=4");
       JsonNode sum = r.summary();
       assertEquals(40, sum.get("rows_in").asLong());
@@ -130,6 +141,8 @@ class DjlServingJobTest {
       DjlServingStandIn.Metrics m = s.metrics();
       assertTrue(m.injected503() > 0 && m.dropped() > 0, m.toString());
       assertTrue(s.received().size() > 40, "failed calls were retried");
+      String path = api.equals("openai") ? "/v1/completions" : "/invocations";
+      assertTrue(s.received().stream().allMatch(q -> q.path().equals(path)), "all on " + path);
     }
   }
 

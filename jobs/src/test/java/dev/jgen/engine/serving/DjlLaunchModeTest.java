@@ -1,4 +1,4 @@
-package dev.jgen.engine.djl;
+package dev.jgen.engine.serving;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -96,8 +96,12 @@ class DjlLaunchModeTest {
     Map<String, FakeDjlServing.Launch> byGpu = launches.stream()
         .collect(Collectors.toMap(l -> l.env().get("CUDA_VISIBLE_DEVICES"), l -> l));
     assertEquals(Set.of("0", "1"), byGpu.keySet());
-    assertEquals("http://127.0.0.1:" + base, byGpu.get("0").env().get("SERVING_INFERENCE_ADDRESS"));
-    assertEquals("http://127.0.0.1:" + (base + 1), byGpu.get("1").env().get("SERVING_INFERENCE_ADDRESS"));
+    // base_port + the GPU address is preferred; on a loaded machine another process may take a port between our check
+    // and the server's bind, and the launcher then moves to another port: assert what always holds.
+    String a0 = byGpu.get("0").env().get("SERVING_INFERENCE_ADDRESS");
+    String a1 = byGpu.get("1").env().get("SERVING_INFERENCE_ADDRESS");
+    assertTrue(a0.startsWith("http://127.0.0.1:") && a1.startsWith("http://127.0.0.1:") && !a0.equals(a1), a0 + " " + a1);
+    assertEquals(byGpu.get("0").env().get("SERVING_MANAGEMENT_ADDRESS"), a0, "management on the server's own port");
     for (FakeDjlServing.Launch l : launches) {
       var p = l.servingProperties();
       assertEquals("Python", p.getProperty("engine"));
@@ -127,7 +131,7 @@ class DjlLaunchModeTest {
     EngineSpec spec = new EngineSpec("djl-serving", "/models/karakuri-70b", Map.of("mode", "launch", "command", script.toString(),
         "tensor_parallel_degree", "2", "max_rolling_batch_size", "2", "base_port", String.valueOf(freePortPair()),
         "quantize", "fp8", "dtype", "fp16", "ready_timeout_s", "120"));
-    DjlServingEngine e = new DjlServingEngine(spec, List.of("3", "2"));
+    ServingEngine e = new ServingEngine(spec, ServerKind.DJL, List.of("3", "2"));
     try {
       assertEquals(1, e.servers().size());
       assertEquals(List.of("2", "3"), e.servers().get(0).gpus);
@@ -145,13 +149,32 @@ class DjlLaunchModeTest {
         .filter(s -> s.process.isAlive()).map(s -> s.pid()).toList()));
   }
 
+  /** A taken preferred port: the launcher takes a free one instead (the socket is held, so no race decides it). */
+  @Test
+  void aTakenPreferredPortFallsBackToAFreeOne() throws Exception {
+    Path records = dir.resolve("records");
+    Path script = FakeDjlServing.write(dir.resolve("bin"), records, tinyModel(), null);
+    try (ServerSocket taken = new ServerSocket(0, 0, InetAddress.getLoopbackAddress())) {
+      EngineSpec spec = new EngineSpec("djl-serving", "m", Map.of("mode", "launch", "command", script.toString(),
+          "base_port", String.valueOf(taken.getLocalPort()), "ready_timeout_s", "120", "state_dir", dir.resolve("state").toString()));
+      ServingEngine e = new ServingEngine(spec, ServerKind.DJL, List.of("0"));
+      try {
+        int port = e.launcher().servers().get(0).port;
+        assertTrue(port != taken.getLocalPort(), "moved off the taken port " + port);
+        assertEquals("http://127.0.0.1:" + port, FakeDjlServing.launches(records).get(0).env().get("SERVING_INFERENCE_ADDRESS"));
+      } finally {
+        e.close();
+      }
+    }
+  }
+
   @Test
   void launchFailureCarriesTheServersLogTail() throws Exception {
     Path script = FakeDjlServing.write(dir.resolve("bin"), dir.resolve("records"), tinyModel(),
         "RuntimeError: CUDA error: out of memory (fake)");
     EngineSpec spec = new EngineSpec("djl-serving", "m", Map.of("mode", "launch", "command", script.toString(),
         "ready_timeout_s", "30"));
-    EngineException x = assertThrows(EngineException.class, () -> new DjlServingEngine(spec, List.of("0")));
+    EngineException x = assertThrows(EngineException.class, () -> new ServingEngine(spec, ServerKind.DJL, List.of("0")));
     assertTrue(x.getMessage().contains("exited with code 3") && x.getMessage().contains("CUDA error: out of memory (fake)")
         && x.getMessage().contains("Loading model jgen"), x.getMessage());
   }

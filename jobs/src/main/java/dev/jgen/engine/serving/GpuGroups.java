@@ -1,4 +1,4 @@
-package dev.jgen.engine.djl;
+package dev.jgen.engine.serving;
 
 import dev.jgen.engine.EngineSpec;
 import java.lang.reflect.Method;
