@@ -72,6 +72,7 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
     String error;
     PreparedPrompt prompt;
     SamplingParams params;
+    dev.jgen.structured.OutputConstraint constraint; // structured output (issue 13)
     long submittedNanos;
     CompletableFuture<Completion> completion;
   }
@@ -97,12 +98,16 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
       } catch (IllegalArgumentException e) {
         throw new InvalidRowException(e.getMessage());
       }
+      // Structured output (issue 13): the row's json_schema or choice column, else the job's constraint.
+      p.constraint = dev.jgen.structured.OutputConstraint.forRow(plan.generation().constraint(),
+          cols.column(row, dev.jgen.structured.OutputConstraint.COLUMN_JSON_SCHEMA),
+          cols.column(row, dev.jgen.structured.OutputConstraint.COLUMN_CHOICE));
       p.prompt = translator.prepare(cols.chat(row), p.params.maxNewTokens());
       p.duplicateOf = cols.duplicateOf(row);
       if (engine != null && p.duplicateOf == null) {
         p.submittedNanos = System.nanoTime();
         p.completion = engine.submit(new CompletionRequest(plan.runId() + "/" + p.id + "/" + p.sample, p.prompt.text(),
-            p.prompt.tokenIds(), p.params));
+            p.prompt.tokenIds(), p.params, p.constraint));
       }
     } catch (InvalidRowException e) {
       p.error = e.getMessage();
@@ -129,6 +134,14 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
         Thread.currentThread().interrupt();
         throw new IllegalStateException("interrupted while generating", e);
       }
+    }
+    // Structured output (issue 13): every constrained output is checked here; a violation is an error row, text kept.
+    String outputJson = null;
+    if (error == null && c != null && p.constraint != null) {
+      dev.jgen.structured.OutputValidator.Result check = dev.jgen.structured.OutputValidator.validate(p.constraint, c.text(),
+          c.finishReason());
+      error = check.error();
+      outputJson = check.outputJson();
     }
     boolean ok = error == null;
     String status = !ok ? "error" : p.duplicateOf != null ? "skipped" : "ok";
@@ -165,6 +178,8 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
     v[i++] = c == null ? null : c.latencyMs();
     v[i++] = executorId;
     v[i++] = new Timestamp(System.currentTimeMillis());
+    v[i++] = outputJson; // structured output (issue 13)
+    v[i++] = p.constraint == null ? null : p.constraint.sha256();
     return RowFactory.create(v);
   }
 

@@ -35,12 +35,12 @@ final class Json {
     return MAPPER.readTree(text);
   }
 
-  /** Compact JSON with every object's keys sorted: one text per value, whatever the spelling. */
-  static String canonical(JsonNode node) {
-    return MAPPER.writeValueAsString(sorted(node));
+  /** Compact JSON with every object's keys sorted: one text per value, whatever the spelling or member order. */
+  static String sorted(String json) {
+    return MAPPER.writeValueAsString(sorted(parse(json)));
   }
 
-  /** Compact JSON in the value's own member order (an output keeps the order it was generated in). */
+  /** Compact JSON in the value's own member order: whitespace, escapes and number spellings normalized. */
   static String compact(JsonNode node) {
     return MAPPER.writeValueAsString(node);
   }

@@ -96,7 +96,7 @@ final class JsonSchemas {
     if (problem != null) {
       throw new InvalidRowException("column " + OutputConstraint.COLUMN_JSON_SCHEMA + ": not a valid JSON Schema: " + problem);
     }
-    c = new OutputConstraint(OutputConstraint.Kind.JSON_SCHEMA, Json.canonical(schema), null);
+    c = new OutputConstraint(OutputConstraint.Kind.JSON_SCHEMA, Json.compact(schema), null);
     if (ROW_SCHEMAS.size() >= CACHE_LIMIT) {
       ROW_SCHEMAS.clear();
     }

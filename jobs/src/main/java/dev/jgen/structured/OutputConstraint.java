@@ -21,8 +21,10 @@ import tools.jackson.databind.JsonNode;
  * strings. Immutable and serializable: the driver checks the job's constraint once, executors carry it to every row.
  *
  * @param kind what {@code text} holds
- * @param text the canonical text: a JSON Schema as compact JSON with object keys sorted (so two spellings of one schema
- *     hash alike), a grammar exactly as given, a choice as a compact JSON array of its strings in the given order
+ * @param text the canonical text: a JSON Schema as compact JSON (whitespace, escapes and number spellings normalized;
+ *     member order kept, because llama.cpp's and xgrammar's schema-to-grammar conversions generate properties in the
+ *     schema's order, so a reordered schema is a different constraint), a grammar exactly as given, a choice as a
+ *     compact JSON array of its strings in the given order
  * @param sha256 SHA-256 of {@code kind + "\n" + text}, hex: stored on every row as {@code constraint_sha256}
  */
 public record OutputConstraint(Kind kind, String text, String sha256) implements Serializable {
@@ -149,7 +151,7 @@ public record OutputConstraint(Kind kind, String text, String sha256) implements
     if (problem != null) {
       throw new ConfigException(origin + ": not a valid JSON Schema: " + problem);
     }
-    return new OutputConstraint(Kind.JSON_SCHEMA, Json.canonical(schema));
+    return new OutputConstraint(Kind.JSON_SCHEMA, Json.compact(schema));
   }
 
   private static JsonNode parseOrConfigError(String text, String origin) {
@@ -174,7 +176,7 @@ public record OutputConstraint(Kind kind, String text, String sha256) implements
         throw new IllegalArgumentException("item " + i + " repeats '" + c + "'");
       }
     }
-    return new OutputConstraint(Kind.CHOICE, Json.canonical(Json.fromPlain(choices)));
+    return new OutputConstraint(Kind.CHOICE, Json.compact(Json.fromPlain(choices)));
   }
 
   /** A JSON Schema constraint from JSON text, checked against its metaschema. */
@@ -184,7 +186,7 @@ public record OutputConstraint(Kind kind, String text, String sha256) implements
     if (problem != null) {
       throw new IllegalArgumentException("not a valid JSON Schema: " + problem);
     }
-    return new OutputConstraint(Kind.JSON_SCHEMA, Json.canonical(schema));
+    return new OutputConstraint(Kind.JSON_SCHEMA, Json.compact(schema));
   }
 
   // ---- row columns ------------------------------------------------------------------------------------------------

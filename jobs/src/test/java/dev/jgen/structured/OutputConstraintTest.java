@@ -54,13 +54,18 @@ class OutputConstraintTest {
   @Test
   void inlineMapAndJsonTextAreTheSameCanonicalSchema() {
     OutputConstraint fromMap = OutputConstraint.fromConfig(qaSchemaAsYamlMap(), null, null, dir);
-    OutputConstraint fromText = OutputConstraint.fromConfig(QA_SCHEMA, null, null, dir);
+    OutputConstraint fromText = OutputConstraint.fromConfig(Json.compact(Json.parse(Json.sorted(QA_SCHEMA))), null, null, dir);
     assertEquals(OutputConstraint.Kind.JSON_SCHEMA, fromMap.kind());
     assertEquals(fromText.text(), fromMap.text());
     assertEquals(fromText.sha256(), fromMap.sha256());
-    // Canonical: compact, keys sorted at every level.
     assertTrue(fromMap.text().startsWith("{\"additionalProperties\":false,\"properties\":{\"answer\":"), fromMap.text());
     assertEquals(64, fromMap.sha256().length());
+    // Whitespace does not matter; member order does (engines generate properties in the schema's order).
+    assertEquals(OutputConstraint.fromConfig(QA_SCHEMA, null, null, dir),
+        OutputConstraint.fromConfig(QA_SCHEMA.replace("\n", "\n\t  ").replace(": ", ":"), null, null, dir));
+    OutputConstraint ordered = OutputConstraint.fromConfig(QA_SCHEMA, null, null, dir);
+    assertTrue(ordered.text().startsWith("{\"type\":\"object\",\"properties\":{\"question\":"), ordered.text());
+    assertNotEquals(ordered.sha256(), fromMap.sha256());
   }
 
   @Test
@@ -154,7 +159,7 @@ class OutputConstraintTest {
     OutputConstraint job = OutputConstraint.fromConfig(QA_SCHEMA, null, null, dir);
     assertSame(job, OutputConstraint.forRow(job, null, null));
     OutputConstraint rowSchema = OutputConstraint.forRow(job, "{\"type\": \"array\", \"items\": {\"type\": \"integer\"}}", null);
-    assertEquals("{\"items\":{\"type\":\"integer\"},\"type\":\"array\"}", rowSchema.text());
+    assertEquals("{\"type\":\"array\",\"items\":{\"type\":\"integer\"}}", rowSchema.text());
     OutputConstraint rowChoice = OutputConstraint.forRow(job, null, List.of("A", "B"));
     assertEquals(List.of("A", "B"), rowChoice.choices());
     // Spark's JSON reader may hand an array column over as text when rows disagree on its type.
