@@ -42,7 +42,10 @@ class OutputConstraintTest {
     Map<String, Object> props = new LinkedHashMap<>();
     props.put("answer", Map.of("type", "string"));
     props.put("difficulty", difficulty);
-    props.put("question", Map.of("type", "string", "minLength", 1));
+    Map<String, Object> question = new LinkedHashMap<>();
+    question.put("type", "string");
+    question.put("minLength", 1);
+    props.put("question", question);
     Map<String, Object> s = new LinkedHashMap<>();
     s.put("additionalProperties", false);
     s.put("required", List.of("question", "answer", "difficulty"));
@@ -54,11 +57,16 @@ class OutputConstraintTest {
   @Test
   void inlineMapAndJsonTextAreTheSameCanonicalSchema() {
     OutputConstraint fromMap = OutputConstraint.fromConfig(qaSchemaAsYamlMap(), null, null, dir);
-    OutputConstraint fromText = OutputConstraint.fromConfig(Json.compact(Json.parse(Json.sorted(QA_SCHEMA))), null, null, dir);
+    OutputConstraint fromText = OutputConstraint.fromConfig("""
+        { "additionalProperties" : false, "required": ["question", "answer", "difficulty"],
+          "properties": {"answer": {"type": "string"}, "difficulty": {"maximum": 5, "minimum": 1, "type": "integer"},
+                         "question": {"type": "string", "minLength": 1}},
+          "type": "object" }
+        """, null, null, dir);
     assertEquals(OutputConstraint.Kind.JSON_SCHEMA, fromMap.kind());
     assertEquals(fromText.text(), fromMap.text());
     assertEquals(fromText.sha256(), fromMap.sha256());
-    assertTrue(fromMap.text().startsWith("{\"additionalProperties\":false,\"properties\":{\"answer\":"), fromMap.text());
+    assertTrue(fromMap.text().startsWith("{\"additionalProperties\":false,\"required\":[\"question\","), fromMap.text());
     assertEquals(64, fromMap.sha256().length());
     // Whitespace does not matter; member order does (engines generate properties in the schema's order).
     assertEquals(OutputConstraint.fromConfig(QA_SCHEMA, null, null, dir),
