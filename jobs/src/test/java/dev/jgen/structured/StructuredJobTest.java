@@ -123,6 +123,7 @@ class StructuredJobTest {
         assertEquals("length", row.getAs("finish_reason"), id);
       }
     }
+    System.out.println("structured, 200 rows: ok " + ok + ", truncated " + truncated + ", other errors " + (200 - ok - truncated));
     assertTrue(truncated >= 25, "truncated rows: " + truncated);
     // llama.cpp honours the schema through its grammar, so nearly every row with room to finish is a valid record.
     assertTrue(ok >= 100, "ok rows: " + ok + " of 175 with room to finish");
@@ -181,6 +182,21 @@ class StructuredJobTest {
     assertEquals("ok", plain.getAs("status"));
     assertNull(plain.getAs("constraint_sha256"));
     assertNull(plain.getAs("output_json"));
+  }
+
+  @Test
+  void aTableMadeBeforeTheNewColumnsGainsThem() {
+    String path = dir.resolve("old-table").toString();
+    org.apache.spark.sql.types.StructType old = new org.apache.spark.sql.types.StructType();
+    for (org.apache.spark.sql.types.StructField f : dev.jgen.delta.OutputSchema.SCHEMA.fields()) {
+      if (!dev.jgen.delta.OutputSchema.ADDED_LATER.contains(f.name())) {
+        old = old.add(f);
+      }
+    }
+    TestSpark.get().createDataFrame(List.of(), old).write().format("delta").partitionBy("run_id").save(path);
+    dev.jgen.delta.GenerationsTable.openOrCreate(TestSpark.get(), path);
+    List<String> columns = List.of(TestSpark.get().read().format("delta").load(path).schema().fieldNames());
+    assertTrue(columns.containsAll(dev.jgen.delta.OutputSchema.ADDED_LATER), columns.toString());
   }
 
   @Test
