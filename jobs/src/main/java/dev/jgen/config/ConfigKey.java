@@ -11,7 +11,8 @@ import java.util.function.Function;
  */
 public record ConfigKey(String name, Type type, Object defaultValue, String description, Function<Object, String> check) {
 
-  public enum Type { STRING, INT, LONG, DOUBLE, BOOLEAN, STRING_LIST, MAP }
+  // JSON: a mapping or a string, kept as given (structured output, issue 13: generation.json_schema inline or @file).
+  public enum Type { STRING, INT, LONG, DOUBLE, BOOLEAN, STRING_LIST, MAP, JSON }
 
   /** Parses a raw value (from YAML or from {@code --set}) into this key's type, or throws a message naming the key. */
   public Object parse(Object raw) {
@@ -27,6 +28,7 @@ public record ConfigKey(String name, Type type, Object defaultValue, String desc
         case BOOLEAN -> parseBoolean(raw);
         case STRING_LIST -> parseList(raw);
         case MAP -> raw instanceof Map<?, ?> m ? m : fail(raw);
+        case JSON -> raw instanceof Map<?, ?> || raw instanceof String ? raw : fail(raw);
       };
       String problem = check == null ? null : check.apply(value);
       if (problem != null) {
@@ -81,6 +83,7 @@ public record ConfigKey(String name, Type type, Object defaultValue, String desc
       case BOOLEAN -> "true or false";
       case STRING_LIST -> "a list of strings";
       case MAP -> "a mapping";
+      case JSON -> "a mapping or a string";
     };
   }
 

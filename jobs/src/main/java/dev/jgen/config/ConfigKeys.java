@@ -99,6 +99,11 @@ public final class ConfigKeys {
   public static final String TRTLLM_READY_TIMEOUT_S = "engine.trtllm.ready_timeout_s";
   public static final String TRTLLM_RETRIES = "engine.trtllm.retries";
   public static final String TRTLLM_BASE_PORT = "engine.trtllm.base_port";
+  // Structured output (issue 13): at most one of the three; per-row overrides in columns json_schema and choice.
+  public static final String JSON_SCHEMA = dev.jgen.structured.OutputConstraint.KEY_JSON_SCHEMA;
+  public static final String GRAMMAR = dev.jgen.structured.OutputConstraint.KEY_GRAMMAR;
+  public static final String CHOICE = dev.jgen.structured.OutputConstraint.KEY_CHOICE;
+  public static final String DJL_SERVER = "engine.djl.server";
 
   private static final Map<String, ConfigKey> KEYS = new LinkedHashMap<>();
 
@@ -197,6 +202,12 @@ public final class ConfigKeys {
     key(SPARK_MASTER, Type.STRING, null, "Spark master (default local[*] when not under spark-submit).", nonBlank());
     key(SPARK_APP_NAME, Type.STRING, "jgen", "Spark application name.", nonBlank());
     key(SPARK_CONF, Type.MAP, Map.of(), "Extra Spark settings, e.g. {spark.sql.shuffle.partitions: 8}.", null);
+    // Structured output (issue 13)
+    key(JSON_SCHEMA, Type.JSON, null, "A JSON Schema every output must match: inline (YAML mapping or JSON text) or @path/to/schema.json.", null);
+    key(GRAMMAR, Type.STRING, null, "A GBNF grammar every output must follow (engine.kind=llamacpp only).", null);
+    key(CHOICE, Type.STRING_LIST, null, "The allowed outputs: each output must be exactly one of these strings.", null);
+    key(DJL_SERVER, Type.STRING, "lmi-trtllm", "The software behind engine.djl endpoints, for the constraint field it reads: "
+        + "lmi-trtllm | lmi-vllm | vllm | trtllm-serve.", oneOf(dev.jgen.structured.ServerEncodings.SERVERS));
   }
 
   private ConfigKeys() {}

@@ -71,7 +71,7 @@ public final class ConfigLoader {
     for (Map.Entry<?, ?> e : m.entrySet()) {
       String key = prefix + e.getKey();
       ConfigKey known = ConfigKeys.get(key);
-      if (e.getValue() instanceof Map<?, ?> nested && (known == null || known.type() != ConfigKey.Type.MAP)) {
+      if (e.getValue() instanceof Map<?, ?> nested && (known == null || known.type() != ConfigKey.Type.MAP && known.type() != ConfigKey.Type.JSON)) {
         flatten(key + ".", nested, out, origin);
       } else {
         putFlat(out, key, e.getValue(), origin);

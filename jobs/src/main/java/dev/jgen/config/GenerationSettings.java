@@ -31,6 +31,8 @@ public final class GenerationSettings implements Serializable {
   private final double repetitionPenalty;
   private final long seed;
   private final List<String> stop;
+  // Structured output (issue 13): the job's constraint, checked here on the driver (ConfigException naming the key).
+  private final dev.jgen.structured.OutputConstraint constraint;
 
   public GenerationSettings(JobConfig config, Map<String, Object> modelDefaults) {
     Map<String, Object> d = modelDefaults == null ? Map.of() : modelDefaults;
@@ -41,6 +43,9 @@ public final class GenerationSettings implements Serializable {
     this.repetitionPenalty = pick(config.number(ConfigKeys.REPETITION_PENALTY), d.get("repetition_penalty"), 1.0);
     this.seed = config.longValue(ConfigKeys.SEED);
     this.stop = List.copyOf(config.strings(ConfigKeys.STOP));
+    // @path schemas are read relative to the working directory, as input.path is.
+    this.constraint = dev.jgen.structured.OutputConstraint.fromConfig(config.get(ConfigKeys.JSON_SCHEMA),
+        config.get(ConfigKeys.GRAMMAR), config.get(ConfigKeys.CHOICE), null);
   }
 
   private static double pick(Double configured, Object modelDefault, double neutral) {
@@ -93,6 +98,11 @@ public final class GenerationSettings implements Serializable {
 
   public int maxNewTokens() {
     return maxNewTokens;
+  }
+
+  /** The job's output constraint (structured output, issue 13), or null; a row's columns may replace it. */
+  public dev.jgen.structured.OutputConstraint constraint() {
+    return constraint;
   }
 
   public SamplingParams defaults() {

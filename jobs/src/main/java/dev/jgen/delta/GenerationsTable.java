@@ -28,6 +28,7 @@ public final class GenerationsTable {
   /** Opens the table, creating it if the path is empty; refuses a path that holds anything else, touching nothing. */
   public static GenerationsTable openOrCreate(SparkSession spark, String path) {
     if (DeltaTable.isDeltaTable(spark, path)) {
+      addMissingLaterColumns(spark, path);
       String problem = DeltaPaths.mismatch(spark.read().format("delta").load(path).schema(), OutputSchema.SCHEMA);
       if (problem != null) {
         throw new IllegalStateException("output.path " + path + " is a Delta table but not a jgen generations table ("
@@ -48,6 +49,23 @@ public final class GenerationsTable {
         .property("delta.appendOnly", "false")
         .execute();
     return new GenerationsTable(spark, path);
+  }
+
+  /** Structured output (issue 13): a table made before output_json/constraint_sha256 existed gains them, null in old rows. */
+  private static void addMissingLaterColumns(SparkSession spark, String path) {
+    java.util.List<String> have = java.util.List.of(spark.read().format("delta").load(path).schema().fieldNames());
+    java.util.List<String> add = new java.util.ArrayList<>();
+    for (String name : OutputSchema.ADDED_LATER) {
+      if (!have.contains(name)) {
+        add.add(name + " " + OutputSchema.SCHEMA.apply(name).dataType().sql());
+      }
+    }
+    // Only a jgen table (one that has run_id and status) is migrated; anything else is refused by the check after this.
+    if (!add.isEmpty() && have.contains("run_id") && have.contains("status")) {
+      File local = DeltaPaths.localFile(path);
+      String location = local != null ? local.getAbsolutePath() : path;
+      spark.sql("ALTER TABLE delta.`" + location.replace("`", "``") + "` ADD COLUMNS (" + String.join(", ", add) + ")");
+    }
   }
 
   /** Opens an existing table for reading, or fails with the path. */

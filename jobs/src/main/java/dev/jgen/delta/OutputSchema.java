@@ -64,7 +64,14 @@ public final class OutputSchema {
       .add("queue_ms", DataTypes.LongType)
       .add("latency_ms", DataTypes.LongType)
       .add("executor_id", DataTypes.StringType)
-      .add("created_at", DataTypes.TimestampType, false);
+      .add("created_at", DataTypes.TimestampType, false)
+      // Structured output (issue 13), last so that tables made before them gain them by ADD COLUMNS in the same order:
+      // the output as compact JSON when a json_schema constraint validated it, and the row's constraint's SHA-256.
+      .add("output_json", DataTypes.StringType)
+      .add("constraint_sha256", DataTypes.StringType);
+
+  /** Columns added after the first release: a table without them gains them when opened (null in older rows). */
+  public static final java.util.List<String> ADDED_LATER = java.util.List.of("output_json", "constraint_sha256");
 
   private OutputSchema() {}
 }

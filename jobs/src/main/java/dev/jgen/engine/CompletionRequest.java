@@ -5,5 +5,13 @@ package dev.jgen.engine;
  * the Hugging Face tokenizer's, not the engine's), a serving engine that tokenizes on its side takes the text.
  *
  * @param promptTokenIds null when the model has no tokenizer.json (only a serving engine can run such a request)
+ * @param constraint what the output must look like (structured output, issue 13), or null
  */
-public record CompletionRequest(String requestId, String promptText, int[] promptTokenIds, SamplingParams params) {}
+public record CompletionRequest(String requestId, String promptText, int[] promptTokenIds, SamplingParams params,
+    dev.jgen.structured.OutputConstraint constraint) {
+
+  /** An unconstrained request. */
+  public CompletionRequest(String requestId, String promptText, int[] promptTokenIds, SamplingParams params) {
+    this(requestId, promptText, promptTokenIds, params, null);
+  }
+}

@@ -10,6 +10,8 @@ import dev.jgen.prompt.ChatInput;
 import dev.jgen.prompt.InvalidRowException;
 import dev.jgen.prompt.PreparedPrompt;
 import dev.jgen.prompt.PromptTranslator;
+import dev.jgen.structured.OutputConstraint;
+import dev.jgen.structured.OutputValidator;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -83,13 +85,23 @@ public final class Generator {
    * @param submit false to render only (a dry run, or a row that reuses another row's output)
    */
   public Generation start(String requestId, ChatInput chat, SamplingParams params, boolean submit) {
+    return start(requestId, chat, params, null, submit);
+  }
+
+  /**
+   * As {@link #start(String, ChatInput, SamplingParams, boolean)}, with an output constraint (structured output): the
+   * engine is asked to honour it, and {@link Generation#finish()} checks the output against it whatever the engine
+   * promised.
+   */
+  public Generation start(String requestId, ChatInput chat, SamplingParams params, OutputConstraint constraint, boolean submit) {
     Generation g = new Generation();
     g.params = params;
+    g.constraint = constraint;
     try {
       g.prompt = translator.prepare(chat, params.maxNewTokens());
       if (submit && engine != null) {
         g.submittedNanos = System.nanoTime();
-        g.future = engine.submit(new CompletionRequest(requestId, g.prompt.text(), g.prompt.tokenIds(), params));
+        g.future = engine.submit(new CompletionRequest(requestId, g.prompt.text(), g.prompt.tokenIds(), params, constraint));
       } else {
         health.healthy();
       }
@@ -111,6 +123,8 @@ public final class Generator {
   public final class Generation {
     private PreparedPrompt prompt;
     private SamplingParams params;
+    private OutputConstraint constraint;
+    private String outputJson;
     private String error;
     private boolean systemic;
     private CompletableFuture<Completion> future;
@@ -136,6 +150,13 @@ public final class Generator {
         long total = (System.nanoTime() - submittedNanos) / 1_000_000;
         queueMs = Math.max(0, total - completion.latencyMs());
         health.healthy();
+        if (constraint != null) {
+          // Checked on our side whatever the engine promised; a violation (or a truncated output) is the row's
+          // error, its raw text kept.
+          OutputValidator.Result check = OutputValidator.validate(constraint, completion.text(), completion.finishReason());
+          error = check.error();
+          outputJson = check.outputJson();
+        }
       } catch (ExecutionException | CompletionException | CancellationException e) {
         Throwable cause = e.getCause() == null ? e : e.getCause();
         error = "generation failed: " + cause.getMessage();
@@ -157,6 +178,16 @@ public final class Generator {
 
     public SamplingParams params() {
       return params;
+    }
+
+    /** The row's constraint (structured output), or null. */
+    public OutputConstraint constraint() {
+      return constraint;
+    }
+
+    /** The output as canonical JSON when a JSON-schema constraint validated it, else null. */
+    public String outputJson() {
+      return outputJson;
     }
 
     /** The row's error message, or null. */

@@ -323,6 +323,10 @@ public final class GenerateAction {
     o.put("model_id", job.model().modelId());
     o.put("template_sha256", job.prompts().templateSha256());
     o.put("template_origin", job.prompts().templateOrigin());
+    // Structured output (issue 13): the job's constraint itself and its SHA-256 (each row carries constraint_sha256).
+    if (job.generation().constraint() != null) {
+      o.set("output_constraint", JSON.valueToTree(job.generation().constraint().describe()));
+    }
     return o.toString();
   }
 

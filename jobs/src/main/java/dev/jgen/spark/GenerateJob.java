@@ -89,6 +89,7 @@ public record GenerateJob(
       case "echo" -> new EngineSpec("echo", model.modelId(), Map.of());
       default -> null;
     };
+    checkConstraintFitsEngine(config, generation);
     String configHash = PromptSpecs.sha256(identity(config, model, prompts, generation).getBytes(StandardCharsets.UTF_8));
     String runId = config.isSet(ConfigKeys.RUN_ID) ? config.string(ConfigKeys.RUN_ID) : "run-" + configHash.substring(0, 12);
     return new GenerateJob(config, format, model, prompts, engine, generation, runId, configHash);
@@ -138,6 +139,31 @@ public record GenerateJob(
     return new EngineSpec("djl-serving", modelId, opts);
   }
 
+  /** Structured output (issue 13): a constraint the configured server cannot carry fails here, before Spark starts. */
+  private static void checkConstraintFitsEngine(JobConfig config, GenerationSettings generation) {
+    dev.jgen.structured.OutputConstraint constraint = generation.constraint();
+    String kind = config.string(ConfigKeys.ENGINE_KIND);
+    if (constraint == null) {
+      return;
+    }
+    if (constraint.kind() == dev.jgen.structured.OutputConstraint.Kind.GRAMMAR && !kind.equals("llamacpp") && !kind.equals("none")) {
+      throw new ConfigException(ConfigKeys.GRAMMAR + ": GBNF grammars need engine.kind=llamacpp (got engine.kind=" + kind
+          + "); use " + ConfigKeys.JSON_SCHEMA + " or " + ConfigKeys.CHOICE);
+    }
+    if (kind.equals("djl-serving")) {
+      String server = config.string(ConfigKeys.DJL_SERVER);
+      String wire = dev.jgen.structured.ServerEncodings.serverKind(config.string(ConfigKeys.DJL_API), server);
+      if (wire == null) {
+        throw new ConfigException(ConfigKeys.DJL_SERVER + ": " + server + " has no /invocations API; set "
+            + ConfigKeys.DJL_API + "=openai");
+      }
+      String why = dev.jgen.structured.ServerEncodings.unsupportedReason(wire, constraint);
+      if (why != null) {
+        throw new ConfigException(why);
+      }
+    }
+  }
+
   /** What makes two runs the same run: the same rows through the same model, template and parameters. */
   private static String identity(JobConfig c, ResolvedModel m, PromptSpec p, GenerationSettings g) {
     return String.join("\n",
@@ -155,7 +181,9 @@ public record GenerateJob(
         "sweep=" + c.map(ConfigKeys.ATTRIBUTES_SWEEP),
         "dedup=" + c.bool(ConfigKeys.INPUT_DEDUP),
         "mtbench=" + c.map(ConfigKeys.MTBENCH_TEMPERATURES),
-        "selfchat=" + c.integer(ConfigKeys.SELFCHAT_TURNS) + "/" + c.string(ConfigKeys.SELFCHAT_USER_PROMPT));
+        "selfchat=" + c.integer(ConfigKeys.SELFCHAT_TURNS) + "/" + c.string(ConfigKeys.SELFCHAT_USER_PROMPT))
+        // Structured output (issue 13): only a constrained run has this line, so other runs keep their ids.
+        + (g.constraint() == null ? "" : "\nconstraint=" + g.constraint().sha256());
   }
 
   static String inputFormat(JobConfig config) {

@@ -14,6 +14,7 @@ import dev.jgen.prompt.PreparedPrompt;
 import dev.jgen.prompt.PromptSpec;
 import dev.jgen.prompt.PromptTranslator;
 import dev.jgen.prompt.SteerLmAttributes;
+import dev.jgen.structured.OutputConstraint;
 import dev.jgen.delta.OutputRow;
 import java.sql.Timestamp;
 import java.util.Iterator;
@@ -104,6 +105,7 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
     }
     SamplingParams params;
     ChatInput chat;
+    OutputConstraint constraint;
     try {
       try {
         params = plan.generation().resolve(cols.overrides(row), p.id, p.sample);
@@ -111,12 +113,15 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
         throw new InvalidRowException(e.getMessage());
       }
       chat = cols.chat(row);
+      // Structured output: the row's json_schema or choice column, else the job's constraint.
+      constraint = OutputConstraint.forRow(plan.generation().constraint(), cols.column(row, OutputConstraint.COLUMN_JSON_SCHEMA),
+          cols.column(row, OutputConstraint.COLUMN_CHOICE));
       p.duplicateOf = cols.duplicateOf(row);
     } catch (InvalidRowException e) {
       p.generation = generator.rowError(e.getMessage());
       return p;
     }
-    p.generation = generator.start(plan.runId() + "/" + p.id + "/" + p.sample, chat, params, p.duplicateOf == null);
+    p.generation = generator.start(plan.runId() + "/" + p.id + "/" + p.sample, chat, params, constraint, p.duplicateOf == null);
     return p;
   }
 
@@ -160,6 +165,8 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
     out.set("latency_ms", c == null ? null : c.latencyMs());
     out.set("executor_id", executorId);
     out.set("created_at", new Timestamp(System.currentTimeMillis()));
+    out.set("output_json", g.outputJson());
+    out.set("constraint_sha256", g.constraint() == null ? null : g.constraint().sha256());
     return out.toRow();
   }
 

@@ -151,6 +151,11 @@ final class InputColumns implements Serializable {
     return out;
   }
 
+  /** A column's value as plain Java, or null when absent (structured output, issue 13: json_schema, choice). */
+  Object column(Row r, String column) {
+    return value(r, column);
+  }
+
   boolean has(String column) {
     return names.contains(column);
   }

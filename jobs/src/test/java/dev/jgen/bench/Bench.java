@@ -56,7 +56,7 @@ public final class Bench {
         case "--out" -> out = Path.of(args[++i]);
         case "--quick" -> quick = true;
         default -> {
-          System.err.println("usage: jgen bench [--scenario engine|pipeline|serving|all] [--out FILE.json] [--quick]");
+          System.err.println("usage: jgen bench [--scenario engine|pipeline|serving|structured|all] [--out FILE.json] [--quick]");
           System.exit(2);
         }
       }
@@ -75,6 +75,9 @@ public final class Bench {
       }
       if (scenario.equals("all") || scenario.equals("serving")) {
         report.set("serving", serving(quick));
+      }
+      if (scenario.equals("all") || scenario.equals("structured")) {
+        report.set("structured", structured(work, quick));
       }
     } finally {
       EngineRegistry.closeAll();
@@ -246,6 +249,141 @@ public final class Bench {
     System.out.printf(Locale.ROOT, "overall busy fraction %.4f (goal >= 0.95); command wall time %.1f s; %s%n", r.busyFraction(),
         r.jobSeconds(), r.settings());
     return JSON.valueToTree(r);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // structured (issue 13): the embedded engine with and without conf/jobs/structured.yaml's JSON schema
+
+  /**
+   * Two measurements, both in this JVM on the tiny model, the model loaded and warmed before any timing:
+   * <ol>
+   *   <li>engine: the bare llama.cpp engine, all prompts submitted at once, from the first submit to the last completion
+   *       (llama.cpp's grammar sampling included; no Spark, no validation), then the JVM-side validation of the
+   *       constrained outputs timed alone;
+   *   <li>job: GenerateAction on the same rows, its generate-and-commit phase only (render, tokenize, engine, per-row
+   *       validation, Delta commit; Spark start, model load and the input read excluded).
+   * </ol>
+   * A random model never ends a string by itself, so unconstrained rows run to max_new_tokens while constrained ones end
+   * with the record: the unconstrained run therefore gets max_new_tokens = the constrained run's mean completion length,
+   * and both rows/s and tokens/s are reported.
+   */
+  private static ObjectNode structured(Path work, boolean quick) throws Exception {
+    ObjectNode o = JSON.createObjectNode();
+    int rows = quick ? 32 : 128;
+    List<String> source = Files.readAllLines(TestFiles.conf().resolve("data/structured-prompts.jsonl"));
+    List<String> lines = new ArrayList<>();
+    for (int i = 0; i < rows; i++) {
+      lines.add(source.get(i % source.size()).replaceFirst("\"id\": \"([^\"]+)\"", "\"id\": \"$1-" + i + "\""));
+    }
+    Path in = TestFiles.jsonl(work, "structured-" + rows + ".jsonl", lines);
+    Map<String, Object> yaml = ConfigLoader.load(TestFiles.conf().resolve("jobs/structured.yaml"), List.of()).asMap();
+    Object schema = yaml.get("generation.json_schema");
+    int maxNew = (Integer) yaml.get("generation.max_new_tokens");
+    System.out.println("== structured: tiny model, engine.threads=1, parallel 2, " + rows + " rows of conf/data/structured-prompts.jsonl, "
+        + "schema of conf/jobs/structured.yaml (this JVM; model loaded and warmed first)");
+    System.out.printf("%-58s %6s %8s %9s %9s %10s%n", "measurement", "rows", "tok/row", "seconds", "rows/s", "tok/s");
+
+    GenerateJob constrained = structuredJob(work, in, schema, maxNew, "schema");
+    ObjectNode engineSchema = structuredEngine(constrained, lines, maxNew, true, "engine only, with schema (max_new_tokens " + maxNew + ")");
+    int mean = (int) Math.max(1, Math.round(engineSchema.get("tokens_per_row").asDouble()));
+    GenerateJob plain = structuredJob(work, in, null, mean, "plain");
+    ObjectNode enginePlain = structuredEngine(plain, lines, mean, false, "engine only, no schema (max_new_tokens " + mean + " = mean)");
+    o.set("engine_with_schema", engineSchema);
+    o.set("engine_without_schema", enginePlain);
+    o.put("engine_rows_per_second_ratio", engineSchema.get("rows_per_second").asDouble() / enginePlain.get("rows_per_second").asDouble());
+    o.put("engine_tokens_per_second_ratio",
+        engineSchema.get("tokens_per_second").asDouble() / enginePlain.get("tokens_per_second").asDouble());
+
+    ObjectNode jobSchema = structuredRun(constrained, "job generate+commit phase, with schema");
+    ObjectNode jobPlain = structuredRun(plain, "job generate+commit phase, no schema (max_new_tokens = mean)");
+    o.set("job_with_schema", jobSchema);
+    o.set("job_without_schema", jobPlain);
+    o.put("job_rows_per_second_ratio", jobSchema.get("rows_per_second").asDouble() / jobPlain.get("rows_per_second").asDouble());
+    System.out.printf(Locale.ROOT, "with/without schema: engine %.2fx rows/s (%.2fx tok/s); job %.2fx rows/s; validation %.3f ms/row%n",
+        o.get("engine_rows_per_second_ratio").asDouble(), o.get("engine_tokens_per_second_ratio").asDouble(),
+        o.get("job_rows_per_second_ratio").asDouble(), engineSchema.get("validation_ms_per_row").asDouble());
+    EngineRegistry.closeAll();
+    return o;
+  }
+
+  private static GenerateJob structuredJob(Path work, Path in, Object schema, int maxNew, String name) {
+    Map<String, Object> settings = new LinkedHashMap<>();
+    settings.put("input.path", in.toString());
+    settings.put("model.id", "tiny-llama-ja");
+    settings.put("engine.kind", "llamacpp");
+    settings.put("engine.threads", 1);
+    settings.put("engine.parallel", 2);
+    settings.put("generation.max_new_tokens", maxNew);
+    settings.put("generation.temperature", 0.7);
+    settings.put("generation.seed", 42);
+    if (schema != null) {
+      settings.put("generation.json_schema", schema);
+    }
+    settings.put("output.path", work.resolve("structured-out-" + name + "-" + System.nanoTime()).toString());
+    settings.put("job.chunk_rows", 100000);
+    return GenerateJob.prepare(ConfigLoader.fromMap(settings), TestFiles.conf());
+  }
+
+  private static ObjectNode structuredEngine(GenerateJob job, List<String> lines, int maxNew, boolean validate, String label)
+      throws IOException {
+    Engine engine = EngineRegistry.shared(job.engine());
+    PromptTranslator translator = PromptTranslator.shared(job.prompts());
+    dev.jgen.structured.OutputConstraint constraint = job.generation().constraint();
+    List<int[]> ids = new ArrayList<>();
+    for (String l : lines) {
+      JsonNode row = JSON.readTree(l);
+      ids.add(translator.prepare(new ChatInput(null, row.get("prompt").asText(), row.get("system").asText(), Map.of(), true, null, null),
+          maxNew).tokenIds());
+    }
+    List<SamplingParams> params = new ArrayList<>();
+    for (int i = 0; i < ids.size(); i++) {
+      params.add(job.generation().resolve(Map.of(), "s" + i, 0));
+    }
+    engine.submit(new CompletionRequest("warm", "", ids.get(0), params.get(0), constraint)).join();
+    long t0 = System.nanoTime();
+    List<CompletableFuture<Completion>> futures = new ArrayList<>();
+    for (int i = 0; i < ids.size(); i++) {
+      futures.add(engine.submit(new CompletionRequest("s" + i, "", ids.get(i), params.get(i), constraint)));
+    }
+    List<Completion> done = futures.stream().map(CompletableFuture::join).toList();
+    double seconds = (System.nanoTime() - t0) / 1e9;
+    long tokens = done.stream().mapToLong(Completion::completionTokens).sum();
+    ObjectNode o = JSON.createObjectNode();
+    o.put("rows", done.size());
+    o.put("max_new_tokens", maxNew);
+    o.put("tokens", tokens);
+    o.put("tokens_per_row", (double) tokens / done.size());
+    o.put("seconds", seconds);
+    o.put("rows_per_second", done.size() / seconds);
+    o.put("tokens_per_second", tokens / seconds);
+    if (validate) {
+      long v0 = System.nanoTime();
+      int valid = 0;
+      for (Completion c : done) {
+        valid += dev.jgen.structured.OutputValidator.validate(constraint, c.text(), c.finishReason()).ok() ? 1 : 0;
+      }
+      o.put("validation_ms_per_row", (System.nanoTime() - v0) / 1e6 / done.size());
+      o.put("valid_rows", valid);
+    }
+    System.out.printf(Locale.ROOT, "%-58s %6d %8.1f %9.2f %9.1f %10.1f%n", label, done.size(), (double) tokens / done.size(), seconds,
+        done.size() / seconds, tokens / seconds);
+    return o;
+  }
+
+  private static ObjectNode structuredRun(GenerateJob job, String label) {
+    GenerateResult r = GenerateAction.of(TestSpark.get(), job).progress(null, java.time.Duration.ofSeconds(60)).execute();
+    ObjectNode o = JSON.createObjectNode();
+    o.put("rows", r.generatedNow());
+    o.put("ok", r.ok());
+    o.put("error", r.error());
+    o.put("tokens", r.completionTokensNow());
+    o.put("generation_seconds", r.generationSeconds());
+    o.put("rows_per_second", r.generatedNow() / r.generationSeconds());
+    o.put("tokens_per_second", r.completionTokensPerSecond());
+    System.out.printf(Locale.ROOT, "%-58s %6d %8.1f %9.2f %9.1f %10.1f%n", label, r.generatedNow(),
+        (double) r.completionTokensNow() / r.generatedNow(), r.generationSeconds(), r.generatedNow() / r.generationSeconds(),
+        r.completionTokensPerSecond());
+    return o;
   }
 
   private static String machine() {

@@ -200,6 +200,8 @@ final class LlamaCppEngine implements Engine {
     o.put("cache_prompt", true);
     ArrayNode stop = o.putArray("stop");
     p.stop().forEach(stop::add);
+    // Structured output (issue 13): json_schema or grammar, as llama.cpp's params_from_json_cmpl reads them.
+    dev.jgen.structured.ServerEncodings.addToLlamaCppTask(o, request.constraint());
     return o.toString();
   }
 
