@@ -12,7 +12,7 @@
 //        D <id> <prompt_tokens> <completion_tokens> <stop|length> <hex text> <token ids comma-joined or ->
 //        E <id> <hex message>         the request failed (a row error); the server goes on
 //        X <id>                       the request was cancelled
-// EOF on stdin ends the process. Anything llama.cpp prints goes to stderr; stdout carries only the protocol.
+// EOF on stdin ends the process at once, running requests included. Anything llama.cpp prints goes to stderr; stdout carries only the protocol.
 //
 // The loop is llama.cpp's continuous batching (as in its examples/batched and tools/server): every step decodes one
 // llama_batch holding the next token of every running sequence plus a chunk of prompt tokens of newly admitted ones;
@@ -236,8 +236,9 @@ int main(int argc, char ** argv) {
       std::unique_lock<std::mutex> lk(g_mu);
       bool idle = queue.empty() && std::none_of(slots.begin(), slots.end(), [](const Slot & s) { return s.busy; });
       if (idle) g_cv.wait(lk, [] { return !g_inbox.empty() || g_eof; });
+      // EOF: the JVM closed the engine or died (a killed executor). Stop at once; nobody reads the replies any more.
+      if (g_eof) break;
       lines.swap(g_inbox);
-      if (g_eof && lines.empty() && idle) break;
     }
     for (const std::string & line : lines) {
       if (line.rfind("G ", 0) == 0) {
@@ -269,6 +270,7 @@ int main(int argc, char ** argv) {
         if (found) reply("X " + id);
       }
     }
+    if (!lines.empty()) fflush(g_out);  // refusals and cancels are answered even when no decode step follows
 
     // 2. Admit queued requests, in order, while a slot and their KV cells are free.
     while (!queue.empty()) {
