@@ -81,12 +81,13 @@ final class EngineBench {
     TinyModelSpec spec = quick ? TinyModelSpec.tiny() : TinyModelSpec.llmJp3_1_8bShape();
     Path dir = TinyModelWriter.ensure(ModelResolver.defaultCacheDir().resolve("models"), spec);
     Path gguf = dir.resolve("model.gguf");
-    int threads = Runtime.getRuntime().availableProcessors();
+    // JGEN_BENCH_THREADS / _ROWS / _NEW_TOKENS / _JAR_ROWS shrink the run on a busy machine (every figure is a rate).
+    int threads = envInt("JGEN_BENCH_THREADS", Runtime.getRuntime().availableProcessors());
     // The workload: 32 Japanese prompts x 64 new tokens (quick: the tiny model, 16 x 32).
-    int rows = quick ? 16 : 32;
-    int newTokens = quick ? 32 : 64;
+    int rows = envInt("JGEN_BENCH_ROWS", quick ? 16 : 32);
+    int newTokens = envInt("JGEN_BENCH_NEW_TOKENS", quick ? 32 : 64);
     // java-llama.cpp is the slowest by far: it runs the first 8 rows only (a rate, so still comparable; labelled).
-    int jarRows = 8;
+    int jarRows = envInt("JGEN_BENCH_JAR_ROWS", 8);
 
     // The prompt rows: the demo's Japanese prompts, rendered by the model's template exactly as the job renders them.
     List<String> demo = Files.readAllLines(TestFiles.conf().resolve("data/demo-prompts.jsonl")).stream()
@@ -151,17 +152,19 @@ final class EngineBench {
           jg.get("completion_tokens").asLong(), ratio);
       ObjectNode jl = javaLlama(gguf, prompts.subList(0, Math.min(jarRows, prompts.size())), threads, s, newTokens);
       r.set("java_llama_cpp", jl);
-      System.out.printf(Locale.ROOT, "%-34s %5d %11s %12.1f %11s %11d %9.2f%n", "java-llama.cpp 4.2.0 API, 8 rows", s, "-",
+      System.out.printf(Locale.ROOT, "%-34s %5d %11s %12.1f %11s %11d %9.2f%n", "java-llama.cpp 4.2.0 API, " + Math.min(jarRows, rows) + " rows", s, "-",
           jl.get("generation_tokens_per_second").asDouble(), "-", jl.get("completion_tokens").asLong(),
           n == null ? Double.NaN : jl.get("generation_tokens_per_second").asDouble() / completionRate(n));
     }
-    Map<Integer, JsonNode> all = batchedBench(batchedBench, gguf, work, meanPrompt, newTokens, threads, List.of(1, 2, 4, 8, 16, 32), o);
+    // The machine's best native configuration: every core, 1 to 16 sequences.
+    int cores = Runtime.getRuntime().availableProcessors();
+    Map<Integer, JsonNode> all = batchedBench(batchedBench, gguf, work, meanPrompt, newTokens, cores, List.of(1, 2, 4, 8, 16), o);
     ArrayNode nativeAll = o.putArray("native_all");
     double bestNative = 0;
     int bestNativePl = 0;
     for (var e : all.entrySet()) {
       double c = completionRate(e.getValue());
-      nativeAll.addObject().put("sequences", e.getKey()).put("decode_tokens_per_second", e.getValue().get("speed_tg").asDouble())
+      nativeAll.addObject().put("threads", cores).put("sequences", e.getKey()).put("decode_tokens_per_second", e.getValue().get("speed_tg").asDouble())
           .put("completion_tokens_per_second_prompt_plus_decode", c);
       System.out.printf(Locale.ROOT, "%-34s %5d %11.1f %12.1f%n", "llama-batched-bench (native)", e.getKey(),
           e.getValue().get("speed_tg").asDouble(), c);
@@ -197,7 +200,10 @@ final class EngineBench {
         "-b", "2048", "-ub", "512", "-npp", String.valueOf(prompt), "-ntg", String.valueOf(newTokens), "-npl", npl.toString(),
         "-t", String.valueOf(threads), "-tb", String.valueOf(threads), "-kvu", "--output-format", "jsonl");
     Path log = work.resolve("engine-batched-bench-" + npl.toString().replace(',', '_') + ".log");
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+    // The same OpenMP wait policy as jgen's server (LlamaServerProcess), so both run the same engine configuration.
+    pb.environment().put("OMP_WAIT_POLICY", "PASSIVE");
+    Process p = pb.start();
     if (!p.waitFor(30, TimeUnit.MINUTES) || p.exitValue() != 0) {
       throw new IllegalStateException("llama-batched-bench failed; see " + log);
     }
@@ -209,9 +215,14 @@ final class EngineBench {
       }
     }
     if (!o.has("native_command")) {
-      o.put("native_command", String.join(" ", cmd));
+      o.put("native_command", "OMP_WAIT_POLICY=PASSIVE " + String.join(" ", cmd));
     }
     return r;
+  }
+
+  private static int envInt(String name, int dflt) {
+    String v = System.getenv(name);
+    return v == null || v.isBlank() ? dflt : Integer.parseInt(v.trim());
   }
 
   /** llama-batched-bench's completion tokens over its prompt + decode time: the same measure as jgen's phase. */
