@@ -117,7 +117,7 @@ final class EngineBench {
 
     o.put("commit", git(root));
     o.put("cpu", cpuModel());
-    o.put("cores", threads);
+    o.put("cores", Runtime.getRuntime().availableProcessors());
     o.put("model", spec.name() + " (" + (Files.size(gguf) >> 20) + " MiB GGUF, random weights)");
     o.put("rows", rows);
     o.put("java_llama_cpp_rows", Math.min(jarRows, rows));
@@ -168,7 +168,7 @@ final class EngineBench {
       double c = completionRate(e.getValue());
       nativeAll.addObject().put("threads", cores).put("sequences", e.getKey()).put("decode_tokens_per_second", e.getValue().get("speed_tg").asDouble())
           .put("completion_tokens_per_second_prompt_plus_decode", c);
-      System.out.printf(Locale.ROOT, "%-34s %5d %11.1f %12.1f%n", "llama-batched-bench (native)", e.getKey(),
+      System.out.printf(Locale.ROOT, "%-34s %5d %11.1f %12.1f%n", "llama-batched-bench, " + cores + " threads", e.getKey(),
           e.getValue().get("speed_tg").asDouble(), c);
       if (c > bestNative) {
         bestNative = c;
