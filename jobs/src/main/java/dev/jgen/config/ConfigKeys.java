@@ -114,9 +114,15 @@ public final class ConfigKeys {
     key(MODEL_ID, Type.STRING, null, "A catalog entry in conf/models/ (see `jgen models`): template, defaults, serving hints.", nonBlank());
     key(MODEL_PATH, Type.STRING, null, "Weights: a model directory (GGUF + tokenizer files) or a GGUF file; its tokenizer_config.json template wins over the catalog.", nonBlank());
     key(ENGINE_KIND, Type.STRING, "llamacpp", "llamacpp | djl-serving | none (render and tokenize only) | echo (a zero-cost engine, for benchmarks).", oneOf(ENGINE_KINDS));
-    key(ENGINE_THREADS, Type.INT, 0, "llama.cpp threads per executor (0: the machine's cores but one).", atLeast(0));
-    key(ENGINE_PARALLEL, Type.INT, 2, "llama.cpp sequences decoded together (continuous batching slots).", atLeast(1));
-    key(ENGINE_CTX_SIZE, Type.INT, 0, "Context tokens per sequence (0: the model's context length, at most 4096).", atLeast(0));
+    // --- nativecpu: llama.cpp defaults chosen from the machine (docs/nativecpu.md has the measurements) ---
+    key(ENGINE_THREADS, Type.INT, 0, "llama.cpp threads per executor (0: every core of the executor with the native build; "
+        + "the embedded jar fallback keeps one free).", atLeast(0));
+    key(ENGINE_PARALLEL, Type.INT, 0, "llama.cpp sequences decoded together (0: 4 per core, 4 to 16, halved for models over "
+        + "8 GB; the embedded jar fallback: 2).", atLeast(0));
+    key(ENGINE_CTX_SIZE, Type.INT, 0, "KV cache tokens (0: the model's context length, at most 4096). The native build shares "
+        + "one cache among the sequences (a row takes prompt + max_new_tokens of it); the jar gives each sequence this many.",
+        atLeast(0));
+    // --- end nativecpu ---
     key(DJL_MODE, Type.STRING, "endpoint", "endpoint: servers at engine.djl.endpoints | launch: each executor starts its own.",
         oneOf(List.of("endpoint", "launch")));
     key(DJL_ENDPOINTS, Type.STRING_LIST, List.of(), "Server URLs (endpoint mode): one shared, or one per GPU address in order.", null);

@@ -37,7 +37,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * {@code jgen bench}: speed measured, never asserted. Every ratio compares two figures taken in the same run on the same
- * machine. Scenarios: {@code engine} (the bare llama.cpp engine against the same prompts through the job),
+ * machine. Scenarios: {@code engine} ({@code bin/jgen generate} against llama.cpp's own llama-batched-bench and
+ * java-llama.cpp's public API: {@link EngineBench}),
  * {@code pipeline} (the job around a zero-cost engine: rows/s, stage shares, scaling, peak heap), {@code serving} (the
  * DJL Serving stand-in's busy fraction). Results print as a table and are written as JSON.
  */
@@ -89,73 +90,11 @@ public final class Bench {
   }
 
   // ---------------------------------------------------------------------------------------------------------------
-  // engine: bare llama.cpp versus the job, same GGUF, prompts, threads, slots, greedy, fixed output length
+  // engine (nativecpu): `bin/jgen generate` as a child process against llama.cpp's own llama-batched-bench (built by
+  // bin/build-native from the same source with the same flags) and java-llama.cpp's public API, same GGUF and threads.
 
-  private static ArrayNode engine(Path work, boolean quick) throws IOException {
-    ArrayNode rows = JSON.createArrayNode();
-    List<TinyModelSpec> models = quick ? List.of(TinyModelSpec.tiny()) : List.of(TinyModelSpec.tiny(), TinyModelSpec.llmJp3_1_8bShape());
-    System.out.println("== engine: bare llama.cpp vs bin/jgen generate (local[*]), greedy, fixed output length");
-    System.out.printf("%-48s %7s %7s %10s %10s %7s%n", "model", "prompts", "tokens", "bare tok/s", "job tok/s", "ratio");
-    for (TinyModelSpec spec : models) {
-      boolean big = spec.hidden() > 1000;
-      Path dir = TinyModelWriter.ensure(ModelResolver.defaultCacheDir().resolve("models"), spec);
-      int prompts = big ? 8 : 64;
-      int newTokens = big ? 32 : 64;
-      List<String> lines = new ArrayList<>();
-      List<String> demo = Files.readAllLines(TestFiles.conf().resolve("data/demo-prompts.jsonl"));
-      for (int i = 0; i < prompts; i++) {
-        String line = demo.get(i % demo.size());
-        lines.add(line.replaceFirst("\"id\": \"([^\"]+)\"", "\"id\": \"$1-" + i + "\"").replaceAll(", \"(temperature|max_new_tokens)\": [0-9.]+", ""));
-      }
-      Path in = TestFiles.jsonl(work, "engine-" + spec.name() + ".jsonl", lines);
-      Map<String, Object> settings = new LinkedHashMap<>();
-      settings.put("input.path", in.toString());
-      settings.put("model.path", dir.toString());
-      settings.put("engine.kind", "llamacpp");
-      settings.put("engine.threads", 1);
-      settings.put("engine.parallel", 2);
-      settings.put("engine.ctx_size", 1024);
-      settings.put("generation.max_new_tokens", newTokens);
-      settings.put("generation.temperature", 0.0);
-      settings.put("output.path", work.resolve("engine-out-" + spec.name() + "-" + System.nanoTime()).toString());
-      settings.put("job.chunk_rows", 100000);
-      GenerateJob job = GenerateJob.prepare(ConfigLoader.fromMap(settings), TestFiles.conf());
-      // The bare engine is the job's own engine (same spec, so the job reuses it: loading is outside both timings).
-      Engine engine = EngineRegistry.shared(job.engine());
-      PromptTranslator translator = PromptTranslator.shared(job.prompts());
-      List<int[]> ids = new ArrayList<>();
-      for (String l : lines) {
-        String prompt = JSON.readTree(l).has("prompt") ? JSON.readTree(l).get("prompt").asText() : "こんにちは";
-        ids.add(translator.prepare(ChatInput.ofPrompt(prompt), newTokens).tokenIds());
-      }
-      SamplingParams greedy = new SamplingParams(newTokens, 0.0, 1.0, 0, 1.0, 0, List.of());
-      engine.submit(new CompletionRequest("warm", "", ids.get(0), greedy)).join();
-      long t0 = System.nanoTime();
-      List<CompletableFuture<Completion>> futures = new ArrayList<>();
-      for (int i = 0; i < ids.size(); i++) {
-        futures.add(engine.submit(new CompletionRequest("b" + i, "", ids.get(i), greedy)));
-      }
-      long bareTokens = futures.stream().mapToLong(f -> f.join().completionTokens()).sum();
-      double bareSeconds = (System.nanoTime() - t0) / 1e9;
-      TestSpark.get();
-      GenerateResult r = GenerateAction.of(TestSpark.get(), job).progress(null, java.time.Duration.ofSeconds(60)).execute();
-      double bareTps = bareTokens / bareSeconds;
-      double jobTps = r.completionTokensPerSecond();
-      System.out.printf(Locale.ROOT, "%-48s %7d %7d %10.1f %10.1f %7.2f%n", spec.name(), prompts, bareTokens, bareTps, jobTps, jobTps / bareTps);
-      ObjectNode o = rows.addObject();
-      o.put("model", spec.name());
-      o.put("prompts", prompts);
-      o.put("new_tokens", newTokens);
-      o.put("bare_tokens", bareTokens);
-      o.put("bare_seconds", bareSeconds);
-      o.put("bare_tokens_per_second", bareTps);
-      o.put("job_tokens", r.completionTokensNow());
-      o.put("job_generation_seconds", r.generationSeconds());
-      o.put("job_tokens_per_second", jobTps);
-      o.put("ratio", jobTps / bareTps);
-      EngineRegistry.closeAll();
-    }
-    return rows;
+  private static ObjectNode engine(Path work, boolean quick) throws Exception {
+    return EngineBench.run(work, quick);
   }
 
   // ---------------------------------------------------------------------------------------------------------------

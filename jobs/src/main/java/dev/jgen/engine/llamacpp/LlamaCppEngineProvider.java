@@ -7,7 +7,11 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 
-/** {@code engine.kind=llamacpp}: options {@code threads} (0 = all cores but one), {@code parallel}, {@code ctx_size} per sequence. */
+/**
+ * {@code engine.kind=llamacpp}: the natively built llama.cpp when this machine has a build ({@code bin/build-native}),
+ * else the embedded java-llama.cpp jar with a one-line warning ({@link NativeSelection}). Options {@code threads},
+ * {@code parallel} (0 = chosen from the cores and the model), {@code ctx_size}.
+ */
 public final class LlamaCppEngineProvider implements EngineProvider {
   @Override
   public String kind() {
@@ -16,6 +20,12 @@ public final class LlamaCppEngineProvider implements EngineProvider {
 
   @Override
   public Engine open(EngineSpec spec) {
+    // --- nativecpu: prefer the native build (the embedded jar below is the fallback) ---
+    Engine nativeEngine = NativeSelection.openNative(spec);
+    if (nativeEngine != null) {
+      return nativeEngine;
+    }
+    // --- end nativecpu ---
     privateNativeDir();
     int threads = spec.intOption("threads", 0);
     if (threads <= 0) {
@@ -23,7 +33,11 @@ public final class LlamaCppEngineProvider implements EngineProvider {
       // stalls behind them (on this 2-core machine, under load, the demo generated 11 tok/s with 2 threads, 92 with 1).
       threads = Math.max(1, Runtime.getRuntime().availableProcessors() - 1);
     }
-    return new LlamaCppEngine(spec.model(), threads, spec.intOption("parallel", 2), spec.intOption("ctx_size", 2048));
+    int parallel = spec.intOption("parallel", 0);
+    if (parallel <= 0) {
+      parallel = 2; // nativecpu: engine.parallel=0 means "choose"; the portable build barely gains from more slots
+    }
+    return new LlamaCppEngine(spec.model(), threads, parallel, spec.intOption("ctx_size", 2048));
   }
 
   /**

@@ -1,0 +1,277 @@
+package dev.jgen.engine.llamanative;
+
+import dev.jgen.engine.EngineException;
+import dev.jgen.engine.SamplingParams;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * One running {@code jgen-llama-server} (native/jgen-llama-server.cpp) and the line protocol to it. Requests go to its
+ * stdin as one line each; one reply line per request comes back on its stdout, read by a single daemon thread that
+ * completes the matching future. The process does its own continuous batching, so this class only routes lines.
+ */
+public final class LlamaServerProcess implements AutoCloseable {
+
+  /** What the server generated for one request. */
+  public record Reply(String text, int promptTokens, int completionTokens, String finishReason, int[] tokenIds) {}
+
+  private final Process process;
+  private final OutputStream stdin;
+  private final Map<String, Pending> pending = new ConcurrentHashMap<>();
+  private final AtomicLong ids = new AtomicLong();
+  private final AtomicLong cancelledInServer = new AtomicLong();
+  private final Deque<String> stderrTail = new ArrayDeque<>();
+  private final Map<String, String> ready;
+  private volatile String deathReason;
+
+  /** A request in flight: cancelling it also cancels the sequence in the server (its slot and KV cells are freed). */
+  public final class Pending extends CompletableFuture<Reply> {
+    private final String id;
+
+    private Pending(String id) {
+      this.id = id;
+    }
+
+    @Override
+    public boolean cancel(boolean mayInterruptIfRunning) {
+      boolean cancelled = super.cancel(mayInterruptIfRunning);
+      if (cancelled) {
+        send("C " + id + "\n");
+      }
+      return cancelled;
+    }
+  }
+
+  /**
+   * Starts the server and waits until the model is loaded.
+   *
+   * @throws EngineException if it exits or says something other than READY
+   */
+  public LlamaServerProcess(List<String> command) {
+    ProcessBuilder pb = new ProcessBuilder(command);
+    // ggml's OpenMP workers: sleep at barriers instead of spinning once a step is done, so Spark's own threads get the
+    // cores between steps rather than competing with spinning workers (the reason the embedded engine left a core idle).
+    pb.environment().putIfAbsent("OMP_WAIT_POLICY", "PASSIVE");
+    try {
+      process = pb.start();
+    } catch (IOException e) {
+      throw new EngineException("could not start " + command.get(0) + ": " + e.getMessage(), e);
+    }
+    stdin = process.getOutputStream();
+    Thread err = new Thread(this::drainStderr, "jgen-llama-server-stderr");
+    err.setDaemon(true);
+    err.start();
+    BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+    String first;
+    try {
+      first = out.readLine();
+    } catch (IOException e) {
+      first = null;
+    }
+    if (first == null || !first.startsWith("READY")) {
+      waitQuietly();
+      throw new EngineException("the native llama.cpp server did not start (" + exitText() + "): " + stderrText());
+    }
+    ready = new HashMap<>();
+    for (String kv : first.substring("READY".length()).trim().split(" ")) {
+      int eq = kv.indexOf('=');
+      if (eq > 0) {
+        ready.put(kv.substring(0, eq), kv.substring(eq + 1));
+      }
+    }
+    Thread reader = new Thread(() -> readReplies(out), "jgen-llama-server-reader");
+    reader.setDaemon(true);
+    reader.start();
+  }
+
+  /** The server's READY fields: kv_size, parallel, threads, n_ctx_train, n_params, model_bytes, system_info. */
+  public Map<String, String> ready() {
+    return ready;
+  }
+
+  public String systemInfo() {
+    return fromHex(ready.getOrDefault("system_info", "-"));
+  }
+
+  /** Queues one generation. Fails the future (not the caller) when the server refuses the row. */
+  public Pending generate(int[] promptTokenIds, SamplingParams p) {
+    String id = Long.toString(ids.incrementAndGet());
+    Pending f = new Pending(id);
+    StringBuilder line = new StringBuilder(64 + promptTokenIds.length * 6);
+    line.append("G ").append(id).append(' ').append(p.maxNewTokens()).append(' ').append((float) p.temperature()).append(' ')
+        .append((float) p.topP()).append(' ').append(p.topK()).append(' ').append((float) p.repetitionPenalty()).append(' ')
+        // llama.cpp seeds are 32-bit; the low 32 bits keep distinct small seeds distinct.
+        .append(p.seed() & 0xffffffffL).append(' ').append(p.stop().size());
+    for (String s : p.stop()) {
+      line.append(' ').append(toHex(s));
+    }
+    line.append(' ').append(promptTokenIds.length);
+    for (int t : promptTokenIds) {
+      line.append(' ').append(t);
+    }
+    line.append('\n');
+    pending.put(id, f);
+    if (deathReason != null) {
+      pending.remove(id);
+      f.completeExceptionally(new EngineException(deathReason));
+      return f;
+    }
+    send(line.toString());
+    return f;
+  }
+
+  private void send(String line) {
+    try {
+      synchronized (stdin) {
+        stdin.write(line.getBytes(StandardCharsets.UTF_8));
+        stdin.flush();
+      }
+    } catch (IOException e) {
+      // The reader thread sees the process end and fails every pending request with the reason.
+    }
+  }
+
+  private void readReplies(BufferedReader out) {
+    try {
+      String line;
+      while ((line = out.readLine()) != null) {
+        String[] f = line.split(" ");
+        if (f.length < 2) {
+          continue;
+        }
+        Pending p = pending.remove(f[1]);
+        if (p == null) {
+          continue;
+        }
+        switch (f[0]) {
+          case "D" -> p.complete(new Reply(fromHex(f[5]), Integer.parseInt(f[2]), Integer.parseInt(f[3]), f[4], parseIds(f[6])));
+          case "E" -> p.completeExceptionally(new EngineException(fromHex(f[2])));
+          case "X" -> cancelledInServer.incrementAndGet(); // the future is already cancelled on this side
+          default -> { }
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // fall through: the process is gone or spoke garbage; fail what is pending
+    }
+    waitQuietly();
+    deathReason = "the native llama.cpp server exited (" + exitText() + ")" + (stderrText().isEmpty() ? "" : ": " + stderrText());
+    for (String id : new ArrayList<>(pending.keySet())) {
+      Pending p = pending.remove(id);
+      if (p != null) {
+        p.completeExceptionally(new EngineException(deathReason));
+      }
+    }
+  }
+
+  private void drainStderr() {
+    try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getErrorStream(), StandardCharsets.UTF_8))) {
+      String line;
+      while ((line = r.readLine()) != null) {
+        System.err.println("llama.cpp: " + line);
+        synchronized (stderrTail) {
+          stderrTail.addLast(line);
+          while (stderrTail.size() > 20) {
+            stderrTail.removeFirst();
+          }
+        }
+      }
+    } catch (IOException ignored) {
+      // process gone
+    }
+  }
+
+  private String stderrText() {
+    synchronized (stderrTail) {
+      return String.join(" | ", stderrTail);
+    }
+  }
+
+  private String exitText() {
+    return process.isAlive() ? "still running" : "exit code " + process.exitValue();
+  }
+
+  private void waitQuietly() {
+    try {
+      process.waitFor(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Closes stdin (the server finishes and exits), then waits briefly before killing it. */
+  @Override
+  public void close() {
+    try {
+      stdin.close();
+    } catch (IOException ignored) {
+      // already gone
+    }
+    try {
+      if (!process.waitFor(10, TimeUnit.SECONDS)) {
+        process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+      }
+    } catch (InterruptedException e) {
+      process.destroyForcibly();
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Requests the server confirmed it dropped (queued or mid-generation) after a cancel. */
+  public long cancelledInServer() {
+    return cancelledInServer.get();
+  }
+
+  public boolean isAlive() {
+    return process.isAlive();
+  }
+
+  static String toHex(String s) {
+    byte[] b = s.getBytes(StandardCharsets.UTF_8);
+    if (b.length == 0) {
+      return "-";
+    }
+    StringBuilder sb = new StringBuilder(b.length * 2);
+    for (byte x : b) {
+      sb.append(Character.forDigit((x >> 4) & 15, 16)).append(Character.forDigit(x & 15, 16));
+    }
+    return sb.toString();
+  }
+
+  static String fromHex(String h) {
+    if (h.equals("-")) {
+      return "";
+    }
+    byte[] b = new byte[h.length() / 2];
+    for (int i = 0; i < b.length; i++) {
+      b[i] = (byte) Integer.parseInt(h, 2 * i, 2 * i + 2, 16);
+    }
+    // A generation cut by max_new_tokens may end inside a multi-byte character: decoding replaces that tail with U+FFFD.
+    return new String(b, StandardCharsets.UTF_8);
+  }
+
+  private static int[] parseIds(String s) {
+    if (s.equals("-")) {
+      return new int[0];
+    }
+    String[] parts = s.split(",");
+    int[] r = new int[parts.length];
+    for (int i = 0; i < parts.length; i++) {
+      r[i] = Integer.parseInt(parts[i]);
+    }
+    return r;
+  }
+}

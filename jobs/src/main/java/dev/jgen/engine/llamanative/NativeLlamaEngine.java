@@ -1,0 +1,82 @@
+package dev.jgen.engine.llamanative;
+
+import dev.jgen.engine.Completion;
+import dev.jgen.engine.CompletionRequest;
+import dev.jgen.engine.Engine;
+import dev.jgen.engine.EngineException;
+import dev.jgen.engine.EngineInfo;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * The native CPU engine: llama.cpp compiled on this machine for its instruction set ({@code bin/build-native}),
+ * driven through {@link LlamaServerProcess}. One server process per executor JVM; every task's requests go to it
+ * and it batches them.
+ */
+public final class NativeLlamaEngine implements Engine {
+  private final LlamaServerProcess server;
+  private final int parallel;
+  private final EngineInfo info;
+
+  /** Starts the server; {@code command} is the binary followed by its arguments. */
+  public NativeLlamaEngine(List<String> command, int parallel) {
+    long start = System.nanoTime();
+    this.server = new LlamaServerProcess(command);
+    this.parallel = parallel;
+    long loadMillis = (System.nanoTime() - start) / 1_000_000;
+    this.info = new EngineInfo("llamacpp", version(server), UUID.randomUUID().toString(), loadMillis);
+  }
+
+  static String version(LlamaServerProcess server) {
+    return "jgen-llama-server native (llama.cpp " + NativeBuild.llamaCommit() + " from " + NativeBuild.SOURCE_VERSION
+        + "; threads " + server.ready().get("threads") + ", parallel " + server.ready().get("parallel") + ", kv "
+        + server.ready().get("kv_size") + ")";
+  }
+
+  public LlamaServerProcess server() {
+    return server;
+  }
+
+  @Override
+  public EngineInfo info() {
+    return info;
+  }
+
+  @Override
+  public int capacity() {
+    return parallel;
+  }
+
+  @Override
+  public CompletableFuture<Completion> submit(CompletionRequest request) {
+    if (request.promptTokenIds() == null) {
+      return CompletableFuture.failedFuture(
+          new EngineException("llama.cpp is fed Hugging Face token ids, and this model has no tokenizer.json"));
+    }
+    long start = System.nanoTime();
+    LlamaServerProcess.Pending reply = server.generate(request.promptTokenIds(), request.params());
+    CompletableFuture<Completion> result = new CompletableFuture<>() {
+      @Override
+      public boolean cancel(boolean mayInterruptIfRunning) {
+        // Cancelling the row cancels its sequence in the server: the slot and its KV cells go to the next row.
+        reply.cancel(mayInterruptIfRunning);
+        return super.cancel(mayInterruptIfRunning);
+      }
+    };
+    reply.whenComplete((r, e) -> {
+      if (e != null) {
+        result.completeExceptionally(e);
+      } else {
+        result.complete(new Completion(r.text(), r.promptTokens(), r.completionTokens(), r.finishReason(),
+            (System.nanoTime() - start) / 1_000_000));
+      }
+    });
+    return result;
+  }
+
+  @Override
+  public void close() {
+    server.close();
+  }
+}

@@ -1,0 +1,73 @@
+package dev.jgen.engine.llamanative;
+
+import dev.jgen.engine.Engine;
+import dev.jgen.engine.EngineException;
+import dev.jgen.engine.EngineProvider;
+import dev.jgen.engine.EngineSpec;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * {@code llamacpp-native}: the natively built engine only, failing when there is no build. {@code engine.kind=llamacpp}
+ * reaches it through {@code LlamaCppEngineProvider}, which falls back to the embedded jar when there is none.
+ *
+ * <p>Options: {@code threads} and {@code parallel} (0: {@link MachineDefaults}), {@code ctx_size} (the KV cache,
+ * shared by all sequences; a row needs prompt + max_new_tokens of it), {@code kv_size} (overrides ctx_size for the
+ * cache), {@code native_server} (a binary to use instead of the cached build).
+ */
+public final class NativeLlamaEngineProvider implements EngineProvider {
+  public static final String KIND = "llamacpp-native";
+
+  @Override
+  public String kind() {
+    return KIND;
+  }
+
+  @Override
+  public Engine open(EngineSpec spec) {
+    String explicit = spec.option("native_server", "");
+    Path server = !explicit.isBlank() ? Paths.get(explicit) : NativeBuild.server().orElseThrow(() -> new EngineException(
+        "no native llama.cpp build for this machine: run bin/build-native (it needs cmake, a C++ compiler, git and npm)"));
+    return new NativeLlamaEngine(command(server, spec), parallel(spec));
+  }
+
+  static int parallel(EngineSpec spec) {
+    int p = spec.intOption("parallel", 0);
+    return p > 0 ? p : MachineDefaults.parallel(Runtime.getRuntime().availableProcessors(), modelBytes(spec.model()));
+  }
+
+  static int threads(EngineSpec spec) {
+    int t = spec.intOption("threads", 0);
+    return t > 0 ? t : MachineDefaults.threads(Runtime.getRuntime().availableProcessors());
+  }
+
+  public static List<String> command(Path server, EngineSpec spec) {
+    int kv = spec.intOption("kv_size", 0);
+    if (kv <= 0) {
+      kv = spec.intOption("ctx_size", 4096);
+    }
+    List<String> cmd = new ArrayList<>();
+    cmd.add(server.toString());
+    cmd.add("--model");
+    cmd.add(spec.model());
+    cmd.add("--threads");
+    cmd.add(String.valueOf(threads(spec)));
+    cmd.add("--parallel");
+    cmd.add(String.valueOf(parallel(spec)));
+    cmd.add("--kv-size");
+    cmd.add(String.valueOf(kv));
+    return cmd;
+  }
+
+  static long modelBytes(String model) {
+    try {
+      return Files.size(Paths.get(model));
+    } catch (IOException | RuntimeException e) {
+      return 0;
+    }
+  }
+}

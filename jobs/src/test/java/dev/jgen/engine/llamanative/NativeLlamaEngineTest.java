@@ -1,0 +1,206 @@
+package dev.jgen.engine.llamanative;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.jgen.engine.Completion;
+import dev.jgen.engine.CompletionRequest;
+import dev.jgen.engine.Engine;
+import dev.jgen.engine.EngineException;
+import dev.jgen.engine.EngineSpec;
+import dev.jgen.engine.SamplingParams;
+import dev.jgen.engine.llamacpp.LlamaCppEngineProvider;
+import dev.jgen.prompt.HfTokenizer;
+import dev.jgen.testing.TestModels;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The natively built engine on the tiny GGUF the project writes: same greedy tokens as the embedded jar, stop strings,
+ * seeds, KV-cache limits, cancellation. The build itself is bin/build-native's (a no-op when up to date).
+ */
+class NativeLlamaEngineTest {
+  private static final List<String> PROMPTS = List.of("こんにちは。今日は何をしましたか?", "日本の首都はどこですか。",
+      "Write one sentence about the sea.");
+  private static Path gguf;
+  private static Path root;
+  private static HfTokenizer tokenizer;
+  private static Engine engine;
+
+  @BeforeAll
+  static void build() throws Exception {
+    root = repoRoot();
+    Process p = new ProcessBuilder(root.resolve("bin/build-native").toString(), "--print").redirectErrorStream(false)
+        .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+    int rc = p.waitFor();
+    // 3: no compiler here; then the jar is the engine (and LlamaCppEngineProviderTest covers it); anything else is a bug.
+    Assumptions.assumeTrue(rc != 3, "no native build possible on this machine");
+    assertEquals(0, rc, "bin/build-native failed");
+    assertTrue(Files.isExecutable(Path.of(out)), out);
+    Path dir = TestModels.tinyDir();
+    gguf = dir.resolve("model.gguf");
+    byte[] tj = Files.readAllBytes(dir.resolve("tokenizer.json"));
+    tokenizer = HfTokenizer.shared("native-test-" + tj.length, tj);
+    engine = new NativeLlamaEngineProvider().open(spec(Map.of("parallel", "4", "threads", "2")));
+  }
+
+  @AfterAll
+  static void close() {
+    if (engine != null) {
+      engine.close();
+    }
+  }
+
+  static Path repoRoot() {
+    for (Path d = Path.of("").toAbsolutePath(); d != null; d = d.getParent()) {
+      if (Files.isRegularFile(d.resolve("bin/build-native"))) {
+        return d;
+      }
+    }
+    throw new IllegalStateException("bin/build-native not found above " + Path.of("").toAbsolutePath());
+  }
+
+  static EngineSpec spec(Map<String, String> extra) {
+    Map<String, String> o = new java.util.TreeMap<>(Map.of("threads", "1", "parallel", "2", "ctx_size", "512"));
+    o.putAll(extra);
+    return new EngineSpec("llamacpp", gguf.toString(), o);
+  }
+
+  static SamplingParams greedy(int maxNew, List<String> stop) {
+    return new SamplingParams(maxNew, 0.0, 1.0, 0, 1.0, 0, stop);
+  }
+
+  static Completion run(Engine e, String prompt, SamplingParams p) throws Exception {
+    return e.submit(new CompletionRequest("r", prompt, tokenizer.encode(prompt), p)).get(120, TimeUnit.SECONDS);
+  }
+
+  @Test
+  void buildScriptAndJavaAgreeOnTheSourceVersion() throws IOException {
+    String script = Files.readString(root.resolve("bin/build-native"));
+    String pkg = script.replaceAll("(?s).*\nNPM_PACKAGE=(\\S+).*", "$1");
+    String ver = script.replaceAll("(?s).*\nNPM_VERSION=(\\S+).*", "$1");
+    assertEquals(NativeBuild.SOURCE_VERSION, pkg + "-" + ver);
+  }
+
+  @Test
+  void greedyTokensMatchTheEmbeddedJar() throws Exception {
+    // Same GGUF, same prompt ids, greedy: the embedded jar (llama.cpp b4916, AVX2) and the native build (a newer
+    // llama.cpp, this CPU's kernels) must pick the same tokens. The jar reports text, so text and counts are compared;
+    // the native side's ids must decode to that text.
+    try (Engine jar = new LlamaCppEngineProvider().open(spec(Map.of("impl", "jar")))) {
+      for (String prompt : PROMPTS) {
+        Completion n = run(engine, prompt, greedy(24, List.of()));
+        Completion j = run(jar, prompt, greedy(24, List.of()));
+        assertEquals(j.text(), n.text(), prompt);
+        assertEquals(j.finishReason(), n.finishReason(), prompt);
+        if (j.finishReason().equals("length")) {
+          assertEquals(24, n.completionTokens());
+        }
+        assertEquals(tokenizer.encode(prompt).length, n.promptTokens());
+      }
+    }
+  }
+
+  @Test
+  void tokenIdsAndCountsAreExact() throws Exception {
+    LlamaServerProcess server = ((NativeLlamaEngine) engine).server();
+    int[] ids = tokenizer.encode(PROMPTS.get(0));
+    LlamaServerProcess.Reply r = server.generate(ids, greedy(16, List.of())).get(120, TimeUnit.SECONDS);
+    assertEquals(r.completionTokens(), r.tokenIds().length);
+    assertTrue(r.completionTokens() <= 16);
+    assertEquals(r.completionTokens() == 16 ? "length" : "stop", r.finishReason());
+    // The same request again, alone or among others, gives the same ids.
+    List<CompletableFuture<LlamaServerProcess.Reply>> many = new java.util.ArrayList<>();
+    for (int i = 0; i < 6; i++) {
+      many.add(server.generate(i % 2 == 0 ? ids : tokenizer.encode(PROMPTS.get(1)), greedy(16, List.of())));
+    }
+    for (int i = 0; i < 6; i += 2) {
+      assertEquals(java.util.Arrays.toString(r.tokenIds()),
+          java.util.Arrays.toString(many.get(i).get(120, TimeUnit.SECONDS).tokenIds()));
+    }
+  }
+
+  @Test
+  void stopStringsCutTheTextAndStopEarly() throws Exception {
+    String prompt = PROMPTS.get(1);
+    Completion full = run(engine, prompt, greedy(32, List.of()));
+    Assumptions.assumeTrue(full.text().length() >= 8, "the tiny model answered too briefly: " + full.text());
+    String stop = full.text().substring(4, 7);
+    Completion cut = run(engine, prompt, greedy(32, List.of(stop)));
+    assertEquals(full.text().substring(0, full.text().indexOf(stop)), cut.text());
+    assertEquals("stop", cut.finishReason());
+    assertTrue(cut.completionTokens() < full.completionTokens(), cut + " vs " + full);
+  }
+
+  @Test
+  void seedsRepeatAndDiffer() throws Exception {
+    String prompt = PROMPTS.get(0);
+    Set<String> texts = new HashSet<>();
+    for (long seed = 1; seed <= 4; seed++) {
+      SamplingParams p = new SamplingParams(16, 1.0, 0.95, 40, 1.1, seed, List.of());
+      Completion a = run(engine, prompt, p);
+      Completion b = run(engine, prompt, p);
+      assertEquals(a.text(), b.text(), "seed " + seed);
+      texts.add(a.text());
+    }
+    assertTrue(texts.size() > 1, "four seeds gave one text: " + texts);
+  }
+
+  @Test
+  void aRowTooLongForTheKvCacheIsARowErrorNamingBothNumbers() throws Exception {
+    try (Engine small = new NativeLlamaEngineProvider().open(spec(Map.of("ctx_size", "64")))) {
+      int[] ids = tokenizer.encode("長い文章です。".repeat(12));
+      assertTrue(ids.length + 16 > 64);
+      CompletableFuture<Completion> f = small.submit(new CompletionRequest("long", "", ids, greedy(16, List.of())));
+      ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(60, TimeUnit.SECONDS));
+      assertInstanceOf(EngineException.class, e.getCause());
+      String msg = e.getCause().getMessage();
+      assertTrue(msg.contains(String.valueOf(ids.length + 16)) && msg.contains("64"), msg);
+      // The server goes on: a row that fits still runs.
+      assertNotEquals("", small.submit(new CompletionRequest("ok", "", tokenizer.encode("はい"), greedy(4, List.of())))
+          .get(60, TimeUnit.SECONDS).finishReason());
+    }
+  }
+
+  @Test
+  void cancellingAFutureCancelsItsSequence() throws Exception {
+    try (NativeLlamaEngine one = (NativeLlamaEngine) new NativeLlamaEngineProvider().open(spec(Map.of("parallel", "1",
+        "ctx_size", "2048")))) {
+      int[] ids = tokenizer.encode(PROMPTS.get(2));
+      CompletableFuture<Completion> longRow = one.submit(new CompletionRequest("a", "", ids, greedy(2000, List.of())));
+      assertTrue(longRow.cancel(true));
+      assertThrows(CancellationException.class, longRow::join);
+      Completion next = one.submit(new CompletionRequest("b", "", ids, greedy(8, List.of()))).get(120, TimeUnit.SECONDS);
+      assertTrue(next.completionTokens() > 0);
+      assertEquals(1, one.server().cancelledInServer(), "the server confirmed the cancel");
+    }
+  }
+
+  @Test
+  void llamacppKindUsesTheNativeBuildWhenThereIsOne() {
+    try (Engine e = new LlamaCppEngineProvider().open(spec(Map.of()))) {
+      assertTrue(e.info().version().contains("native"), e.info().version());
+    }
+    EngineException bad = assertThrows(EngineException.class,
+        () -> new LlamaCppEngineProvider().open(spec(Map.of("impl", "gpu"))));
+    assertTrue(bad.getMessage().contains("auto, native or jar"), bad.getMessage());
+  }
+}

@@ -1,0 +1,386 @@
+// jgen-llama-server: jgen's thin layer over llama.h for CPU generation, one process per executor.
+//
+// Why a process and not JNI/FFM: a crash or abort inside llama.cpp kills this process, not the Spark executor; no
+// native code is loaded into the JVM (no clash with java-llama.cpp's library, no --enable-native-access); and the
+// measured cost of the pipe is one short line per finished request, not per token (see docs/nativecpu.md).
+//
+// Protocol: one request or reply per line on stdin/stdout, fields separated by single spaces, strings hex-encoded
+// (UTF-8 bytes) so stop strings and text may hold spaces and newlines.
+//   in:  G <id> <max_new> <temperature> <top_p> <top_k> <repeat_penalty> <seed> <n_stop> <hex stop>... <n_prompt> <id>...
+//        C <id>                       cancel (a queued or running request; its reply is "X <id>")
+//   out: READY <key=value>...         once, after the model loaded
+//        D <id> <prompt_tokens> <completion_tokens> <stop|length> <hex text> <token ids comma-joined or ->
+//        E <id> <hex message>         the request failed (a row error); the server goes on
+//        X <id>                       the request was cancelled
+// EOF on stdin ends the process at once, running requests included. Anything llama.cpp prints goes to stderr; stdout carries only the protocol.
+//
+// The loop is llama.cpp's continuous batching (as in its examples/batched and tools/server): every step decodes one
+// llama_batch holding the next token of every running sequence plus a chunk of prompt tokens of newly admitted ones;
+// each sequence has its own llama_sampler chain. The KV cache is unified (one pool of cells shared by all sequences),
+// so it is sized to what the rows need, not the model's context per slot: a request is admitted when
+// prompt + max_new_tokens cells are free, and one that can never fit is an error naming both numbers.
+
+#include "llama.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+FILE * g_out = nullptr;  // the protocol channel (the original stdout)
+
+std::string to_hex(const std::string & s) {
+  static const char * digits = "0123456789abcdef";
+  std::string r;
+  r.reserve(s.size() * 2);
+  for (unsigned char c : s) {
+    r.push_back(digits[c >> 4]);
+    r.push_back(digits[c & 15]);
+  }
+  return r.empty() ? "-" : r;
+}
+
+std::string from_hex(const std::string & h) {
+  if (h == "-") return "";
+  std::string r;
+  for (size_t i = 0; i + 1 < h.size(); i += 2) {
+    r.push_back((char) std::stoi(h.substr(i, 2), nullptr, 16));
+  }
+  return r;
+}
+
+void reply(const std::string & line) {
+  fputs(line.c_str(), g_out);
+  fputc('\n', g_out);
+}
+
+struct Request {
+  std::string id;
+  int max_new = 0;
+  float temperature = 0, top_p = 1;
+  int top_k = 0;
+  float repeat_penalty = 1;
+  uint32_t seed = 0;
+  std::vector<std::string> stop;
+  std::vector<llama_token> prompt;
+};
+
+struct Slot {
+  bool busy = false;
+  Request req;
+  llama_sampler * smpl = nullptr;
+  size_t n_fed = 0;           // prompt tokens already decoded
+  llama_pos pos = 0;          // next position
+  llama_token next = -1;      // sampled token to feed in the next step
+  int batch_idx = -1;         // index of this slot's logits in the current batch
+  std::vector<llama_token> out;
+  std::string text;
+  size_t reserved = 0;        // KV cells reserved for this request
+};
+
+std::mutex g_mu;
+std::condition_variable g_cv;
+std::deque<std::string> g_inbox;
+bool g_eof = false;
+
+void reader() {
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    std::lock_guard<std::mutex> lk(g_mu);
+    g_inbox.push_back(line);
+    g_cv.notify_one();
+  }
+  std::lock_guard<std::mutex> lk(g_mu);
+  g_eof = true;
+  g_cv.notify_one();
+}
+
+bool parse_generate(const std::string & line, Request & r, std::string & err) {
+  std::istringstream in(line);
+  std::string tag;
+  size_t n_stop = 0, n_prompt = 0;
+  in >> tag >> r.id >> r.max_new >> r.temperature >> r.top_p >> r.top_k >> r.repeat_penalty >> r.seed >> n_stop;
+  if (!in) { err = "malformed request"; return false; }
+  for (size_t i = 0; i < n_stop; i++) {
+    std::string h;
+    in >> h;
+    r.stop.push_back(from_hex(h));
+  }
+  in >> n_prompt;
+  r.prompt.resize(n_prompt);
+  for (size_t i = 0; i < n_prompt; i++) in >> r.prompt[i];
+  if (!in) { err = "malformed request"; return false; }
+  return true;
+}
+
+llama_sampler * make_sampler(const Request & r, const llama_vocab * vocab) {
+  llama_sampler * s = llama_sampler_chain_init(llama_sampler_chain_default_params());
+  if (r.repeat_penalty != 1.0f) {
+    // llama.cpp's server default window (penalty_last_n = 64); the prompt is fed to it too, as the server does.
+    llama_sampler_chain_add(s, llama_sampler_init_penalties(llama_vocab_n_tokens(vocab), 64, r.repeat_penalty, 0.0f, 0.0f));
+  }
+  if (r.temperature <= 0) {
+    llama_sampler_chain_add(s, llama_sampler_init_greedy());
+    return s;
+  }
+  if (r.top_k > 0) llama_sampler_chain_add(s, llama_sampler_init_top_k(r.top_k));
+  if (r.top_p < 1.0f) llama_sampler_chain_add(s, llama_sampler_init_top_p(r.top_p, 1));
+  llama_sampler_chain_add(s, llama_sampler_init_temp(r.temperature));
+  llama_sampler_chain_add(s, llama_sampler_init_dist(r.seed));
+  return s;
+}
+
+void log_cb(ggml_log_level level, const char * text, void *) {
+  if (level == GGML_LOG_LEVEL_ERROR || level == GGML_LOG_LEVEL_WARN) fputs(text, stderr);
+}
+
+}  // namespace
+
+int main(int argc, char ** argv) {
+  std::string model_path;
+  int threads = (int) std::thread::hardware_concurrency();
+  int threads_batch = 0;
+  int parallel = 4;
+  int kv_size = 4096;
+  int n_batch = 512;
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) { fprintf(stderr, "jgen-llama-server: %s needs a value\n", a.c_str()); exit(2); }
+      return argv[++i];
+    };
+    if (a == "--model") model_path = next();
+    else if (a == "--threads") threads = std::stoi(next());
+    else if (a == "--threads-batch") threads_batch = std::stoi(next());
+    else if (a == "--parallel") parallel = std::stoi(next());
+    else if (a == "--kv-size") kv_size = std::stoi(next());
+    else if (a == "--batch") n_batch = std::stoi(next());
+    else if (a == "--system-info") { printf("%s\n", llama_print_system_info()); return 0; }
+    else { fprintf(stderr, "jgen-llama-server: unknown argument %s\n", a.c_str()); return 2; }
+  }
+  if (model_path.empty()) { fprintf(stderr, "jgen-llama-server: --model is required\n"); return 2; }
+  if (threads_batch <= 0) threads_batch = threads;
+
+  // Keep the protocol channel to ourselves: whatever a library prints to stdout goes to stderr instead.
+  int proto_fd = dup(1);
+  dup2(2, 1);
+  g_out = fdopen(proto_fd, "w");
+
+  llama_log_set(log_cb, nullptr);
+  llama_backend_init();
+
+  llama_model_params mp = llama_model_default_params();
+  llama_model * model = llama_model_load_from_file(model_path.c_str(), mp);
+  if (!model) { fprintf(stderr, "jgen-llama-server: could not load %s\n", model_path.c_str()); return 3; }
+  const llama_vocab * vocab = llama_model_get_vocab(model);
+
+  llama_context_params cp = llama_context_default_params();
+  cp.n_ctx = (uint32_t) kv_size;
+  cp.n_batch = (uint32_t) n_batch;
+  cp.n_ubatch = (uint32_t) n_batch;
+  cp.n_seq_max = (uint32_t) parallel;
+  cp.n_threads = threads;
+  cp.n_threads_batch = threads_batch;
+  cp.kv_unified = true;
+  cp.no_perf = true;
+  llama_context * ctx = llama_init_from_model(model, cp);
+  if (!ctx) { fprintf(stderr, "jgen-llama-server: could not create a context of %d tokens\n", kv_size); return 3; }
+  llama_memory_t mem = llama_get_memory(ctx);
+  // llama.cpp pads the context it allocates; admission uses the size asked for, the number the user configured.
+  const size_t n_ctx = std::min((size_t) llama_n_ctx(ctx), (size_t) kv_size);
+
+  {
+    std::ostringstream r;
+    r << "READY kv_size=" << n_ctx << " parallel=" << parallel << " threads=" << threads << " threads_batch=" << threads_batch
+      << " n_ctx_train=" << llama_model_n_ctx_train(model) << " n_params=" << llama_model_n_params(model)
+      << " model_bytes=" << llama_model_size(model) << " system_info=" << to_hex(llama_print_system_info());
+    reply(r.str());
+    fflush(g_out);
+  }
+
+  std::thread(reader).detach();
+
+  std::vector<Slot> slots(parallel);
+  std::deque<Request> queue;
+  size_t reserved = 0;
+  llama_batch batch = llama_batch_init(std::max(n_batch, parallel), 0, 1);
+
+  auto finish = [&](Slot & s) {
+    llama_memory_seq_rm(mem, (llama_seq_id) (&s - &slots[0]), -1, -1);
+    llama_sampler_free(s.smpl);
+    s.smpl = nullptr;
+    reserved -= s.reserved;
+    s.busy = false;
+    s.out.clear();
+    s.text.clear();
+  };
+
+  while (true) {
+    // 1. Take new lines; block only when nothing is running.
+    std::deque<std::string> lines;
+    {
+      std::unique_lock<std::mutex> lk(g_mu);
+      bool idle = queue.empty() && std::none_of(slots.begin(), slots.end(), [](const Slot & s) { return s.busy; });
+      if (idle) g_cv.wait(lk, [] { return !g_inbox.empty() || g_eof; });
+      // EOF: the JVM closed the engine or died (a killed executor). Stop at once; nobody reads the replies any more.
+      if (g_eof) break;
+      lines.swap(g_inbox);
+    }
+    for (const std::string & line : lines) {
+      if (line.rfind("G ", 0) == 0) {
+        Request r;
+        std::string err;
+        if (!parse_generate(line, r, err)) {
+          reply("E " + (r.id.empty() ? std::string("?") : r.id) + " " + to_hex(err));
+          continue;
+        }
+        size_t need = r.prompt.size() + (size_t) r.max_new;
+        if (r.prompt.empty()) {
+          reply("E " + r.id + " " + to_hex("empty prompt"));
+        } else if (need > n_ctx) {
+          reply("E " + r.id + " " + to_hex("the row needs " + std::to_string(need) + " tokens of KV cache (prompt "
+              + std::to_string(r.prompt.size()) + " + max_new_tokens " + std::to_string(r.max_new)
+              + ") but the engine's KV cache holds " + std::to_string(n_ctx) + " tokens (engine.ctx_size)"));
+        } else {
+          queue.push_back(std::move(r));
+        }
+      } else if (line.rfind("C ", 0) == 0) {
+        std::string id = line.substr(2);
+        bool found = false;
+        for (auto it = queue.begin(); it != queue.end(); ++it) {
+          if (it->id == id) { queue.erase(it); found = true; break; }
+        }
+        for (Slot & s : slots) {
+          if (!found && s.busy && s.req.id == id) { finish(s); found = true; }
+        }
+        if (found) reply("X " + id);
+      }
+    }
+    if (!lines.empty()) fflush(g_out);  // refusals and cancels are answered even when no decode step follows
+
+    // 2. Admit queued requests, in order, while a slot and their KV cells are free.
+    while (!queue.empty()) {
+      size_t need = queue.front().prompt.size() + (size_t) queue.front().max_new;
+      auto free_slot = std::find_if(slots.begin(), slots.end(), [](const Slot & s) { return !s.busy; });
+      if (free_slot == slots.end() || reserved + need > n_ctx) break;
+      Slot & s = *free_slot;
+      s.req = std::move(queue.front());
+      queue.pop_front();
+      s.busy = true;
+      s.n_fed = 0;
+      s.pos = 0;
+      s.next = -1;
+      s.reserved = need;
+      reserved += need;
+      s.smpl = make_sampler(s.req, vocab);
+      if (s.req.repeat_penalty != 1.0f) {
+        for (llama_token t : s.req.prompt) llama_sampler_accept(s.smpl, t);
+      }
+    }
+
+    // 3. One batch: the next token of every generating sequence, then prompt chunks up to n_batch.
+    batch.n_tokens = 0;
+    auto add = [&](llama_token t, llama_pos p, llama_seq_id seq, bool logits) {
+      int i = batch.n_tokens++;
+      batch.token[i] = t;
+      batch.pos[i] = p;
+      batch.n_seq_id[i] = 1;
+      batch.seq_id[i][0] = seq;
+      batch.logits[i] = logits;
+      return i;
+    };
+    for (size_t k = 0; k < slots.size(); k++) {
+      Slot & s = slots[k];
+      s.batch_idx = -1;
+      if (s.busy && s.n_fed == s.req.prompt.size() && s.next >= 0) {
+        s.batch_idx = add(s.next, s.pos++, (llama_seq_id) k, true);
+      }
+    }
+    for (size_t k = 0; k < slots.size() && batch.n_tokens < n_batch; k++) {
+      Slot & s = slots[k];
+      if (!s.busy || s.n_fed >= s.req.prompt.size()) continue;
+      while (s.n_fed < s.req.prompt.size() && batch.n_tokens < n_batch) {
+        bool last = s.n_fed + 1 == s.req.prompt.size();
+        int i = add(s.req.prompt[s.n_fed++], s.pos++, (llama_seq_id) k, last);
+        if (last) s.batch_idx = i;
+      }
+    }
+    if (batch.n_tokens == 0) continue;
+
+    int rc = llama_decode(ctx, batch);
+    if (rc != 0) {
+      // Reservations keep this from happening; if it does, fail the rows of this step rather than the executor.
+      for (Slot & s : slots) {
+        if (s.busy) {
+          reply("E " + s.req.id + " " + to_hex("llama_decode failed (" + std::to_string(rc) + ")"));
+          finish(s);
+        }
+      }
+      fflush(g_out);
+      continue;
+    }
+
+    // 4. Sample for every sequence whose logits came out of this step.
+    for (size_t k = 0; k < slots.size(); k++) {
+      Slot & s = slots[k];
+      if (!s.busy || s.batch_idx < 0) continue;
+      llama_token t = llama_sampler_sample(s.smpl, ctx, s.batch_idx);
+      s.out.push_back(t);
+      const char * reason = nullptr;
+      if (llama_vocab_is_eog(vocab, t)) {
+        reason = "stop";
+      } else {
+        char buf[256];
+        int n = llama_token_to_piece(vocab, t, buf, sizeof buf, 0, false);
+        if (n > 0) s.text.append(buf, n);
+        // A stop string ends the text where it starts; only the tail can hold a new match.
+        size_t cut = std::string::npos;
+        for (const std::string & st : s.req.stop) {
+          if (st.empty()) continue;
+          size_t from = s.text.size() > st.size() + (size_t) std::max(n, 0) ? s.text.size() - st.size() - n : 0;
+          size_t at = s.text.find(st, from);
+          if (at != std::string::npos) cut = std::min(cut, at);
+        }
+        if (cut != std::string::npos) {
+          s.text.resize(cut);
+          reason = "stop";
+        } else if ((int) s.out.size() >= s.req.max_new) {
+          reason = "length";
+        }
+      }
+      if (reason) {
+        std::string ids;
+        for (size_t j = 0; j < s.out.size(); j++) {
+          if (j) ids.push_back(',');
+          ids += std::to_string(s.out[j]);
+        }
+        reply("D " + s.req.id + " " + std::to_string(s.req.prompt.size()) + " " + std::to_string(s.out.size()) + " " + reason
+            + " " + to_hex(s.text) + " " + (ids.empty() ? "-" : ids));
+        finish(s);
+      } else {
+        s.next = t;
+      }
+    }
+    fflush(g_out);
+  }
+
+  llama_batch_free(batch);
+  llama_free(ctx);
+  llama_model_free(model);
+  llama_backend_free();
+  return 0;
+}
