@@ -15,7 +15,11 @@ public final class EngineRegistry {
   private static final AtomicInteger LOADS = new AtomicInteger();
 
   static {
-    Runtime.getRuntime().addShutdownHook(new Thread(EngineRegistry::closeAll, "jgen-engine-close"));
+    try {
+      Runtime.getRuntime().addShutdownHook(new Thread(EngineRegistry::closeAll, "jgen-engine-close"));
+    } catch (IllegalStateException e) {
+      // First used while the JVM is already shutting down: nothing can be loaded any more, so nothing to close.
+    }
   }
 
   private EngineRegistry() {}
