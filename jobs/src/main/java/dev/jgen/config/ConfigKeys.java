@@ -51,7 +51,7 @@ public final class ConfigKeys {
   public static final String SPARK_CONF = "spark.conf";
 
   public static final List<String> INPUT_FORMATS = List.of("jsonl", "parquet", "delta", "openai-batch");
-  public static final List<String> ENGINE_KINDS = List.of("llamacpp", "djl-serving", "echo", "none");
+  public static final List<String> ENGINE_KINDS = List.of("llamacpp", "djl-serving", "trtllm-serve", "echo", "none");
 
   // DJL Serving (LMI, TensorRT-LLM) on GPUs: engine.djl.*
   public static final String DJL_MODE = "engine.djl.mode";
@@ -113,7 +113,7 @@ public final class ConfigKeys {
     key(INPUT_ID_COLUMN, Type.STRING, "id", "Column holding each row's stable id.", nonBlank());
     key(MODEL_ID, Type.STRING, null, "A catalog entry in conf/models/ (see `jgen models`): template, defaults, serving hints.", nonBlank());
     key(MODEL_PATH, Type.STRING, null, "Weights: a model directory (GGUF + tokenizer files) or a GGUF file; its tokenizer_config.json template wins over the catalog.", nonBlank());
-    key(ENGINE_KIND, Type.STRING, "llamacpp", "llamacpp | djl-serving | none (render and tokenize only) | echo (a zero-cost engine, for benchmarks).", oneOf(ENGINE_KINDS));
+    key(ENGINE_KIND, Type.STRING, "llamacpp", "llamacpp (CPU) | djl-serving (DJL Serving LMI) | trtllm-serve (TensorRT-LLM's own server) | none (render and tokenize only) | echo (a zero-cost engine, for benchmarks).", oneOf(ENGINE_KINDS));
     // --- nativecpu: llama.cpp defaults chosen from the machine (docs/nativecpu.md has the measurements) ---
     key(ENGINE_THREADS, Type.INT, 0, "llama.cpp threads per executor (0: every core of the executor with the native build; "
         + "the embedded jar fallback keeps one free).", atLeast(0));

@@ -86,6 +86,8 @@ public record GenerateJob(
         yield new EngineSpec(kind, model.gguf().toString(), opts);
       }
       case "djl-serving" -> djlServing(config, model, prompts, generation, ctx);
+      case "trtllm-serve" -> dev.jgen.engine.serving.TrtllmServeSpecs.spec(config, model, prompts.specialTokens().get("bos_token"),
+          generation.maxNewTokens(), ctx);
       case "echo" -> new EngineSpec("echo", model.modelId(), Map.of());
       default -> null;
     };
@@ -149,6 +151,12 @@ public record GenerateJob(
     if (constraint.kind() == dev.jgen.structured.OutputConstraint.Kind.GRAMMAR && !kind.equals("llamacpp") && !kind.equals("none")) {
       throw new ConfigException(ConfigKeys.GRAMMAR + ": GBNF grammars need engine.kind=llamacpp (got engine.kind=" + kind
           + "); use " + ConfigKeys.JSON_SCHEMA + " or " + ConfigKeys.CHOICE);
+    }
+    if (kind.equals("trtllm-serve")) {
+      String why = dev.jgen.structured.ServerEncodings.unsupportedReason(dev.jgen.structured.ServerEncodings.TRTLLM_SERVE, constraint);
+      if (why != null) {
+        throw new ConfigException(why);
+      }
     }
     if (kind.equals("djl-serving")) {
       String server = config.string(ConfigKeys.DJL_SERVER);

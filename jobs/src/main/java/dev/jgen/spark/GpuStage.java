@@ -15,7 +15,7 @@ import org.apache.spark.sql.Row;
  * Stage-level GPU scheduling: only the generation stage asks for GPUs, so reading the input and writing Delta run on
  * plain task slots.
  *
- * <p>Applies when the engine is {@code djl-serving} on a cluster master. Local mode never schedules a task that asks for
+ * <p>Applies when the engine is a GPU server ({@code djl-serving}, {@code trtllm-serve}) on a cluster master. Local mode never schedules a task that asks for
  * GPUs (the job hangs with no error), so there the RDD is returned unchanged; so it is for other engines.
  *
  * <p>The profile asks each generation task for {@code spark.task.resource.gpu.amount} of a GPU. Its default is
@@ -50,7 +50,7 @@ public final class GpuStage {
 
   /** The generation stage's profile for this configuration, or empty when the stage must not ask for GPUs. */
   public static Optional<ResourceProfile> profile(SparkConf conf, EngineSpec spec) {
-    if (spec == null || !"djl-serving".equals(spec.kind())) {
+    if (spec == null || !("djl-serving".equals(spec.kind()) || "trtllm-serve".equals(spec.kind()))) {
       return Optional.empty();
     }
     boolean dynamic = conf.getBoolean("spark.dynamicAllocation.enabled", false);

@@ -6,6 +6,7 @@ import dev.jgen.engine.Engine;
 import dev.jgen.engine.EngineException;
 import dev.jgen.engine.EngineInfo;
 import dev.jgen.engine.EngineSpec;
+import dev.jgen.structured.ServerEncodings;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -69,6 +70,9 @@ final class ServingEngine implements Engine {
     this.kind = kind;
     String api = kind.forcedApi() != null ? kind.forcedApi() : spec.option("api", kind.defaultApi());
     this.wire = WireProtocol.of(api, kind.keyPrefix());
+    // Which field carries an output constraint depends on the software behind the wire (docs/structured.md).
+    this.constraintField = kind == ServerKind.TRTLLM ? ServerEncodings.TRTLLM_SERVE
+        : ServerEncodings.serverKind(api, spec.option("server", "lmi-trtllm"));
     this.retry = RetryPolicy.of(spec);
     this.bosText = spec.option("bos_text", "");
     this.requestTimeout = Duration.ofSeconds(spec.intOption("request_timeout_s", 300));
@@ -156,9 +160,20 @@ final class ServingEngine implements Engine {
     return wire;
   }
 
+  private final String constraintField;
+
+  /** The request's body on this server's wire, its output constraint (if any) in the field the server reads. */
+  private com.fasterxml.jackson.databind.node.ObjectNode body(CompletionRequest request) {
+    com.fasterxml.jackson.databind.node.ObjectNode body = wire.body(request, serverPrompt(request.promptText()), spec.model());
+    if (request.constraint() != null) {
+      ServerEncodings.addToServerBody(body, constraintField, request.constraint());
+    }
+    return body;
+  }
+
   /** The body one request is sent with. */
   com.fasterxml.jackson.databind.node.ObjectNode requestBody(CompletionRequest request) {
-    return wire.body(request, serverPrompt(request.promptText()), spec.model());
+    return body(request);
   }
 
   @Override
@@ -172,7 +187,7 @@ final class ServingEngine implements Engine {
     byte[] body;
     try {
       endpoint = route(taskGpus()); // on the task thread: TaskContext is thread-local
-      body = WireProtocol.JSON.writeValueAsBytes(wire.body(request, serverPrompt(request.promptText()), spec.model()));
+      body = WireProtocol.JSON.writeValueAsBytes(body(request));
     } catch (IOException | RuntimeException e) {
       result.completeExceptionally(e instanceof EngineException ? e : new EngineException(e.getMessage(), e));
       return result;
