@@ -210,6 +210,9 @@ public final class Main {
     o.put("model_load_ms", r.modelLoadMs());
     o.put("peak_heap_mb", peakHeapMb());
     o.put("warnings", r.warnings().size());
+    if (!r.serverMetrics().isEmpty()) {
+      o.set("server_metrics", JSON.valueToTree(r.serverMetrics()));
+    }
     out.println(o.toString());
   }
 

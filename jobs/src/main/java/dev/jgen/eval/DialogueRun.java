@@ -161,7 +161,7 @@ final class DialogueRun {
       double seconds = (System.nanoTime() - start) / 1e9;
       long tokens = counters.completionTokens().value();
       attempt.finish(rowsIn, generatedNow, ok, error, 0, counters.promptTokens().value(), tokens, seconds > 0 ? tokens / seconds : 0,
-          0, seconds, seconds);
+          0, seconds, seconds, null);
       return new Outcome(attempt.attempt(), rowsIn, ok, error, generatedNow, tokens, table.path(), seconds);
     } catch (RuntimeException | Error e) {
       attempt.fail(e);

@@ -21,6 +21,7 @@ import dev.jgen.config.JobConfig;
 import dev.jgen.delta.GenerationsTable;
 import dev.jgen.delta.OutputSchema;
 import dev.jgen.delta.RunsTable;
+import dev.jgen.generate.EngineMetrics;
 import dev.jgen.generate.RunFailedException;
 import dev.jgen.generate.RunHealth;
 import dev.jgen.input.AttributeSweep;
@@ -147,7 +148,8 @@ public final class GenerateAction {
   }
 
   /** What one attempt did, before the table is read back for the run's totals. */
-  private record Generated(long rowsIn, long pendingRows, long missingFromInput, long completionTokens, long loadMs, double seconds) {}
+  private record Generated(long rowsIn, long pendingRows, long missingFromInput, long completionTokens, long loadMs, double seconds,
+      Map<String, Map<String, Double>> serverMetrics) {}
 
   /** @param resuming the run already has rows in the table (otherwise there is nothing to skip or to miss) */
   private Generated generate(GenerationsTable table, int attempt, Dataset<Row> input, String idColumn, int n, boolean resuming) {
@@ -187,7 +189,8 @@ public final class GenerateAction {
       var sc = spark.sparkContext();
       var counters = new GeneratePartition.RunCounters(sc.longAccumulator("jgen.rows"), sc.longAccumulator("jgen.ok"),
           sc.longAccumulator("jgen.run_errors"), sc.longAccumulator("jgen.prompt_tokens"),
-          sc.longAccumulator("jgen.completion_tokens"), sc.longAccumulator("jgen.model_load_ms"));
+          sc.longAccumulator("jgen.completion_tokens"), sc.longAccumulator("jgen.model_load_ms"),
+          sc.collectionAccumulator("jgen.server_metrics"));
       JobPlan plan = new JobPlan(job.runId(), attempt, job.model().modelId(), job.model().fingerprint(), job.engine(),
           job.generation(), columns,
           new RunHealth.Limits(config.number(ConfigKeys.MAX_FAILURE_RATE), config.integer(ConfigKeys.FAILURE_WINDOW)), n);
@@ -206,8 +209,13 @@ public final class GenerateAction {
         run.run();
       }
       phase("generate and commit");
+      // The latest reading of each engine instance (readings are cumulative).
+      Map<String, Map<String, Double>> serverMetrics = new java.util.TreeMap<>();
+      for (EngineMetrics m : counters.serverMetrics().value()) {
+        serverMetrics.put(m.instance(), m.values());
+      }
       return new Generated(rowsIn, pendingRows, missing, counters.completionTokens().value(), counters.modelLoadMs().value(),
-          (System.nanoTime() - genStart) / 1e9);
+          (System.nanoTime() - genStart) / 1e9, serverMetrics);
     } finally {
       if (pending != null) {
         pending.unpersist(false);
@@ -253,7 +261,7 @@ public final class GenerateAction {
       }
       return new GenerateResult(job.runId(), attempt, g.rowsIn(), n, longOr0(r, 0), longOr0(r, 1), longOr0(r, 2), g.pendingRows(),
           g.missingFromInput(), table.path(), longOr0(r, 3), longOr0(r, 4), g.completionTokens(), g.loadMs(),
-          (System.nanoTime() - start) / 1e9, g.seconds(), warnings);
+          (System.nanoTime() - start) / 1e9, g.seconds(), warnings, g.serverMetrics());
     } finally {
       latest.unpersist();
     }

@@ -6,6 +6,7 @@ import dev.jgen.engine.Engine;
 import dev.jgen.engine.EngineInfo;
 import dev.jgen.engine.EngineRegistry;
 import dev.jgen.engine.SamplingParams;
+import dev.jgen.generate.EngineMetrics;
 import dev.jgen.generate.Generator;
 import dev.jgen.generate.RunHealth;
 import dev.jgen.prompt.ChatInput;
@@ -25,6 +26,7 @@ import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
+import org.apache.spark.util.CollectionAccumulator;
 import org.apache.spark.util.LongAccumulator;
 
 /**
@@ -73,7 +75,13 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
     CompletionWindow<Row, Pending, Row> window = new CompletionWindow<>(bounded, generator.window(),
         row -> start(row, generator), p -> p.generation == null ? null : p.generation.pending(),
         p -> finish(p, info, executorId));
-    return ChunkTask.outputs(window, bounded, accounting, generator::checkHealthAtEnd);
+    return ChunkTask.outputs(window, bounded, accounting, () -> {
+      generator.checkHealthAtEnd();
+      Map<String, Double> metrics = engine == null ? Map.of() : engine.serverMetrics();
+      if (!metrics.isEmpty()) {
+        counters.serverMetrics().add(new EngineMetrics(info.instanceId(), metrics));
+      }
+    });
   }
 
   /** One row between preparation and its output. */
@@ -194,7 +202,7 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
 
   /** Live counts for the driver's progress line. */
   record RunCounters(LongAccumulator rows, LongAccumulator ok, LongAccumulator runErrors, LongAccumulator promptTokens,
-      LongAccumulator completionTokens, LongAccumulator modelLoadMs) implements java.io.Serializable {
+      LongAccumulator completionTokens, LongAccumulator modelLoadMs, CollectionAccumulator<EngineMetrics> serverMetrics) implements java.io.Serializable {
     void rowDone(boolean isOk, boolean systemic, int prompt, int completion) {
       rows.add(1);
       if (isOk) {

@@ -191,17 +191,26 @@ public final class RunAttempt implements AutoCloseable {
   }
 
   synchronized void finish(GenerateResult r, long missing, long loadMs) {
+    String metrics = null;
+    if (!r.serverMetrics().isEmpty()) {
+      try {
+        metrics = "server metrics: " + JSON.writeValueAsString(r.serverMetrics());
+      } catch (JsonProcessingException e) {
+        metrics = "server metrics: " + r.serverMetrics();
+      }
+    }
     finish(r.rowsIn(), r.generatedNow(), r.ok(), r.error(), missing, r.promptTokens(), r.completionTokens(),
-        r.completionTokensPerSecond(), loadMs, r.generationSeconds(), r.seconds());
+        r.completionTokensPerSecond(), loadMs, r.generationSeconds(), r.seconds(), metrics);
   }
 
-  /** Records the attempt as finished with its counts (every job kind's summary). */
+  /** Records the attempt as finished with its counts (every job kind's summary); {@code message}: server metrics, or null. */
   public synchronized void finish(long rowsIn, long generatedNow, long ok, long error, long missing, long promptTokens,
-      long completionTokens, double completionTokensPerSecond, long loadMs, double generationSeconds, double seconds) {
+      long completionTokens, double completionTokensPerSecond, long loadMs, double generationSeconds, double seconds,
+      String message) {
     heartbeat.interrupt();
     checkLock();
     record = record.ended("finished", rowsIn, generatedNow, ok, error, missing, promptTokens, completionTokens,
-        completionTokensPerSecond, loadMs, generationSeconds, seconds, null);
+        completionTokensPerSecond, loadMs, generationSeconds, seconds, message);
     runs.upsert(record);
   }
 

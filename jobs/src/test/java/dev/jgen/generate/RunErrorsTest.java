@@ -49,6 +49,8 @@ class RunErrorsTest {
       Cli first = Cli.run(args(in, out, s.url().toString()));
       assertEquals(0, first.code(), first.err());
       assertEquals(100, first.summary().get("ok").asLong());
+      // The server's own figures (its /metrics, and the client's request counts) come back in the summary.
+      assertTrue(first.summary().path("server_metrics").size() > 0, first.out());
 
       // The input grows to 400 rows and the server breaks: every request is answered 500.
       prompts(dir, "in.jsonl", 400);
