@@ -77,6 +77,7 @@ struct Request {
   uint32_t seed = 0;
   std::vector<std::string> stop;
   std::vector<llama_token> prompt;
+  std::string grammar;        // GBNF with a root rule (structured output), empty for none
 };
 
 struct Slot {
@@ -124,11 +125,17 @@ bool parse_generate(const std::string & line, Request & r, std::string & err) {
   r.prompt.resize(n_prompt);
   for (size_t i = 0; i < n_prompt; i++) in >> r.prompt[i];
   if (!in) { err = "malformed request"; return false; }
+  std::string g;
+  if (in >> g && g != "-") r.grammar = from_hex(g);
   return true;
 }
 
 llama_sampler * make_sampler(const Request & r, const llama_vocab * vocab) {
   llama_sampler * s = llama_sampler_chain_init(llama_sampler_chain_default_params());
+  if (!r.grammar.empty()) {
+    // First in the chain: tokens the grammar does not allow next are masked before any other sampler sees them.
+    llama_sampler_chain_add(s, llama_sampler_init_grammar(vocab, r.grammar.c_str(), "root"));
+  }
   if (r.repeat_penalty != 1.0f) {
     // llama.cpp's server default window (penalty_last_n = 64); the prompt is fed to it too, as the server does.
     llama_sampler_chain_add(s, llama_sampler_init_penalties(llama_vocab_n_tokens(vocab), 64, r.repeat_penalty, 0.0f, 0.0f));
@@ -142,6 +149,13 @@ llama_sampler * make_sampler(const Request & r, const llama_vocab * vocab) {
   llama_sampler_chain_add(s, llama_sampler_init_temp(r.temperature));
   llama_sampler_chain_add(s, llama_sampler_init_dist(r.seed));
   return s;
+}
+
+bool grammar_ok(const std::string & grammar, const llama_vocab * vocab) {
+  llama_sampler * g = llama_sampler_init_grammar(vocab, grammar.c_str(), "root");
+  if (g == nullptr) return false;
+  llama_sampler_free(g);
+  return true;
 }
 
 void log_cb(ggml_log_level level, const char * text, void *) {
@@ -255,6 +269,8 @@ int main(int argc, char ** argv) {
           reply("E " + r.id + " " + to_hex("the row needs " + std::to_string(need) + " tokens of KV cache (prompt "
               + std::to_string(r.prompt.size()) + " + max_new_tokens " + std::to_string(r.max_new)
               + ") but the engine's KV cache holds " + std::to_string(n_ctx) + " tokens (engine.ctx_size)"));
+        } else if (!r.grammar.empty() && !grammar_ok(r.grammar, vocab)) {
+          reply("E " + r.id + " " + to_hex("llama.cpp could not parse the grammar (GBNF, root rule)"));
         } else {
           queue.push_back(std::move(r));
         }
@@ -287,7 +303,9 @@ int main(int argc, char ** argv) {
       s.reserved = need;
       reserved += need;
       s.smpl = make_sampler(s.req, vocab);
-      if (s.req.repeat_penalty != 1.0f) {
+      // The prompt feeds the repetition penalty's window, as llama.cpp's server does; not under a grammar, whose
+      // state must see only generated tokens.
+      if (s.req.repeat_penalty != 1.0f && s.req.grammar.empty()) {
         for (llama_token t : s.req.prompt) llama_sampler_accept(s.smpl, t);
       }
     }

@@ -109,6 +109,11 @@ public final class LlamaServerProcess implements AutoCloseable {
 
   /** Queues one generation. Fails the future (not the caller) when the server refuses the row. */
   public Pending generate(int[] promptTokenIds, SamplingParams p) {
+    return generate(promptTokenIds, p, null);
+  }
+
+  /** As {@link #generate(int[], SamplingParams)}, sampling under a GBNF grammar with a root rule (null: none). */
+  public Pending generate(int[] promptTokenIds, SamplingParams p, String grammar) {
     String id = Long.toString(ids.incrementAndGet());
     Pending f = new Pending(id);
     StringBuilder line = new StringBuilder(64 + promptTokenIds.length * 6);
@@ -123,6 +128,7 @@ public final class LlamaServerProcess implements AutoCloseable {
     for (int t : promptTokenIds) {
       line.append(' ').append(t);
     }
+    line.append(' ').append(grammar == null || grammar.isEmpty() ? "-" : toHex(grammar));
     line.append('\n');
     pending.put(id, f);
     if (deathReason != null) {

@@ -3,7 +3,10 @@ package dev.jgen.engine.llamanative;
 import dev.jgen.engine.Completion;
 import dev.jgen.engine.CompletionRequest;
 import dev.jgen.engine.Engine;
+import de.kherud.llama.LlamaModel;
 import dev.jgen.engine.EngineException;
+import dev.jgen.structured.Gbnf;
+import dev.jgen.structured.OutputConstraint;
 import dev.jgen.engine.EngineInfo;
 import java.util.List;
 import java.util.UUID;
@@ -43,6 +46,22 @@ public final class NativeLlamaEngine implements Engine {
     return info;
   }
 
+  /**
+   * The GBNF grammar the server samples under, or null: a JSON schema is converted by llama.cpp's own
+   * json-schema-to-grammar (through java-llama.cpp's static converter, as the embedded engine's server does), a choice
+   * is an alternation of literals, a grammar is taken as it is.
+   */
+  static String grammarOf(OutputConstraint c) {
+    if (c == null) {
+      return null;
+    }
+    return switch (c.kind()) {
+      case JSON_SCHEMA -> LlamaModel.jsonSchemaToGrammar(c.text());
+      case GRAMMAR -> c.text();
+      case CHOICE -> Gbnf.forChoices(c.choices());
+    };
+  }
+
   @Override
   public int capacity() {
     return parallel;
@@ -54,8 +73,14 @@ public final class NativeLlamaEngine implements Engine {
       return CompletableFuture.failedFuture(
           new EngineException("llama.cpp is fed Hugging Face token ids, and this model has no tokenizer.json"));
     }
+    String grammar;
+    try {
+      grammar = grammarOf(request.constraint());
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(new EngineException("the output constraint could not become a grammar: " + e.getMessage(), e));
+    }
     long start = System.nanoTime();
-    LlamaServerProcess.Pending reply = server.generate(request.promptTokenIds(), request.params());
+    LlamaServerProcess.Pending reply = server.generate(request.promptTokenIds(), request.params(), grammar);
     CompletableFuture<Completion> result = new CompletableFuture<>() {
       @Override
       public boolean cancel(boolean mayInterruptIfRunning) {
