@@ -43,7 +43,7 @@ class OutputValidatorTest {
     assertTrue(r.error().startsWith("output is not valid JSON (truncated at max_new_tokens: finish_reason=length): "), r.error());
     OutputValidator.Result open = OutputValidator.validate(NESTED, "{\"question\": \"q\"", "length");
     assertEquals("output is not valid JSON (truncated at max_new_tokens: finish_reason=length): Unexpected end-of-input: "
-        + "expected close marker for Object (line 1, column 18)", open.error());
+        + "expected close marker for Object (line 1, column 17)", open.error());
   }
 
   @Test
