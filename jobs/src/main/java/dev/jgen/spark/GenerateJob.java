@@ -148,6 +148,11 @@ public record GenerateJob(
     if (constraint == null) {
       return;
     }
+    if (!config.string(ConfigKeys.JOB_KIND).equals("generate")) {
+      // mtbench and selfchat write answers turn by turn through eval/*, which does not apply output constraints.
+      throw new ConfigException(constraint.kindKey() + ": output constraints apply to job.kind=generate only (got job.kind="
+          + config.string(ConfigKeys.JOB_KIND) + ")");
+    }
     if (constraint.kind() == dev.jgen.structured.OutputConstraint.Kind.GRAMMAR && !kind.equals("llamacpp") && !kind.equals("none")) {
       throw new ConfigException(ConfigKeys.GRAMMAR + ": GBNF grammars need engine.kind=llamacpp (got engine.kind=" + kind
           + "); use " + ConfigKeys.JSON_SCHEMA + " or " + ConfigKeys.CHOICE);

@@ -130,6 +130,8 @@ final class Json {
   static String shortMessage(JacksonException e) {
     String msg = e.getOriginalMessage() == null ? String.valueOf(e.getMessage()) : e.getOriginalMessage();
     msg = msg.lines().findFirst().orElse(msg);
+    // Jackson names the source (REDACTED by default) inside the message: the line/column below says where instead.
+    msg = msg.replaceAll("\\s*\\(start marker at \\[Source:.*$", "").replaceAll("\\s*\\[Source: [^\\]]*\\]", "");
     if (e.getLocation() != null && e.getLocation().getLineNr() > 0) {
       msg += " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")";
     }

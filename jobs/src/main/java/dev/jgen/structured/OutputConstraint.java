@@ -77,6 +77,15 @@ public record OutputConstraint(Kind kind, String text, String sha256) implements
     return out;
   }
 
+  /** The job key this kind of constraint is set with. */
+  public String kindKey() {
+    return switch (kind) {
+      case JSON_SCHEMA -> KEY_JSON_SCHEMA;
+      case GRAMMAR -> KEY_GRAMMAR;
+      case CHOICE -> KEY_CHOICE;
+    };
+  }
+
   /** Metadata for the commit's userMetadata and the run record: kind, SHA-256 and the constraint itself. */
   public Map<String, Object> describe() {
     Object value = kind == Kind.GRAMMAR ? text : Json.toPlain(Json.parse(text));

@@ -41,6 +41,9 @@ class OutputValidatorTest {
     assertFalse(r.ok());
     assertNull(r.outputJson());
     assertTrue(r.error().startsWith("output is not valid JSON (truncated at max_new_tokens: finish_reason=length): "), r.error());
+    OutputValidator.Result open = OutputValidator.validate(NESTED, "{\"question\": \"q\"", "length");
+    assertEquals("output is not valid JSON (truncated at max_new_tokens: finish_reason=length): Unexpected end-of-input: "
+        + "expected close marker for Object (line 1, column 17)", open.error());
   }
 
   @Test

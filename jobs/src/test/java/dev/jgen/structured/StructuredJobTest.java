@@ -238,6 +238,9 @@ class StructuredJobTest {
         "--set", "engine.kind=djl-serving", "--set", "engine.djl.endpoints=http://127.0.0.1:9", "--set", "engine.djl.server=vllm");
     assertEquals(2, vllm.code());
     assertTrue(vllm.err().contains("engine.djl.server: vllm has no /invocations API"), vllm.err());
+    Cli mtbench = Cli.run("generate", "--config", config("mt.yaml", in, out, "  choice: [a, b]").toString(), "--set", "job.kind=mtbench");
+    assertEquals(2, mtbench.code());
+    assertTrue(mtbench.err().contains("generation.choice: output constraints apply to job.kind=generate only"), mtbench.err());
     assertTrue(!Files.exists(out), "nothing may be written on a config error");
   }
 }
