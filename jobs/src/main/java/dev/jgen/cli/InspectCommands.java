@@ -164,11 +164,11 @@ final class InspectCommands {
         return new TableView("generations", all, "id", "sample_index", col("output_text"), col("completion_tokens"));
       }
       if (cols.contains("turns") && cols.contains("choice_index")) {
-        return new TableView("MT-Bench answers", all, "question_id", "choice_index", expr("element_at(turns, -1).answer"),
+        return new TableView("MT-Bench answers", all, "question_id", "choice_index", expr("try_element_at(turns, -1).answer"),
             expr("aggregate(turns, 0, (acc, t) -> acc + coalesce(t.completion_tokens, 0))"));
       }
       if (cols.contains("messages") && cols.contains("steps")) {
-        return new TableView("self-chat dialogues", all, "id", "sample_index", expr("element_at(messages, -1).content"),
+        return new TableView("self-chat dialogues", all, "id", "sample_index", expr("try_element_at(messages, -1).content"),
             expr("aggregate(steps, 0, (acc, s) -> acc + coalesce(s.completion_tokens, 0))"));
       }
       throw new Args.UsageException("--output " + path + ": not a jgen table (columns: " + String.join(", ", cols) + ")");

@@ -230,7 +230,9 @@ public final class ChunkedRun<T> {
             .mapPartitions(generate);
         committer.commit(spark.createDataFrame(rows, schema), number);
         return new Done<>(chunk, planned, written.value(), List.copyOf(unstarted.value()), null);
-      } catch (RuntimeException | Error e) {
+      } catch (Exception | Error e) {
+        // Spark's own exceptions are checked ones that Scala code throws undeclared (a failed job's SparkException):
+        // every failure comes back as the chunk's outcome, where the run's cause is looked for.
         return new Done<>(chunk, 0, 0, List.of(), e);
       }
     });

@@ -218,7 +218,8 @@ public final class GenerateAction {
           sc.collectionAccumulator("jgen.server_metrics"));
       JobPlan plan = new JobPlan(job.runId(), attempt, job.model().modelId(), job.model().fingerprint(), job.engine(),
           job.generation(), columns,
-          new RunHealth.Limits(config.number(ConfigKeys.MAX_FAILURE_RATE), config.integer(ConfigKeys.FAILURE_WINDOW)), n);
+          new RunHealth.Limits(config.number(ConfigKeys.MAX_FAILURE_RATE), config.integer(ConfigKeys.FAILURE_WINDOW)), n,
+          retryErrors && resuming);
       Broadcast<PromptSpec> spec = prompts;
       String appId = "jgen-" + job.runId() + "-attempt-" + attempt + "-chunk-";
       ChunkedRun<Row> run = new ChunkedRun<>(spark, pending, plan::position,

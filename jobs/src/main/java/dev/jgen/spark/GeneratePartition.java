@@ -116,7 +116,7 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
     OutputConstraint constraint;
     try {
       try {
-        params = plan.generation().resolve(cols.overrides(row), p.id, p.sample);
+        params = plan.generation().resolve(cols.overrides(row), plan.seedKey(p.id), p.sample);
       } catch (IllegalArgumentException e) {
         throw new InvalidRowException(e.getMessage());
       }

@@ -11,6 +11,7 @@ import org.apache.spark.sql.Row;
  * What every task of a run needs, fixed on the driver before the first task starts.
  *
  * @param samples generation.n: samples per input row
+ * @param reseed a --retry-errors attempt: rows get new seeds
  * @param health when run errors stop the run ({@code job.max_failure_rate} of {@code job.failure_window})
  * @param engine null for a dry run ({@code engine.kind=none}): prompts are rendered and tokenized, nothing generated
  */
@@ -23,7 +24,16 @@ record JobPlan(
     GenerationSettings generation,
     InputColumns columns,
     RunHealth.Limits health,
-    int samples) implements Serializable {
+    int samples,
+    boolean reseed) implements Serializable {
+
+  /**
+   * The key a row's seed is derived from: its id, or, in a --retry-errors attempt, its id and the attempt, so that a
+   * row that failed (a truncated or invalid output) is sampled anew rather than repeated; the seed is stored either way.
+   */
+  String seedKey(String id) {
+    return reseed ? id + "#retry" + attempt : id;
+  }
 
   /** A (row, sample)'s position in the run: chunks are cut and resumed by it. */
   long position(Row r) {
