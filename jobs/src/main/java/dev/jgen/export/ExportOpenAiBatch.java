@@ -41,7 +41,8 @@ import org.apache.spark.sql.SparkSession;
  * With {@code generation.n > 1} a request's samples are its {@code choices} (index = sample_index; prompt tokens
  * counted once in usage, as OpenAI does for n). A request goes to the error file when any of its samples failed (the
  * first failed sample's message) or was skipped. Ids are derived from (run, row key), so exporting twice writes the same
- * files. Error codes: {@code invalid_request} (the line or its conversation was refused before generation),
+ * files. Error lines take the form both give a failure that is not an HTTP answer (vLLM: "for requests that failed with
+ * a non-HTTP error"): jgen made no HTTP request. Error codes: {@code invalid_request} (the line or its conversation was refused before generation),
  * {@code generation_error} (the engine failed), {@code skipped_duplicate} ({@code input.dedup}).
  */
 public final class ExportOpenAiBatch {

@@ -58,7 +58,7 @@ class ConfigLoaderTest {
     assertMessage(f, "generation.temperature=-0.1", "generation.temperature: must be >= 0.0 (got '-0.1')");
     assertMessage(f, "generation.top_p=1.5", "generation.top_p: must be in (0, 1] (got '1.5')");
     assertMessage(f, "generation.top_p=0", "generation.top_p: must be in (0, 1] (got '0')");
-    assertMessage(f, "input.format=csv", "input.format: must be one of jsonl | parquet | delta (got 'csv')");
+    assertMessage(f, "input.format=csv", "input.format: must be one of jsonl | parquet | delta | openai-batch (got 'csv')");
     assertMessage(f, "engine.kind=vllm", "engine.kind: must be one of llamacpp | djl-serving | trtllm-serve | echo | none (got 'vllm')");
     assertMessage(f, "generation.max_new_tokens=many", "generation.max_new_tokens: expected an integer (got 'many')");
   }
