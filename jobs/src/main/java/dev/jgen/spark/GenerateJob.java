@@ -71,6 +71,10 @@ public record GenerateJob(
       if (config.bool(ConfigKeys.INPUT_DEDUP)) {
         throw new ConfigException(ConfigKeys.INPUT_DEDUP + ": only job.kind=generate deduplicates its input (job.kind=" + jobKind + ")");
       }
+      if (format.equals("openai-batch")) {
+        throw new ConfigException(ConfigKeys.INPUT_FORMAT + ": openai-batch holds chat requests for job.kind=generate (job.kind="
+            + jobKind + " reads questions or seed prompts)");
+      }
     }
     GenerationSettings generation = new GenerationSettings(config, model.entry() == null ? null : model.entry().generationDefaults());
     if (generation.maxNewTokens() >= ctx) {
