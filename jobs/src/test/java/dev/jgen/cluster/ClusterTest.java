@@ -238,13 +238,12 @@ class ClusterTest {
     assertEquals(16, rows.where("status = 'ok' AND size(turns) = 2").count(), "both turns of every question");
   }
 
-  /** Follows an executor's stderr: is a Spark task running there now, and has llama.cpp started a request since it began? */
+  /** Follows an executor's stderr: is a Spark task running there now? */
   private static final class TaskWatch {
     final ProcessHandle executor;
     private final Path log;
     private long offset;
     private boolean inTask;
-    private boolean engineBusy;
     private final StringBuilder partial = new StringBuilder();
 
     TaskWatch(ProcessHandle executor, Path log) {
@@ -255,7 +254,7 @@ class ClusterTest {
     boolean generating() throws java.io.IOException {
       try (var f = new java.io.RandomAccessFile(log.toFile(), "r")) {
         if (f.length() <= offset) {
-          return inTask && engineBusy;
+          return inTask;
         }
         f.seek(offset);
         byte[] b = new byte[(int) (f.length() - offset)];
@@ -269,15 +268,13 @@ class ClusterTest {
         partial.delete(0, nl + 1);
         if (line.contains("Executor: Running task")) {
           inTask = true;
-          engineBusy = false;
         } else if (line.contains("Executor: Finished task") || line.contains("Executor: Exception in task")) {
           inTask = false;
-          engineBusy = false;
-        } else if (line.contains("launch_slot_") || line.contains("loading model")) {
-          engineBusy = true;
         }
       }
-      return inTask && engineBusy;
+      // llama.cpp's own log is at DEBUG (quiet by default), so the executor's task lines are what tells a task is
+      // running: killed then, the executor takes a task of the run with it, which is what the test is about.
+      return inTask;
     }
 
     /** Whether a Spark task is running there now. */
