@@ -18,6 +18,11 @@ public final class ChildJob {
 
   /** As {@link #start(Path, String...)}, with standard error to a file of its own when {@code errLog} is not null. */
   public static Process start(Path log, Path errLog, String... args) {
+    return start(log, errLog, java.util.Map.of(), args);
+  }
+
+  /** As {@link #start(Path, Path, String...)}, with extra environment variables for the child. */
+  public static Process start(Path log, Path errLog, java.util.Map<String, String> env, String... args) {
     Path target = Path.of("target");
     try {
       String cp = target.resolve("classes").toAbsolutePath() + File.pathSeparator + Files.readString(target.resolve("classpath.txt")).trim();
@@ -45,6 +50,7 @@ public final class ChildJob {
         pb.redirectError(errLog.toFile());
       }
       pb.environment().put("SPARK_LOCAL_IP", "127.0.0.1");
+      pb.environment().putAll(env);
       return pb.start();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
