@@ -130,9 +130,6 @@ final class DialogueRun {
       DialoguePartition.Planner planner = kind.planner();
       DialoguePartition.RowMaker rows = kind.rows(attempt.attempt());
       Broadcast<PromptSpec> spec = prompts;
-      int inFlight = config.integer(ConfigKeys.CHUNKS_IN_FLIGHT);
-      int tasks = config.integer(ConfigKeys.PARTITIONS) > 0 ? config.integer(ConfigKeys.PARTITIONS)
-          : Math.max(1, sc.defaultParallelism() / inFlight);
       // A conversation is several generations: chunks of conversations are a quarter of generate's.
       long maxRows = config.integer(ConfigKeys.CHUNK_ROWS) > 0 ? config.integer(ConfigKeys.CHUNK_ROWS) : 256;
       String appId = "jgen-" + kind.name().replace(' ', '-') + "-" + job.runId() + "-attempt-" + attempt.attempt() + "-chunk-";
@@ -140,7 +137,7 @@ final class DialogueRun {
       ChunkedRun<Dialogue> run = new ChunkedRun<>(spark, pending, plan::position, Math.max(1, Math.min(16, maxRows / 8)),
           kind.schema(), accounting -> new DialoguePartition(plan, planner, rows, spec, counters, accounting),
           (out, chunk) -> table.append(out, appId + chunk, 0, kind.commitMetadata(number, chunk)),
-          new ChunkedRun.Settings(inFlight, tasks, maxRows, config.integer(ConfigKeys.COMMIT_INTERVAL_S) * 1000L, group, job.engine()),
+          ChunkedRun.Settings.of(config, spark, maxRows, group, job.engine()),
           attempt::checkLock, chunks -> {
             if (progress != null) {
               progress.printf(Locale.ROOT, "jgen: %s: %d conversations done, %d generations, %d failed, %d chunks committed, %.1f s%n",

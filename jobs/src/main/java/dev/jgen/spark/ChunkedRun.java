@@ -58,7 +58,19 @@ public final class ChunkedRun<T> {
    * @param group the Spark job group of the attempt (cancelled together)
    * @param engine the engine spec, for the GPU stage's resource profile (null: a dry run)
    */
-  public record Settings(int inFlight, int tasks, long maxRows, long taskMillis, String group, EngineSpec engine) {}
+  public record Settings(int inFlight, int tasks, long maxRows, long taskMillis, String group, EngineSpec engine) {
+    /**
+     * From the job's keys: {@code job.chunks_in_flight}, {@code job.partitions} (default: Spark's parallelism shared
+     * by the chunks in flight), {@code job.commit_interval_s}; {@code maxRows} as the kind decides its default.
+     */
+    public static Settings of(dev.jgen.config.JobConfig config, SparkSession spark, long maxRows, String group, EngineSpec engine) {
+      int inFlight = config.integer(dev.jgen.config.ConfigKeys.CHUNKS_IN_FLIGHT);
+      int partitions = config.integer(dev.jgen.config.ConfigKeys.PARTITIONS);
+      int tasks = partitions > 0 ? partitions : Math.max(1, spark.sparkContext().defaultParallelism() / inFlight);
+      return new Settings(inFlight, tasks, maxRows, config.integer(dev.jgen.config.ConfigKeys.COMMIT_INTERVAL_S) * 1000L, group,
+          engine);
+    }
+  }
 
   private final SparkSession spark;
   private final JavaRDD<T> pending;

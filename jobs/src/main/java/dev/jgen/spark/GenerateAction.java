@@ -264,12 +264,7 @@ public final class GenerateAction {
 
   /** How chunks run: defaults derive from the engine's capacity and Spark's parallelism (see ConfigKeys). */
   private ChunkedRun.Settings chunkSettings(int attempt, long maxChunkRows) {
-    JobConfig config = job.config();
-    int inFlight = config.integer(ConfigKeys.CHUNKS_IN_FLIGHT);
-    int tasks = config.integer(ConfigKeys.PARTITIONS) > 0 ? config.integer(ConfigKeys.PARTITIONS)
-        : Math.max(1, spark.sparkContext().defaultParallelism() / inFlight);
-    return new ChunkedRun.Settings(inFlight, tasks, maxChunkRows, config.integer(ConfigKeys.COMMIT_INTERVAL_S) * 1000L,
-        "jgen-" + job.runId() + "-attempt-" + attempt, job.engine());
+    return ChunkedRun.Settings.of(job.config(), spark, maxChunkRows, "jgen-" + job.runId() + "-attempt-" + attempt, job.engine());
   }
 
   private GenerateResult summarize(GenerationsTable table, int attempt, Generated g, int n, long start) {
