@@ -139,6 +139,34 @@ class NativeLlamaEngineTest {
   }
 
   @Test
+  void byteFallbackTokensAreCountedOneByOne() throws Exception {
+    // An emoji and a rare kanji (U+20BB7) are not in the tiny vocabulary: the grammar forces the model to spell them
+    // with byte-fallback tokens (ids 3..258, one per UTF-8 byte). llama.cpp streams such a character as one piece once
+    // its bytes are complete, so a count of streamed pieces says 3 where 12 tokens were generated.
+    String text = "😀𠮷😀";
+    int bytes = text.getBytes(StandardCharsets.UTF_8).length;
+    assertEquals(12, bytes);
+    LlamaServerProcess server = ((NativeLlamaEngine) engine).server();
+    LlamaServerProcess.Reply r = server.generate(tokenizer.encode(PROMPTS.get(0)), greedy(32, List.of()),
+        "root ::= \"" + text + "\"").get(120, TimeUnit.SECONDS);
+    assertEquals(text, r.text());
+    assertEquals(r.tokenIds().length, r.completionTokens(), "count and ids agree");
+    for (int id : r.tokenIds()) {
+      assertTrue(id >= 3 && id <= 258 || id == 2, "a byte token (or EOS) expected, got " + id);
+    }
+    long byteTokens = java.util.Arrays.stream(r.tokenIds()).filter(id -> id >= 3 && id <= 258).count();
+    assertEquals(bytes, byteTokens, java.util.Arrays.toString(r.tokenIds()));
+    assertEquals(3, text.codePointCount(0, text.length()));
+    assertEquals("stop", r.finishReason(), "the grammar ends: the only token left is EOS");
+    // Through the engine interface (what the job records as completion_tokens) the count is the same.
+    Completion c = engine.submit(new CompletionRequest("bytes", PROMPTS.get(0), tokenizer.encode(PROMPTS.get(0)),
+        greedy(32, List.of()), new dev.jgen.structured.OutputConstraint(dev.jgen.structured.OutputConstraint.Kind.GRAMMAR,
+            "root ::= \"" + text + "\"", null))).get(120, TimeUnit.SECONDS);
+    assertEquals(text, c.text());
+    assertEquals(r.completionTokens(), c.completionTokens());
+  }
+
+  @Test
   void stopStringsCutTheTextAndStopEarly() throws Exception {
     String prompt = PROMPTS.get(1);
     Completion full = run(engine, prompt, greedy(32, List.of()));
