@@ -19,10 +19,12 @@ import org.apache.spark.sql.functions;
 public final class GenerationsTable {
   private final SparkSession spark;
   private final String path;
+  private final boolean created;
 
-  private GenerationsTable(SparkSession spark, String path) {
+  private GenerationsTable(SparkSession spark, String path, boolean created) {
     this.spark = spark;
     this.path = path;
+    this.created = created;
   }
 
   /** Opens the table, creating it if the path is empty; refuses a path that holds anything else, touching nothing. */
@@ -34,7 +36,7 @@ public final class GenerationsTable {
         throw new IllegalStateException("output.path " + path + " is a Delta table but not a jgen generations table ("
             + problem + "); choose another output.path");
       }
-      return new GenerationsTable(spark, path);
+      return new GenerationsTable(spark, path, false);
     }
     File local = DeltaPaths.localFile(path);
     if (local != null && local.exists() && (!local.isDirectory() || local.list().length > 0)) {
@@ -48,7 +50,7 @@ public final class GenerationsTable {
         .property("delta.enableChangeDataFeed", "true")
         .property("delta.appendOnly", "false")
         .execute();
-    return new GenerationsTable(spark, path);
+    return new GenerationsTable(spark, path, true);
   }
 
   /** Structured output (issue 13): a table made before output_json/constraint_sha256 existed gains them, null in old rows. */
@@ -73,7 +75,7 @@ public final class GenerationsTable {
     if (!DeltaTable.isDeltaTable(spark, path)) {
       throw new IllegalArgumentException("--output " + path + ": not a Delta table");
     }
-    return new GenerationsTable(spark, path);
+    return new GenerationsTable(spark, path, false);
   }
 
   public String path() {
@@ -105,6 +107,9 @@ public final class GenerationsTable {
 
   /** The highest attempt recorded for the run, 0 when the run has no rows. */
   public int lastAttempt(String runId) {
+    if (created) {
+      return 0; // this job made the table a moment ago: no query needed (a small run feels each one)
+    }
     Row r = run(runId).agg(max("attempt")).first();
     return r.isNullAt(0) ? 0 : r.getInt(0);
   }

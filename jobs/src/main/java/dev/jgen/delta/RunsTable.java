@@ -5,7 +5,11 @@ import static org.apache.spark.sql.functions.lit;
 
 import io.delta.tables.DeltaTable;
 import java.sql.Timestamp;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.Optional;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -85,8 +89,19 @@ public final class RunsTable {
         .where(col("_rank").equalTo(1)).drop("_rank");
   }
 
+  /**
+   * The current state of each attempt of one run, by attempt number. A run has a few rows per attempt (one per heartbeat),
+   * so they are collected and reduced here: the window of {@link #all()} would add a shuffle stage to every lock check,
+   * a second or so of a small run's start.
+   */
   public List<Row> attempts(String runId) {
-    return all().where(col("run_id").equalTo(lit(runId))).orderBy("attempt").collectAsList();
+    Map<Integer, Row> newest = new TreeMap<>();
+    Comparator<Row> order = Comparator.comparing((Row r) -> (Timestamp) r.getAs("heartbeat_at"), Comparator.nullsFirst(Comparator.naturalOrder()))
+        .thenComparing(r -> (Timestamp) r.getAs("ended_at"), Comparator.nullsFirst(Comparator.naturalOrder()));
+    for (Row r : spark.read().format("delta").load(path).where(col("run_id").equalTo(lit(runId))).collectAsList()) {
+      newest.merge(r.<Integer>getAs("attempt"), r, (a, b) -> order.compare(a, b) >= 0 ? a : b);
+    }
+    return new ArrayList<>(newest.values());
   }
 
   /** Records the attempt's new state. */

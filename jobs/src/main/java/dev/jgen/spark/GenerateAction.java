@@ -108,15 +108,25 @@ public final class GenerateAction {
     String idColumn = config.string(ConfigKeys.INPUT_ID_COLUMN);
     preloadEngine();
 
-    Dataset<Row> input = readInput();
+    // Reading the input (JSON schema inference is a Spark job) has no side effect: it runs while the tables open, each
+    // a few Spark jobs and a commit of its own (seconds of a small run, mostly waiting on Spark's scheduler and I/O).
+    java.util.concurrent.CompletableFuture<Dataset<Row>> reading = java.util.concurrent.CompletableFuture.supplyAsync(this::readInput);
+    String outputPath = config.string(ConfigKeys.OUTPUT_PATH);
+    GenerationsTable table;
+    RunsTable runs;
+    try {
+      table = GenerationsTable.openOrCreate(spark, outputPath);
+      runs = RunsTable.openOrCreate(spark,
+          config.isSet(ConfigKeys.RUNS_PATH) ? config.string(ConfigKeys.RUNS_PATH) : RunsTable.besideOutput(outputPath));
+    } catch (RuntimeException | Error e) {
+      reading.handle((r, x) -> null).join(); // no Spark job of this run left behind; the table's error is the one to tell
+      throw e;
+    }
+    Dataset<Row> input = joinInput(reading);
     if (!List.of(input.columns()).contains(idColumn)) {
       throw new ConfigException(ConfigKeys.INPUT_ID_COLUMN + ": column '" + idColumn + "' is not in the input (columns: "
           + String.join(", ", input.columns()) + ")");
     }
-    String outputPath = config.string(ConfigKeys.OUTPUT_PATH);
-    GenerationsTable table = GenerationsTable.openOrCreate(spark, outputPath);
-    RunsTable runs = RunsTable.openOrCreate(spark,
-        config.isSet(ConfigKeys.RUNS_PATH) ? config.string(ConfigKeys.RUNS_PATH) : RunsTable.besideOutput(outputPath));
     boolean replace = config.string(ConfigKeys.RUN_MODE).equals("new");
     int lastAttempt = table.lastAttempt(job.runId());
     phase("open tables");
@@ -133,7 +143,8 @@ public final class GenerateAction {
       if (config.bool(ConfigKeys.OPTIMIZE)) {
         table.optimizeRun(job.runId());
       }
-      GenerateResult r = summarize(table, attempt.attempt(), g, n, start);
+      // A first attempt (or a replaced run) holds one row per (row, sample): no need for the latest-attempt window.
+      GenerateResult r = summarize(table, attempt.attempt(), g, n, start, lastAttempt == 0 || replace);
       phase("summarize");
       attempt.finish(r, r.missingFromInput(), r.modelLoadMs());
       phase("finish attempt");
@@ -146,6 +157,21 @@ public final class GenerateAction {
       throw e;
     } finally {
       attempt.close();
+    }
+  }
+
+  /** The input read on another thread; its own exception (a missing file, a bad format) as if read on this one. */
+  private static Dataset<Row> joinInput(java.util.concurrent.CompletableFuture<Dataset<Row>> reading) {
+    try {
+      return reading.join();
+    } catch (java.util.concurrent.CompletionException e) {
+      if (e.getCause() instanceof RuntimeException r) {
+        throw r;
+      }
+      if (e.getCause() instanceof Error err) {
+        throw err;
+      }
+      throw e;
     }
   }
 
@@ -267,8 +293,9 @@ public final class GenerateAction {
     return ChunkedRun.Settings.of(job.config(), spark, maxChunkRows, "jgen-" + job.runId() + "-attempt-" + attempt, job.engine());
   }
 
-  private GenerateResult summarize(GenerationsTable table, int attempt, Generated g, int n, long start) {
-    Dataset<Row> latest = table.latest(job.runId()).persist(StorageLevel.MEMORY_AND_DISK());
+  /** @param onlyAttempt the run's rows are all this attempt's (each (row, sample) once), so no window is needed */
+  private GenerateResult summarize(GenerationsTable table, int attempt, Generated g, int n, long start, boolean onlyAttempt) {
+    Dataset<Row> latest = (onlyAttempt ? table.run(job.runId()) : table.latest(job.runId())).persist(StorageLevel.MEMORY_AND_DISK());
     try {
       Row r = latest.agg(
           sum(when(col("status").equalTo("ok"), 1).otherwise(0)),
