@@ -51,13 +51,16 @@ public final class Bench {
     String scenario = "all";
     Path out = Path.of("target", "bench", "bench-" + Instant.now().toString().replace(':', '-') + ".json");
     boolean quick = false;
+    int stepMs = 1;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--scenario" -> scenario = args[++i];
         case "--out" -> out = Path.of(args[++i]);
         case "--quick" -> quick = true;
+        case "--step-ms" -> stepMs = Integer.parseInt(args[++i]);
         default -> {
-          System.err.println("usage: jgen bench [--scenario engine|pipeline|serving|structured|all] [--out FILE.json] [--quick]");
+          System.err.println("usage: jgen bench [--scenario engine|pipeline|serving|structured|all] [--out FILE.json] [--quick]"
+              + " [--step-ms N (serving: the stand-ins' time per generated token, default 1)]");
           System.exit(2);
         }
       }
@@ -75,7 +78,7 @@ public final class Bench {
         report.set("pipeline", pipeline(work, quick));
       }
       if (scenario.equals("all") || scenario.equals("serving")) {
-        report.set("serving", serving(quick));
+        report.set("serving", serving(quick, stepMs));
       }
       if (scenario.equals("all") || scenario.equals("structured")) {
         report.set("structured", structured(work, quick));
@@ -173,13 +176,18 @@ public final class Bench {
   // ---------------------------------------------------------------------------------------------------------------
   // serving: the DJL Serving stand-in (continuous batching, fixed step time) behind the whole job
 
-  private static ObjectNode serving(boolean quick) throws Exception {
+  /**
+   * @param stepMs the stand-ins' time per generated token: 1 is the issue's scenario; a larger one asks the client for
+   *     proportionally fewer rows per second (on a 2-core machine the client and both stand-ins share the cores), which
+   *     shows whether the run engine itself leaves slots idle
+   */
+  private static ObjectNode serving(boolean quick, int stepMs) throws Exception {
     int rows = quick ? 2000 : 6000;
     System.out.println("== serving: the whole `jgen generate` command's job (in this JVM, local Spark, Delta commits) against 2 DJL"
-        + " Serving stand-ins of 128 slots each, 1 ms per generated token, output lengths uniform over 1..512 tokens, " + rows
+        + " Serving stand-ins of 128 slots each, " + stepMs + " ms per generated token, output lengths uniform over 1..512 tokens, " + rows
         + " rows, default job settings; busy fraction = slot-steps that emitted a token / slot-steps available, counted by"
         + " each server from its first request to its last answer");
-    ServingBench.ClusterResult r = ServingBench.runCluster(rows, 2, 128, 1, 1, 512);
+    ServingBench.ClusterResult r = ServingBench.runCluster(rows, 2, 128, stepMs, 1, 512);
     for (int i = 0; i < r.perServer().size(); i++) {
       ServingBench.ServerFigures f = r.perServer().get(i);
       System.out.printf(Locale.ROOT, "server %d: busy fraction %.4f (slot-steps %d/%d), avg in flight %.1f, max %d, %d answers%n", i,
