@@ -23,13 +23,18 @@ public final class ChildJob {
 
   /** As {@link #start(Path, Path, String...)}, with extra environment variables for the child. */
   public static Process start(Path log, Path errLog, java.util.Map<String, String> env, String... args) {
+    return start(log, errLog, env, 1024, args);
+  }
+
+  /** As {@link #start(Path, Path, java.util.Map, String...)}, with the child's maximum heap ({@code -Xmx}) in MiB. */
+  public static Process start(Path log, Path errLog, java.util.Map<String, String> env, int heapMb, String... args) {
     Path target = Path.of("target");
     try {
       String cp = target.resolve("classes").toAbsolutePath() + File.pathSeparator + Files.readString(target.resolve("classpath.txt")).trim();
       List<String> cmd = new ArrayList<>();
       cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
       cmd.add("-XX:TieredStopAtLevel=1");
-      cmd.add("-Xmx1g");
+      cmd.add("-Xmx" + heapMb + "m");
       // The same JVM flags as this test JVM (Spark's opens, the private llama.cpp temp dir, the test cache).
       for (String a : java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()) {
         if (a.startsWith("--add-opens") || a.startsWith("-Djdk.") || a.startsWith("-Dio.netty") || a.startsWith("-Djgen.cache")
