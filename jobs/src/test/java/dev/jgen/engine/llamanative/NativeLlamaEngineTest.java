@@ -156,8 +156,10 @@ class NativeLlamaEngineTest {
     }
     long byteTokens = java.util.Arrays.stream(r.tokenIds()).filter(id -> id >= 3 && id <= 258).count();
     assertEquals(bytes, byteTokens, java.util.Arrays.toString(r.tokenIds()));
-    // EOS ends the generation and is not part of the output: 12 tokens for 3 characters.
-    assertEquals(bytes, r.completionTokens(), java.util.Arrays.toString(r.tokenIds()));
+    // 12 byte tokens and the EOS that ended the generation (sampled, so counted, as llama.cpp's server counts
+    // tokens_predicted and vLLM its usage): 13 tokens for 3 characters.
+    assertEquals(bytes + 1, r.completionTokens(), java.util.Arrays.toString(r.tokenIds()));
+    assertEquals(2, r.tokenIds()[r.tokenIds().length - 1], "the last id is EOS");
     assertEquals(3, text.codePointCount(0, text.length()));
     assertEquals("stop", r.finishReason(), "the grammar ends: the only token left is EOS");
     // Through the engine interface (what the job records as completion_tokens) the count is the same.
