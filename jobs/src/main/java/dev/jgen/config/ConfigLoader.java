@@ -117,7 +117,7 @@ public final class ConfigLoader {
         throw new ConfigException("judge.model.id or judge.model.path: missing; job.kind=judge needs a judge model");
       }
       require(values, ConfigKeys.JUDGE_QUESTIONS, "FastChat's question.jsonl that the answers answer");
-      if (!raw.containsKey(ConfigKeys.MAX_NEW_TOKENS)) {
+      if (raw.get(ConfigKeys.MAX_NEW_TOKENS) == null) {
         // FastChat's judge gets max_tokens=2048; generate's default (256) would cut explanations before the rating.
         values.put(ConfigKeys.MAX_NEW_TOKENS, ConfigKeys.FASTCHAT_JUDGE_MAX_TOKENS);
       }
