@@ -135,7 +135,7 @@ public final class GenerateJudgments {
   }
 
   /** A question of judge.questions: its category and user turns, or why it cannot be used. */
-  record Question(String category, List<String> turns, String error) implements Serializable {}
+  record Question(Object rawId, String category, List<String> turns, String error) implements Serializable {}
 
   public JudgmentResult execute() {
     var config = job.config();
@@ -168,7 +168,7 @@ public final class GenerateJudgments {
 
       @Override
       public JavaRDD<EvalInput.Record> input(SparkSession s, GenerateJob j, String idColumn, String idName) {
-        List<EvalInput.Record> answers = readAnswers(s, j);
+        List<EvalInput.Record> answers = withMissing(readAnswers(s, j), questions);
         return JavaSparkContext.fromSparkContext(s.sparkContext()).parallelize(answers,
             Math.max(1, Math.min(answers.size(), s.sparkContext().defaultParallelism())));
       }
@@ -238,7 +238,7 @@ public final class GenerateJudgments {
   }
 
   static Map<String, Question> readQuestions(SparkSession spark, String path) {
-    Map<String, Question> out = new HashMap<>();
+    Map<String, Question> out = new LinkedHashMap<>(); // in file order: missing answers are reported in that order
     for (String[] l : lines(spark, path)) {
       if (l[1].isBlank()) {
         continue;
@@ -269,7 +269,7 @@ public final class GenerateJudgments {
       if (out.containsKey(key)) {
         error = "question_id " + key + " appears more than once in judge.questions";
       }
-      out.put(key, new Question(c instanceof String cs ? cs : null, turns, error));
+      out.put(key, new Question(id, c instanceof String cs ? cs : null, turns, error));
     }
     return out;
   }
@@ -371,6 +371,34 @@ public final class GenerateJudgments {
           : turns == null ? "question " + id + ": the answer of model " + model + " has no choices[0].turns (an array of strings)"
           : null;
       add(out, firstRow, g, id == null ? "#line" + line : id.toString(), model, error);
+    }
+    return out;
+  }
+
+  /**
+   * The answers, plus a record for every question a model of the input did not answer: FastChat's check_data stops on
+   * those; here each becomes error rows naming the question, so a model's average is never silently over fewer questions.
+   */
+  static List<EvalInput.Record> withMissing(List<EvalInput.Record> answers, Map<String, Question> questions) {
+    Map<String, Set<String>> answered = new LinkedHashMap<>();
+    for (EvalInput.Record r : answers) {
+      Object model = r.fields().get("model");
+      if (model != null) {
+        answered.computeIfAbsent(model.toString(), k -> new HashSet<>()).add(r.id());
+      }
+    }
+    List<EvalInput.Record> out = new ArrayList<>(answers);
+    for (Map.Entry<String, Set<String>> m : answered.entrySet()) {
+      for (Map.Entry<String, Question> q : questions.entrySet()) {
+        if (!m.getValue().contains(q.getKey())) {
+          Map<String, Object> f = new LinkedHashMap<>();
+          f.put("question_id", q.getValue().rawId());
+          f.put("model", m.getKey());
+          f.put("answers", null);
+          out.add(new EvalInput.Record(out.size(), f, q.getKey(), m.getKey() + "/" + q.getKey(), "question " + q.getKey()
+              + ": model " + m.getKey() + " has no answer to it in the input"));
+        }
+      }
     }
     return out;
   }

@@ -156,17 +156,19 @@ class JudgeStandInTest {
         List.of(answer(13, 1, "回答《5》", "回答《6》"), answer(1, 1, "二度目《9》", "二度目《9》")));
     List<String> b = new ArrayList<>(Files.readAllLines(answers.resolve("model-b.jsonl")));
     b.set(2, answer(3, 1, "一ターンだけ《5》"));
+    b.remove(n - 1); // model-b does not answer question 12 at all
     Files.write(answers.resolve("model-b.jsonl"), b);
     Path out = dir.resolve("judgments");
     try (DjlServingStandIn s = judgeServer(2)) {
       Cli r = Cli.run(args(answers, q, references(n), out, s).toArray(String[]::new));
       assertEquals(0, r.code(), r.err());
       JsonNode sum = r.summary();
-      // model-a: 12 questions + 13 + 999; model-b: 12 (3 with one turn, 1 twice) + 13; two judgments per answer.
+      // model-a: 12 questions + 13 + 999; model-b: 11 (3 with one turn, 1 twice) + 13 + the missing 12; two judgments
+      // per answer.
       long rowsIn = 2 * (n + 2) + 2 * (n + 2);
       assertEquals(rowsIn, sum.get("rows_in").asLong(), r.out());
       assertEquals(sum.get("rows_in").asLong(), sum.get("ok").asLong() + sum.get("error").asLong(), "rows in = ok + error");
-      assertEquals(2 * n + 2 * (n - 1), sum.get("ok").asLong(), r.out());
+      assertEquals(2 * n + 2 * (n - 2), sum.get("ok").asLong(), r.out());
 
       Dataset<Row> all = TestSpark.get().read().format("delta").load(out.toString());
       assertEquals(rowsIn, all.count());
@@ -198,7 +200,9 @@ class JudgeStandInTest {
       }
       assertTrue(minus1 > 0, "some judgments have no rating");
       assertTrue(all.where("status = 'ok' AND judgment LIKE '%評価は [%'").count() > 0, "some have only the backup pattern");
-      assertEquals(10, errors.size(), errors.toString());
+      assertEquals(12, errors.size(), errors.toString());
+      assertTrue(errors.entrySet().stream().filter(e -> e.getKey().startsWith("model-b/12/")).allMatch(e -> e.getValue()
+          .contains("question 12") && e.getValue().contains("no answer")), errors.toString());
       assertTrue(errors.entrySet().stream().filter(e -> e.getKey().contains("/999/")).allMatch(e -> e.getValue().contains("question 999")
           && e.getValue().contains("no such question")), errors.toString());
       assertTrue(errors.entrySet().stream().filter(e -> e.getKey().contains("/13/")).allMatch(e -> e.getValue().contains("question 13")
