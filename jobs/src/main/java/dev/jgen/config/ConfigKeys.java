@@ -47,6 +47,7 @@ public final class ConfigKeys {
   public static final String JUDGE_LANGUAGE = "judge.language";
   public static final String JUDGE_REF_CATEGORIES = "judge.ref_categories";
   public static final String JUDGE_NAME = "judge.name";
+  public static final String JUDGE_CONSTRAIN_RATING = "judge.constrain_rating";
   /** FastChat's NEED_REF_CATS (fastchat/llm_judge/common.py). */
   public static final List<String> FASTCHAT_REF_CATEGORIES = List.of("math", "reasoning", "coding", "arena-hard-200");
   /** FastChat's judge max_tokens for its API judges (common.py, chat_completion_openai calls). */
@@ -211,6 +212,8 @@ public final class ConfigKeys {
     key(JUDGE_LANGUAGE, Type.STRING, "ja", "job.kind=judge: ja | en, the default judge prompts jgen ships (when judge.prompts is unset).", oneOf(List.of("ja", "en")));
     key(JUDGE_REF_CATEGORIES, Type.STRING_LIST, FASTCHAT_REF_CATEGORIES, "job.kind=judge: categories graded against a reference answer (FastChat's NEED_REF_CATS).", null);
     key(JUDGE_NAME, Type.STRING, null, "job.kind=judge: the judge's name in judgments and exports (default: the judge model's id).", nonBlank());
+    key(JUDGE_CONSTRAIN_RATING, Type.INT, 0, "job.kind=judge, engine.kind=llamacpp: N > 0 constrains the judge (a GBNF grammar) to at most N "
+        + "characters of explanation, then \"[[1]]\" to \"[[10]]\", so every judgment holds a rating (0: off, as FastChat).", atLeast(0));
     key(SELFCHAT_TURNS, Type.INT, 2, "Rounds of (assistant answer, simulated user follow-up) in self-chat.", greaterThan(0));
     key(SELFCHAT_USER_PROMPT, Type.STRING, null, "The user-simulator instruction for self-chat follow-ups (default: a built-in Japanese one).", nonBlank());
     key(CHUNK_ROWS, Type.INT, 0, "Rows per committed chunk at most (0: 16 x the engine's in-flight window, at least 512).", atLeast(0));

@@ -185,7 +185,7 @@ public final class GenerateJudgments {
 
       @Override
       public DialoguePartition.Planner planner() {
-        return new Planner(generation);
+        return new Planner(generation, ratingGrammar(job.config().integer(ConfigKeys.JUDGE_CONSTRAIN_RATING)));
       }
 
       @Override
@@ -487,13 +487,38 @@ public final class GenerateJudgments {
     return out;
   }
 
+  /**
+   * judge.constrain_rating: a GBNF grammar of at most {@code chars} characters without square brackets, then "[[1]]" to
+   * "[[10]]" (the rating FastChat's first pattern reads), or null for 0. The explanation is nested optionals rather
+   * than a repetition count, which older llama.cpp grammars lack; nesting keeps the parser's stacks few per step.
+   */
+  static dev.jgen.structured.OutputConstraint ratingGrammar(int chars) {
+    if (chars <= 0) {
+      return null;
+    }
+    StringBuilder expl = new StringBuilder();
+    for (int i = 0; i < chars; i++) {
+      expl.append("(c ");
+    }
+    for (int i = 0; i < chars; i++) {
+      expl.append(")?");
+    }
+    String gbnf = "root ::= expl \"[[\" rating \"]]\"\n"
+        + "rating ::= [1-9] | \"10\"\n"
+        + "expl ::= " + expl.toString().replace("(c )?", "c?") + "\n"
+        + "c ::= [^\\[\\]]\n";
+    return dev.jgen.structured.OutputConstraint.fromConfig(null, gbnf, null, null);
+  }
+
   /** The one step of a judgment: the filled judge prompt, at temperature 0 (FastChat's judge calls). */
   static final class Planner implements DialoguePartition.Planner {
     private static final long serialVersionUID = 1L;
     private final GenerationSettings generation;
+    private final dev.jgen.structured.OutputConstraint constraint;
 
-    Planner(GenerationSettings generation) {
+    Planner(GenerationSettings generation, dev.jgen.structured.OutputConstraint constraint) {
       this.generation = generation;
+      this.constraint = constraint;
     }
 
     @Override
@@ -503,7 +528,8 @@ public final class GenerateJudgments {
       }
       var params = generation.resolve(Map.of("temperature", 0.0), d.rowKey + "#judge-turn" + d.sample, 0);
       return new DialoguePartition.Request(d.sample, "judgment",
-          new ChatInput(List.of(Dialogue.message("user", d.userTurns.get(0))), null, d.system, Map.of(), true, null, null), params);
+          new ChatInput(List.of(Dialogue.message("user", d.userTurns.get(0))), null, d.system, Map.of(), true, null, null), params,
+          constraint);
     }
 
     @Override

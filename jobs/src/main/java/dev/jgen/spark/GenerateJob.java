@@ -47,6 +47,10 @@ public record GenerateJob(
         throw new ConfigException(ConfigKeys.N + ": job.kind=judge makes one judgment per answer and turn (temperature 0); "
             + "for several judge runs, run the job again with another run.id and average them with `jgen scores`");
       }
+      if (config.integer(ConfigKeys.JUDGE_CONSTRAIN_RATING) > 0 && !config.string(ConfigKeys.ENGINE_KIND).equals("llamacpp")) {
+        throw new ConfigException(ConfigKeys.JUDGE_CONSTRAIN_RATING + ": the rating grammar is GBNF, which engine.kind=llamacpp "
+            + "applies (got engine.kind=" + config.string(ConfigKeys.ENGINE_KIND) + "); set it to 0");
+      }
       Path prompts = judgePrompts(config, confDir);
       if (!Files.isRegularFile(prompts)) {
         throw new ConfigException(ConfigKeys.JUDGE_PROMPTS + ": no such file: " + prompts);
@@ -124,6 +128,7 @@ public record GenerateJob(
       try {
         identity += "\njudge=" + config.string(ConfigKeys.JUDGE_QUESTIONS) + "|" + config.string(ConfigKeys.JUDGE_REFERENCES)
             + "|" + config.strings(ConfigKeys.JUDGE_REF_CATEGORIES) + "|" + config.string(ConfigKeys.JUDGE_NAME)
+            + "|constrain=" + config.integer(ConfigKeys.JUDGE_CONSTRAIN_RATING)
             + "|prompts=" + PromptSpecs.sha256(Files.readAllBytes(judgePrompts(config, confDir)));
       } catch (java.io.IOException e) {
         throw new ConfigException(ConfigKeys.JUDGE_PROMPTS + ": cannot read " + judgePrompts(config, confDir) + ": " + e.getMessage(), e);

@@ -80,6 +80,24 @@ class JudgeTinyModelTest {
       assertTrue(e.contains("question " + r.getAs("question_id")) && e.contains("no reference answer"), e);
     }
 
+    // judge.constrain_rating: a grammar makes even the random model end every judgment with a rating [[1]]..[[10]].
+    Cli constrained = generate("judge.yaml", "input.path=" + answers, "output.path=" + judgments, "judge.questions=" + questions,
+        "judge.references=" + refs, "generation.max_new_tokens=48", "engine.ctx_size=2048", "run.id=judge-constrained",
+        "judge.constrain_rating=24");
+    assertEquals(0, constrained.code(), constrained.err());
+    assertEquals(16, constrained.summary().get("ok").asLong(), constrained.out());
+    for (Row r : TestSpark.get().read().format("delta").load(judgments).where("run_id = 'judge-constrained'").collectAsList()) {
+      String judgment = r.getAs("judgment");
+      double score = r.getAs("score");
+      assertTrue(score >= 1 && score <= 10 && score == Math.rint(score), "a rating from the grammar: " + judgment);
+      assertTrue(judgment.endsWith("[[" + (long) score + "]]") && judgment.indexOf('[') >= judgment.length() - 6
+          && judgment.codePointCount(0, judgment.length()) <= 24 + 6, "at most 24 characters, then the rating: " + judgment);
+    }
+    Cli djl = generate("judge.yaml", "input.path=" + answers, "output.path=" + judgments, "judge.questions=" + questions,
+        "judge.constrain_rating=24", "engine.kind=djl-serving", "engine.djl.endpoints=http://127.0.0.1:9");
+    assertEquals(2, djl.code(), "the grammar needs llama.cpp: " + djl.err());
+    assertTrue(djl.err().contains("judge.constrain_rating"), djl.err());
+
     Cli export = Cli.run("export", "judgment", "--output", judgments, "--run", "judge-1", "--to", dir.resolve("model_judgment").toString());
     assertEquals(0, export.code(), export.err());
     Path file = dir.resolve("model_judgment/tiny-llama-ja_single.jsonl");
