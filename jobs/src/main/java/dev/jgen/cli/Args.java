@@ -11,6 +11,8 @@ final class Args {
   final Map<String, String> options = new LinkedHashMap<>();
   final List<String> sets = new ArrayList<>();
   final List<String> positional = new ArrayList<>();
+  /** Every value of a repeated option, in order (options keeps the last). */
+  final Map<String, List<String>> repeated = new LinkedHashMap<>();
 
   static Args parse(String[] argv, int from, Set<String> valued, Set<String> flags) {
     Args a = new Args();
@@ -25,7 +27,9 @@ final class Args {
         if (flags.contains(name)) {
           a.options.put(name, "true");
         } else if (valued.contains(name)) {
-          a.options.put(name, s.contains("=") ? s.substring(s.indexOf('=') + 1) : value(argv, ++i, s));
+          String v = s.contains("=") ? s.substring(s.indexOf('=') + 1) : value(argv, ++i, s);
+          a.options.put(name, v);
+          a.repeated.computeIfAbsent(name, k -> new ArrayList<>()).add(v);
         } else {
           throw new UsageException("unknown option " + s);
         }
@@ -45,6 +49,10 @@ final class Args {
 
   String get(String name) {
     return options.get(name);
+  }
+
+  List<String> all(String name) {
+    return repeated.getOrDefault(name, List.of());
   }
 
   boolean flag(String name) {

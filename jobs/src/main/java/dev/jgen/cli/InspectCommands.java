@@ -149,7 +149,7 @@ final class InspectCommands {
   }
 
   /**
-   * How to read each kind of jgen table (generations, MT-Bench answers, self-chat dialogues), told apart by their
+   * How to read each kind of jgen table (generations, MT-Bench answers and judgments, self-chat dialogues), told apart by their
    * columns: the id and sample columns, the text shown, the tokens counted.
    */
   private record TableView(String kind, Dataset<Row> all, String idColumn, String sampleColumn, Column text,
@@ -166,6 +166,12 @@ final class InspectCommands {
       if (cols.contains("turns") && cols.contains("choice_index")) {
         return new TableView("MT-Bench answers", all, "question_id", "choice_index", expr("try_element_at(turns, -1).answer"),
             expr("aggregate(turns, 0, (acc, t) -> acc + coalesce(t.completion_tokens, 0))"));
+      }
+      if (cols.contains("judgment") && cols.contains("turn")) {
+        // One row per (answer, turn): show the score before the judgment's text.
+        return new TableView("MT-Bench judgments", all, "question_id", "turn",
+            expr("concat('[', model, '] score ', coalesce(cast(score AS STRING), '?'), ': ', coalesce(judgment, ''))"),
+            col("completion_tokens"));
       }
       if (cols.contains("messages") && cols.contains("steps")) {
         return new TableView("self-chat dialogues", all, "id", "sample_index", expr("try_element_at(messages, -1).content"),

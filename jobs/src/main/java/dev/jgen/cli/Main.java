@@ -10,7 +10,11 @@ import dev.jgen.config.ConfigKeys;
 import dev.jgen.config.ConfigLoader;
 import dev.jgen.config.JobConfig;
 import dev.jgen.engine.EngineRegistry;
+import dev.jgen.eval.ExportJudgments;
 import dev.jgen.eval.ExportMtBenchAnswers;
+import dev.jgen.eval.GenerateJudgments;
+import dev.jgen.eval.JudgeScores;
+import dev.jgen.eval.JudgmentResult;
 import dev.jgen.eval.GenerateMtBenchAnswers;
 import dev.jgen.eval.GenerateSelfChat;
 import dev.jgen.eval.MtBenchResult;
@@ -88,6 +92,7 @@ public final class Main {
         case "models" -> models(argv, out);
         case "runs" -> InspectCommands.runs(argv, out);
         case "export" -> export(argv, out);
+        case "scores" -> scores(argv, out);
         case "show" -> InspectCommands.show(argv, out);
         case "render" -> RenderCommand.run(Args.parse(argv, 1, Set.of("model", "model-dir", "in", "out", "conf-dir",
             "special-tokens-in-content"), Set.of()), confDir(null), out, err);
@@ -142,6 +147,9 @@ public final class Main {
     }
     JobConfig config = ConfigLoader.load(Path.of(configFile), a.sets);
     GenerateJob job = GenerateJob.prepare(config, confDir);
+    // The judge prompts are checked before Spark starts: a prompt lacking a placeholder is a config error (exit 2).
+    dev.jgen.eval.JudgePrompts judgePrompts = config.string(ConfigKeys.JOB_KIND).equals("judge")
+        ? GenerateJudgments.prompts(job, confDir) : null;
     SparkSession spark = SparkSessions.create(config);
     spark.sparkContext().setLogLevel("WARN");
     err.printf("jgen: run %s: model %s (template %s, %s), input %s, output %s%n", job.runId(), job.model().modelId(),
@@ -161,6 +169,19 @@ public final class Main {
         out.printf(Locale.ROOT, "jgen: self-chat run %s attempt %d: %d dialogues of %d turns -> %d ok, %d error; table %s%n",
             c.runId(), c.attempt(), c.rowsIn(), c.turns(), c.ok(), c.error(), c.output());
         printJson(out, c.runId(), c.rowsIn(), c.ok(), c.error(), c.output(), 0, c.completionTokensNow(), c.seconds());
+        return 0;
+      }
+      case "judge" -> {
+        JudgmentResult j = GenerateJudgments.of(spark, job, judgePrompts).progress(err).retryErrors(a.flag("retry-errors")).execute();
+        out.printf(Locale.ROOT, "jgen: judge run %s attempt %d (judge %s): %d judgments -> %d ok (%d without a rating: score -1), "
+            + "%d error; table %s%n"
+            + "jgen: scores: jgen scores --output %s --run %s; FastChat file: jgen export judgment --output %s --run %s --to DIR%n",
+            j.runId(), j.attempt(), j.judge(), j.rowsIn(), j.ok(), j.failedRatings(), j.error(), j.output(), j.output(), j.runId(),
+            j.output(), j.runId());
+        if (j.error() > 0) {
+          out.printf("jgen: see the errors with: jgen show --output %s --run %s --status error%n", j.output(), j.runId());
+        }
+        printJson(out, j.runId(), j.rowsIn(), j.ok(), j.error(), j.output(), 0, j.completionTokensNow(), j.seconds());
         return 0;
       }
       default -> {
@@ -261,8 +282,26 @@ public final class Main {
         throw new Args.UsageException(e.getMessage());
       }
     }
+    if (argv.length >= 2 && argv[1].equals("judgment")) {
+      Args a = Args.parse(argv, 2, Set.of("output", "run", "to"), Set.of());
+      if (a.get("output") == null || a.get("to") == null) {
+        throw new Args.UsageException("export judgment needs --output PATH and --to DIR");
+      }
+      SparkSession spark = SparkSessions.forReading("jgen-export");
+      spark.sparkContext().setLogLevel("WARN");
+      try {
+        ExportJudgments.Result r = ExportJudgments.of(spark, a.get("output")).run(a.get("run")).to(Path.of(a.get("to"))).execute();
+        out.printf("jgen: exported %d of %d judgments of run %s (judge %s; %d without a rating, score -1) to %s%n", r.exported(),
+            r.judgments(), r.runId(), r.judge(), r.failedRatings(), r.file());
+        r.leftOut().forEach((q, why) -> out.printf("jgen: left out %s: %s%n", q, why));
+        return 0;
+      } catch (IllegalArgumentException e) {
+        throw new Args.UsageException(e.getMessage());
+      }
+    }
     if (argv.length < 2 || !argv[1].equals("mtbench")) {
-      throw new Args.UsageException("export: `export mtbench --output PATH [--run ID] --to DIR [--model-id NAME]` or "
+      throw new Args.UsageException("export: `export mtbench --output PATH [--run ID] --to DIR [--model-id NAME]`, "
+          + "`export judgment --output PATH [--run ID] --to DIR` or "
           + "`export openai-batch --output PATH [--run ID] --to FILE [--errors FILE]`");
     }
     Args a = Args.parse(argv, 2, Set.of("output", "run", "to", "model-id"), Set.of());
@@ -280,6 +319,49 @@ public final class Main {
     } catch (IllegalArgumentException e) {
       throw new Args.UsageException(e.getMessage());
     }
+  }
+
+  /**
+   * {@code jgen scores}: the model cards' MT-Bench tables from judgment tables (each run a judge run) or FastChat
+   * single-judgment files (each file a judge run).
+   */
+  private static int scores(String[] argv, PrintStream out) {
+    Args a = Args.parse(argv, 1, Set.of("output", "run", "judgments", "questions", "format"), Set.of("normalize"));
+    String format = a.options.getOrDefault("format", "text");
+    if (!List.of("text", "json", "csv").contains(format)) {
+      throw new Args.UsageException("--format: one of text | json | csv");
+    }
+    List<String> runs = a.all("run");
+    List<String> files = new java.util.ArrayList<>(a.all("judgments"));
+    if (!files.isEmpty()) {
+      files.addAll(a.positional); // --judgments a.jsonl b.jsonl: each file a judge run
+    }
+    if ((a.get("output") == null) == files.isEmpty()) {
+      throw new Args.UsageException("scores needs --output TABLE [--run ID ...] (a job.kind=judge table) or --judgments FILE ... "
+          + "(FastChat model_judgment/*_single.jsonl; --questions FILE adds categories)");
+    }
+    List<JudgeScores.Run> data = new java.util.ArrayList<>();
+    try {
+      if (a.get("output") != null) {
+        SparkSession spark = SparkSessions.forReading("jgen-scores");
+        spark.sparkContext().setLogLevel("WARN");
+        data.addAll(JudgeScores.fromTable(spark, a.get("output"), runs));
+      } else {
+        Map<String, String> categories = a.get("questions") == null ? null : JudgeScores.categories(Path.of(a.get("questions")));
+        for (String f : files) {
+          data.add(JudgeScores.fromFile(Path.of(f), categories));
+        }
+      }
+    } catch (IllegalArgumentException | java.io.UncheckedIOException e) {
+      throw new Args.UsageException(e.getMessage());
+    }
+    JudgeScores.Report report = JudgeScores.compute(data, a.flag("normalize"));
+    out.print(switch (format) {
+      case "json" -> JudgeScores.json(report) + "\n";
+      case "csv" -> JudgeScores.csv(report);
+      default -> JudgeScores.text(report);
+    });
+    return 0;
   }
 
   private static int tinyModel(String[] argv, PrintStream out) throws ConfigException {
@@ -379,6 +461,12 @@ public final class Main {
                                    render and tokenize conversations with a model's chat template, no generation
         export mtbench --output PATH [--run ID] --to DIR [--model-id NAME]
                                    write a MT-Bench run as FastChat model_answer JSONL (DIR/<model_id>.jsonl)
+        export judgment --output PATH [--run ID] --to DIR
+                                   write a judge run as FastChat's DIR/model_judgment/<judge>_single.jsonl (show_result.py)
+        scores (--output PATH [--run ID ...] | --judgments FILE ... [--questions FILE]) [--normalize] [--format text|json|csv]
+                                   MT-Bench scores per model: average, turn 1, turn 2, per category (-1 ratings
+                                   dropped and counted, as show_result.py); several judge runs: mean and spread;
+                                   --normalize: score/10
         export openai-batch --output PATH [--run ID] --to FILE [--errors FILE]
                                    write a run as OpenAI Batch output lines (FILE) and error lines (FILE.errors.jsonl)
         runs --output PATH [--runs-path PATH]

@@ -38,6 +38,20 @@ public final class ConfigKeys {
   public static final String MTBENCH_TEMPERATURES = "mtbench.temperatures";
   public static final String SELFCHAT_TURNS = "selfchat.turns";
   public static final String SELFCHAT_USER_PROMPT = "selfchat.user_prompt";
+  // MT-Bench judging (job.kind=judge, issue 14): the judge model, FastChat's questions, references and judge prompts.
+  public static final String JUDGE_MODEL_ID = "judge.model.id";
+  public static final String JUDGE_MODEL_PATH = "judge.model.path";
+  public static final String JUDGE_QUESTIONS = "judge.questions";
+  public static final String JUDGE_REFERENCES = "judge.references";
+  public static final String JUDGE_PROMPTS = "judge.prompts";
+  public static final String JUDGE_LANGUAGE = "judge.language";
+  public static final String JUDGE_REF_CATEGORIES = "judge.ref_categories";
+  public static final String JUDGE_NAME = "judge.name";
+  public static final String JUDGE_CONSTRAIN_RATING = "judge.constrain_rating";
+  /** FastChat's NEED_REF_CATS (fastchat/llm_judge/common.py). */
+  public static final List<String> FASTCHAT_REF_CATEGORIES = List.of("math", "reasoning", "coding", "arena-hard-200");
+  /** FastChat's judge max_tokens for its API judges (common.py, chat_completion_openai calls). */
+  public static final int FASTCHAT_JUDGE_MAX_TOKENS = 2048;
   public static final String CHUNK_ROWS = "job.chunk_rows";
   public static final String PARTITIONS = "job.partitions";
   public static final String COMMIT_INTERVAL_S = "job.commit_interval_s";
@@ -185,11 +199,21 @@ public final class ConfigKeys {
         oneOf(List.of("resume", "new")));
     key(RUNS_PATH, Type.STRING, null, "The runs table (default: <output.path>_runs).", nonBlank());
     key(OPTIMIZE, Type.BOOLEAN, false, "OPTIMIZE the run's partition of the output table at the end.", null);
-    key(JOB_KIND, Type.STRING, "generate", "generate | mtbench (multi-turn answers, FastChat format) | selfchat (synthetic dialogues).",
-        oneOf(List.of("generate", "mtbench", "selfchat")));
+    key(JOB_KIND, Type.STRING, "generate", "generate | mtbench (multi-turn answers, FastChat format) | selfchat (synthetic dialogues) | judge (MT-Bench single-answer grading by a local judge model).",
+        oneOf(List.of("generate", "mtbench", "selfchat", "judge")));
     key(INPUT_DEDUP, Type.BOOLEAN, false, "Generate identical instructions (NFKC, whitespace folded) once; mark the others duplicate_of.", null);
     key(ATTRIBUTES_SWEEP, Type.MAP, Map.of(), "SteerLM attribute values to cross, e.g. {verbosity: [0, 2, 4], humor: [0, 4]}.", null);
     key(MTBENCH_TEMPERATURES, Type.MAP, Map.of(), "Per-category temperature overrides of FastChat's defaults, e.g. {writing: 0.7}.", null);
+    key(JUDGE_MODEL_ID, Type.STRING, null, "job.kind=judge: the judge, a catalog entry (its own chat template renders the judge prompts).", nonBlank());
+    key(JUDGE_MODEL_PATH, Type.STRING, null, "job.kind=judge: the judge's weights (as model.path).", nonBlank());
+    key(JUDGE_QUESTIONS, Type.STRING, null, "job.kind=judge: FastChat question.jsonl (question_id, category, turns) the answers at input.path answer.", nonBlank());
+    key(JUDGE_REFERENCES, Type.STRING, null, "job.kind=judge: reference answers, FastChat model_answer JSONL (choices[0].turns), for judge.ref_categories.", nonBlank());
+    key(JUDGE_PROMPTS, Type.STRING, null, "job.kind=judge: judge prompts in FastChat's judge_prompts.jsonl format (default: conf/judge/judge_prompts_<judge.language>.jsonl).", nonBlank());
+    key(JUDGE_LANGUAGE, Type.STRING, "ja", "job.kind=judge: ja | en, the default judge prompts jgen ships (when judge.prompts is unset).", oneOf(List.of("ja", "en")));
+    key(JUDGE_REF_CATEGORIES, Type.STRING_LIST, FASTCHAT_REF_CATEGORIES, "job.kind=judge: categories graded against a reference answer (FastChat's NEED_REF_CATS).", null);
+    key(JUDGE_NAME, Type.STRING, null, "job.kind=judge: the judge's name in judgments and exports (default: the judge model's id).", nonBlank());
+    key(JUDGE_CONSTRAIN_RATING, Type.INT, 0, "job.kind=judge, engine.kind=llamacpp: N > 0 constrains the judge (a GBNF grammar) to at most N "
+        + "characters of explanation, then \"[[1]]\" to \"[[10]]\", so every judgment holds a rating (0: off, as FastChat).", atLeast(0));
     key(SELFCHAT_TURNS, Type.INT, 2, "Rounds of (assistant answer, simulated user follow-up) in self-chat.", greaterThan(0));
     key(SELFCHAT_USER_PROMPT, Type.STRING, null, "The user-simulator instruction for self-chat follow-ups (default: a built-in Japanese one).", nonBlank());
     key(CHUNK_ROWS, Type.INT, 0, "Rows per committed chunk at most (0: 16 x the engine's in-flight window, at least 512).", atLeast(0));

@@ -106,6 +106,23 @@ public final class ConfigLoader {
     }
     require(values, ConfigKeys.INPUT_PATH, "the input rows (a JSONL, Parquet or Delta path)");
     require(values, ConfigKeys.OUTPUT_PATH, "the output Delta table path");
+    if ("judge".equals(values.get(ConfigKeys.JOB_KIND))) {
+      // The judge job's only model is the judge: model.id there would read as "the model being judged", which comes
+      // from the answers instead, so it is refused rather than silently ignored.
+      if (values.get(ConfigKeys.MODEL_ID) != null || values.get(ConfigKeys.MODEL_PATH) != null) {
+        throw new ConfigException("model.id / model.path: job.kind=judge grades the answers at input.path with the model at "
+            + "judge.model.id / judge.model.path; unset model.*");
+      }
+      if (values.get(ConfigKeys.JUDGE_MODEL_ID) == null && values.get(ConfigKeys.JUDGE_MODEL_PATH) == null) {
+        throw new ConfigException("judge.model.id or judge.model.path: missing; job.kind=judge needs a judge model");
+      }
+      require(values, ConfigKeys.JUDGE_QUESTIONS, "FastChat's question.jsonl that the answers answer");
+      if (raw.get(ConfigKeys.MAX_NEW_TOKENS) == null) {
+        // FastChat's judge gets max_tokens=2048; generate's default (256) would cut explanations before the rating.
+        values.put(ConfigKeys.MAX_NEW_TOKENS, ConfigKeys.FASTCHAT_JUDGE_MAX_TOKENS);
+      }
+      return new JobConfig(values);
+    }
     // model.id picks the catalog entry (template, defaults); model.path the weights. Either alone is enough.
     if (values.get(ConfigKeys.MODEL_ID) == null && values.get(ConfigKeys.MODEL_PATH) == null) {
       throw new ConfigException("model.id or model.path: missing; set a catalog id (`jgen models` lists them) or a model directory");

@@ -30,6 +30,9 @@ final class Dialogue implements Serializable {
   final List<String> answers = new ArrayList<>();
   /** Every generation made for this dialogue, in order (answers and, for self-chat, user-simulator turns). */
   final List<Step> steps = new ArrayList<>();
+  /** Judge: the model whose answer is judged (FastChat's {@code model}), and the judge prompt's name. */
+  String judgedModel;
+  String promptName;
   /** MT-Bench: the category's temperature. */
   double temperature;
   String engineKind;

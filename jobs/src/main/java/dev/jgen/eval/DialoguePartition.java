@@ -35,7 +35,11 @@ final class DialoguePartition implements FlatMapFunction<Iterator<Dialogue>, Row
   private static final long serialVersionUID = 1L;
 
   /** A generation a conversation needs next. */
-  record Request(int turn, String kind, ChatInput chat, SamplingParams params) {}
+  record Request(int turn, String kind, ChatInput chat, SamplingParams params, dev.jgen.structured.OutputConstraint constraint) {
+    Request(int turn, String kind, ChatInput chat, SamplingParams params) {
+      this(turn, kind, chat, params, null);
+    }
+  }
 
   /** Decides a conversation's next generation and records its outcome. */
   interface Planner extends Serializable {
@@ -147,7 +151,7 @@ final class DialoguePartition implements FlatMapFunction<Iterator<Dialogue>, Row
       return null;
     }
     Request r = x.request;
-    x.generation = generator.start(plan.runId() + "/" + d.rowKey + "/" + d.sample + "/" + x.step, r.chat(), r.params(), true);
+    x.generation = generator.start(plan.runId() + "/" + d.rowKey + "/" + d.sample + "/" + x.step, r.chat(), r.params(), r.constraint(), true);
     if (x.generation.error() != null) {
       counters.failed().add(1);
       planner.fail(d, r, x.generation.error());

@@ -57,6 +57,19 @@ final class DialogueRun {
 
     /** The commit's userMetadata. */
     String commitMetadata(int attempt, int chunk);
+
+    /** The input rows (default: input.path through {@link EvalInput}); the judge reads answers its own way. */
+    default JavaRDD<EvalInput.Record> input(SparkSession spark, GenerateJob job, String idColumn, String idName) {
+      return EvalInput.read(spark, job, idColumn, idName);
+    }
+
+    /**
+     * Sample numbers an input row's conversations take at most (their sample column's values are below it): positions
+     * (input row x this + sample) must be unique, chunks being cut and resumed by them. Default: generation.n.
+     */
+    default int samplesPerRow(int n) {
+      return n;
+    }
   }
 
   /** What an attempt did, over the run's latest rows for the input's conversations. */
@@ -109,7 +122,7 @@ final class DialogueRun {
       if (replace && lastAttempt > 0) {
         table.deleteRun(job.runId());
       }
-      all = kind.dialogues(EvalInput.read(spark, job, idColumn, idName), n).persist(StorageLevel.MEMORY_AND_DISK());
+      all = kind.dialogues(kind.input(spark, job, idColumn, idName), n).persist(StorageLevel.MEMORY_AND_DISK());
       long rowsIn = all.count();
       // Resume: every conversation the run holds is done (an error row stays an error, committed, unless
       // --retry-errors asks for it again).
@@ -125,7 +138,7 @@ final class DialogueRun {
       var counters = new DialoguePartition.Counters(sc.longAccumulator("jgen.eval.generated"), sc.longAccumulator("jgen.eval.failed"),
           sc.longAccumulator("jgen.eval.prompt_tokens"), sc.longAccumulator("jgen.eval.completion_tokens"),
           sc.longAccumulator("jgen.eval.conversations"));
-      DialoguePartition.Plan plan = new DialoguePartition.Plan(job.runId(), attempt.attempt(), n, kind.maxSteps(), job.engine(),
+      DialoguePartition.Plan plan = new DialoguePartition.Plan(job.runId(), attempt.attempt(), kind.samplesPerRow(n), kind.maxSteps(), job.engine(),
           new RunHealth.Limits(config.number(ConfigKeys.MAX_FAILURE_RATE), config.integer(ConfigKeys.FAILURE_WINDOW)));
       DialoguePartition.Planner planner = kind.planner();
       DialoguePartition.RowMaker rows = kind.rows(attempt.attempt());

@@ -34,6 +34,28 @@ public record GenerateJob(
     String configHash) {
 
   public static GenerateJob prepare(JobConfig config, Path confDir) {
+    if (config.string(ConfigKeys.JOB_KIND).equals("judge")) {
+      // The judge job's model is the judge: it takes model.id / model.path's place for everything below (catalog
+      // entry, template, engine options), so every engine serves a judge as it serves any model.
+      if (config.isSet(ConfigKeys.JUDGE_MODEL_ID)) {
+        config = config.with(ConfigKeys.MODEL_ID, config.string(ConfigKeys.JUDGE_MODEL_ID));
+      }
+      if (config.isSet(ConfigKeys.JUDGE_MODEL_PATH)) {
+        config = config.with(ConfigKeys.MODEL_PATH, config.string(ConfigKeys.JUDGE_MODEL_PATH));
+      }
+      if (config.integer(ConfigKeys.N) != 1) {
+        throw new ConfigException(ConfigKeys.N + ": job.kind=judge makes one judgment per answer and turn (temperature 0); "
+            + "for several judge runs, run the job again with another run.id and average them with `jgen scores`");
+      }
+      if (config.integer(ConfigKeys.JUDGE_CONSTRAIN_RATING) > 0 && !config.string(ConfigKeys.ENGINE_KIND).equals("llamacpp")) {
+        throw new ConfigException(ConfigKeys.JUDGE_CONSTRAIN_RATING + ": the rating grammar is GBNF, which engine.kind=llamacpp "
+            + "applies (got engine.kind=" + config.string(ConfigKeys.ENGINE_KIND) + "); set it to 0");
+      }
+      Path prompts = judgePrompts(config, confDir);
+      if (!Files.isRegularFile(prompts)) {
+        throw new ConfigException(ConfigKeys.JUDGE_PROMPTS + ": no such file: " + prompts);
+      }
+    }
     String format = inputFormat(config);
     String kind = config.string(ConfigKeys.ENGINE_KIND);
     boolean generates = !kind.equals("none");
@@ -75,6 +97,10 @@ public record GenerateJob(
         throw new ConfigException(ConfigKeys.INPUT_FORMAT + ": openai-batch holds chat requests for job.kind=generate (job.kind="
             + jobKind + " reads questions or seed prompts)");
       }
+      if (jobKind.equals("judge") && !format.equals("jsonl") && !format.equals("delta")) {
+        throw new ConfigException(ConfigKeys.INPUT_FORMAT + ": job.kind=judge reads answers from a job.kind=mtbench Delta table "
+            + "(delta) or FastChat model_answer files (jsonl), got " + format);
+      }
     }
     GenerationSettings generation = new GenerationSettings(config, model.entry() == null ? null : model.entry().generationDefaults());
     if (generation.maxNewTokens() >= ctx) {
@@ -96,7 +122,19 @@ public record GenerateJob(
       default -> null;
     };
     checkConstraintFitsEngine(config, generation);
-    String configHash = PromptSpecs.sha256(identity(config, model, prompts, generation).getBytes(StandardCharsets.UTF_8));
+    String identity = identity(config, model, prompts, generation);
+    if (jobKind.equals("judge")) {
+      // Only the judge's runs have these lines, so other kinds keep their run ids; the prompts by content.
+      try {
+        identity += "\njudge=" + config.string(ConfigKeys.JUDGE_QUESTIONS) + "|" + config.string(ConfigKeys.JUDGE_REFERENCES)
+            + "|" + config.strings(ConfigKeys.JUDGE_REF_CATEGORIES) + "|" + config.string(ConfigKeys.JUDGE_NAME)
+            + "|constrain=" + config.integer(ConfigKeys.JUDGE_CONSTRAIN_RATING)
+            + "|prompts=" + PromptSpecs.sha256(Files.readAllBytes(judgePrompts(config, confDir)));
+      } catch (java.io.IOException e) {
+        throw new ConfigException(ConfigKeys.JUDGE_PROMPTS + ": cannot read " + judgePrompts(config, confDir) + ": " + e.getMessage(), e);
+      }
+    }
+    String configHash = PromptSpecs.sha256(identity.getBytes(StandardCharsets.UTF_8));
     String runId = config.isSet(ConfigKeys.RUN_ID) ? config.string(ConfigKeys.RUN_ID) : "run-" + configHash.substring(0, 12);
     return new GenerateJob(config, format, model, prompts, engine, generation, runId, configHash);
   }
@@ -203,6 +241,12 @@ public record GenerateJob(
         + (g.constraint() == null ? "" : "\nconstraint=" + g.constraint().sha256());
   }
 
+  /** The judge prompts file: judge.prompts, else the default jgen ships for judge.language (conf/judge/). */
+  public static Path judgePrompts(JobConfig config, Path confDir) {
+    return config.isSet(ConfigKeys.JUDGE_PROMPTS) ? Path.of(config.string(ConfigKeys.JUDGE_PROMPTS))
+        : confDir.resolve("judge").resolve("judge_prompts_" + config.string(ConfigKeys.JUDGE_LANGUAGE) + ".jsonl");
+  }
+
   static String inputFormat(JobConfig config) {
     String path = config.string(ConfigKeys.INPUT_PATH);
     boolean local = !path.matches("^[a-zA-Z][a-zA-Z0-9+.-]*://.*") || path.startsWith("file:");
@@ -222,6 +266,9 @@ public record GenerateJob(
     }
     if (p != null && Files.isDirectory(p.resolve("_delta_log"))) {
       return "delta";
+    }
+    if (p != null && Files.isDirectory(p) && "judge".equals(config.string(ConfigKeys.JOB_KIND))) {
+      return "jsonl"; // FastChat's model_answer folder: one <model>.jsonl per model
     }
     throw new ConfigException(ConfigKeys.INPUT_FORMAT + ": cannot tell the format of " + path + "; set it to one of "
         + String.join(" | ", ConfigKeys.INPUT_FORMATS));

@@ -27,6 +27,12 @@ class EvalConfigFilesTest {
     JobConfig self = ConfigLoader.load(TestFiles.conf().resolve("jobs/selfchat.yaml"), List.of("selfchat.turns=2"));
     assertEquals(2, self.integer(ConfigKeys.SELFCHAT_TURNS));
     assertEquals(GenerateSelfChat.DEFAULT_USER_PROMPT, GenerateSelfChat.userPrompt(self));
+    JobConfig judge = ConfigLoader.load(TestFiles.conf().resolve("jobs/judge.yaml"), List.of());
+    assertEquals("judge", judge.string(ConfigKeys.JOB_KIND));
+    assertEquals(ConfigKeys.FASTCHAT_REF_CATEGORIES, judge.strings(ConfigKeys.JUDGE_REF_CATEGORIES));
+    // FastChat's judge max_tokens when the config does not set it (generate's 256 would cut judgments short).
+    assertEquals(ConfigKeys.FASTCHAT_JUDGE_MAX_TOKENS, ConfigLoader.load(TestFiles.conf().resolve("jobs/judge.yaml"),
+        List.of("generation.max_new_tokens=")).integer(ConfigKeys.MAX_NEW_TOKENS));
   }
 
   @Test

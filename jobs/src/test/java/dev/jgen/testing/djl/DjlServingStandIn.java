@@ -80,6 +80,12 @@ public final class DjlServingStandIn implements AutoCloseable {
      * benchmarks of the feeding side at GPU scale (hundreds of slots), where the tiny model would be the bottleneck.
      */
     public boolean synthetic = false;
+    /**
+     * No model: each request is answered with this function of its prompt (the text after the server's BOS), for
+     * tests that need known outputs, such as a judge writing a rating into its Japanese text. Released one token per
+     * step like any generation; finish reason eos.
+     */
+    public java.util.function.Function<String, String> responder = null;
   }
 
   /** One request the server received. */
@@ -163,7 +169,7 @@ public final class DjlServingStandIn implements AutoCloseable {
     JsonNode cfg = JSON.readTree(dir.resolve(TinyModelWriter.TOKENIZER_CONFIG_FILE).toFile());
     JsonNode bos = cfg.get("bos_token");
     this.bosText = bos == null ? "" : bos.isTextual() ? bos.asText() : bos.path("content").asText("");
-    this.llama = o.synthetic ? null : EngineRegistry.shared(new EngineSpec("llamacpp", dir.resolve(TinyModelWriter.GGUF_FILE).toString(),
+    this.llama = o.synthetic || o.responder != null ? null : EngineRegistry.shared(new EngineSpec("llamacpp", dir.resolve(TinyModelWriter.GGUF_FILE).toString(),
         Map.of("parallel", String.valueOf(o.llamaParallel), "ctx_size", "512", "threads", "1")));
     this.handlers = Executors.newCachedThreadPool(daemon("standin-http"));
     // Netty (DJL Serving) sets TCP_NODELAY; without it the JDK server's separate header and body writes meet the
@@ -472,9 +478,16 @@ public final class DjlServingStandIn implements AutoCloseable {
         rejectedFull++;
         seq = null;
       } else {
-        CompletableFuture<Completion> generation = o.synthetic
-            ? CompletableFuture.completedFuture(new Completion("x".repeat(maxNew), ids.length, maxNew, "length", 0))
-            : llama.submit(new CompletionRequest("standin-" + requestIds.incrementAndGet(), prompt, ids, params));
+        CompletableFuture<Completion> generation;
+        if (o.responder != null) {
+          String text = o.responder.apply(prompt);
+          generation = CompletableFuture.completedFuture(new Completion(text, ids.length, Math.max(1, tokenizer.encode(text).length),
+              "stop", 0));
+        } else {
+          generation = o.synthetic
+              ? CompletableFuture.completedFuture(new Completion("x".repeat(maxNew), ids.length, maxNew, "length", 0))
+              : llama.submit(new CompletionRequest("standin-" + requestIds.incrementAndGet(), prompt, ids, params));
+        }
         seq = new Seq(generation, ids.length, maxNew);
         waiting.addLast(seq);
         if (!measuring) {
