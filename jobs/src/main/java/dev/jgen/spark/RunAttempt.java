@@ -24,10 +24,14 @@ public final class RunAttempt implements AutoCloseable {
   private final Thread heartbeat;
   private volatile String lost;
   private volatile Runnable onLost;
+  /** The heartbeat time of the newest heartbeat written (wall clock, ms): others judge staleness from it. */
+  private volatile long renewedAt;
+  private final Object lostGuard = new Object();
 
   private RunAttempt(RunsTable runs, RunRecord record) {
     this.runs = runs;
     this.record = record;
+    this.renewedAt = record.heartbeatAt().getTime();
     this.heartbeat = new Thread(this::beat, "jgen-run-heartbeat");
     this.heartbeat.setDaemon(true);
   }
@@ -114,7 +118,6 @@ public final class RunAttempt implements AutoCloseable {
   }
 
   private void beat() {
-    long lastRenewed = System.currentTimeMillis();
     while (true) {
       try {
         Thread.sleep(heartbeatMillis());
@@ -125,6 +128,11 @@ public final class RunAttempt implements AutoCloseable {
         if (!"running".equals(record.status())) {
           return;
         }
+        // First the local clock, without touching storage: a process that was paused (SIGSTOP, a long GC) past its
+        // lease must assume the run was taken over and stop before its chunks commit.
+        if (leaseExpired()) {
+          return;
+        }
         try {
           // Someone else holds the run now (our heartbeat went stale and another job took over): stop at once.
           String other = takenOverBy();
@@ -132,20 +140,51 @@ public final class RunAttempt implements AutoCloseable {
             lockLost("another job took the run over (" + other + ")");
             return;
           }
-          record = record.heartbeat();
-          runs.upsert(record);
-          lastRenewed = System.currentTimeMillis();
-        } catch (RuntimeException e) {
+          RunRecord next = record.heartbeat();
+          runs.upsert(next);
+          record = next;
+          renewedAt = next.heartbeatAt().getTime();
+        } catch (Exception e) {
+          // Delta and Spark throw checked exceptions undeclared (an IOException of the commit): all are caught here, or
+          // the heartbeat thread would die at the first failed write and the lock expire while the job still runs.
           // A failed write is retried at the next beat; the lock holds as long as the heartbeat is not stale. Before
-          // another job could take the run over, this job stops generating.
-          long since = System.currentTimeMillis() - lastRenewed;
-          if (since >= staleMillis() - 2 * heartbeatMillis()) {
-            lockLost("the run's lock could not be renewed for " + since / 1000 + " s (" + e.getMessage() + ")");
+          // another job could take the run over, this job stops generating (leaseExpired, here and in checkLock).
+          System.err.println("jgen: WARNING the heartbeat of run " + record.runId() + " attempt " + record.attempt()
+              + " could not be written (" + firstLine(e) + "); retrying every " + heartbeatMillis() + " ms, the lock is given up "
+              + leaseMillis() / 1000 + " s after the last heartbeat written");
+          if (leaseExpired()) {
             return;
           }
         }
       }
     }
+  }
+
+  private static String firstLine(Throwable e) {
+    String m = String.valueOf(e.getMessage());
+    int nl = m.indexOf('\n');
+    return nl < 0 ? m : m.substring(0, nl);
+  }
+
+  /**
+   * True (and the lock marked lost, the run's chunks cancelled) when the last heartbeat written is older than the
+   * lease: {@link #staleMillis()} minus two heartbeats, so this job stops before another may take the run over.
+   */
+  private boolean leaseExpired() {
+    if (lost != null) {
+      return true;
+    }
+    long since = System.currentTimeMillis() - renewedAt;
+    if (since < leaseMillis()) {
+      return false;
+    }
+    lockLost("the run's lock could not be renewed for " + since / 1000 + " s");
+    return true;
+  }
+
+  /** How long after its last heartbeat written a job may still generate and commit. */
+  static long leaseMillis() {
+    return staleMillis() - 2 * heartbeatMillis();
   }
 
   /** The owner of a live attempt of this run other than this one, or null. */
@@ -159,7 +198,13 @@ public final class RunAttempt implements AutoCloseable {
   }
 
   private void lockLost(String why) {
-    lost = why;
+    // Its own monitor, not this one: the heartbeat holds this one during a write, and a task must not wait for it.
+    synchronized (lostGuard) {
+      if (lost != null) {
+        return; // already lost, the chunks already cancelled
+      }
+      lost = why;
+    }
     Runnable r = onLost;
     if (r != null) {
       r.run();
@@ -171,8 +216,16 @@ public final class RunAttempt implements AutoCloseable {
     this.onLost = action;
   }
 
-  /** @throws LockLostException when the run's lock was lost: nothing more may be generated or committed */
+  /**
+   * Called before each chunk starts, and (through {@link ChunkTask}) by the tasks that run in this JVM before each row
+   * they emit: a lock lost, or a lease past its end by the local clock (this process was paused), stops the run.
+   *
+   * @throws LockLostException when the run's lock was lost: nothing more may be generated or committed
+   */
   public void checkLock() {
+    if (lost == null && "running".equals(record.status())) {
+      leaseExpired();
+    }
     String why = lost;
     if (why != null) {
       throw new LockLostException("run " + record.runId() + " attempt " + record.attempt() + " stopped: " + why
@@ -219,7 +272,7 @@ public final class RunAttempt implements AutoCloseable {
     record = record.ended("failed", null, null, null, null, null, null, null, null, null, null, null, String.valueOf(t));
     try {
       runs.upsert(record);
-    } catch (RuntimeException ignored) {
+    } catch (Exception ignored) { // checked ones too (Delta's undeclared IOExceptions)
       // the original failure is what the user must see
     }
   }
