@@ -27,6 +27,8 @@ public final class RunAttempt implements AutoCloseable {
   /** The heartbeat time of the newest heartbeat written (wall clock, ms): others judge staleness from it. */
   private volatile long renewedAt;
   private final Object lostGuard = new Object();
+  /** Why the newest heartbeat write failed, or null when the last one succeeded: named when the lock is given up. */
+  private volatile String writeError;
 
   /** Earlier attempts of the run that never recorded an end (killed, or paused and taken over). */
   private List<Integer> unfinished = List.of();
@@ -86,7 +88,7 @@ public final class RunAttempt implements AutoCloseable {
   }
 
   /**
-   * Fences off the chunks that earlier attempts which never ended may still commit ({@link ChunkFence}); called
+   * Fences off the chunks that earlier attempts which never ended may still commit ({@link dev.jgen.delta.ChunkFence}); called
    * before the attempt reads the table to plan its rows, so a job paused past its lease writes nothing more.
    *
    * @param prefixOf the chunk transaction id prefix of an attempt
@@ -164,13 +166,15 @@ public final class RunAttempt implements AutoCloseable {
           runs.upsert(next);
           record = next;
           renewedAt = next.heartbeatAt().getTime();
+          writeError = null;
         } catch (Exception e) {
           // Delta and Spark throw checked exceptions undeclared (an IOException of the commit): all are caught here, or
           // the heartbeat thread would die at the first failed write and the lock expire while the job still runs.
           // A failed write is retried at the next beat; the lock holds as long as the heartbeat is not stale. Before
           // another job could take the run over, this job stops generating (leaseExpired, here and in checkLock).
+          writeError = firstLine(e);
           System.err.println("jgen: WARNING the heartbeat of run " + record.runId() + " attempt " + record.attempt()
-              + " could not be written (" + firstLine(e) + "); retrying every " + heartbeatMillis() + " ms, the lock is given up "
+              + " could not be written (" + writeError + "); retrying every " + heartbeatMillis() + " ms, the lock is given up "
               + leaseMillis() / 1000 + " s after the last heartbeat written");
           if (leaseExpired()) {
             return;
@@ -198,7 +202,8 @@ public final class RunAttempt implements AutoCloseable {
     if (since < leaseMillis()) {
       return false;
     }
-    lockLost("the run's lock could not be renewed for " + since / 1000 + " s");
+    String error = writeError;
+    lockLost("the run's lock could not be renewed for " + since / 1000 + " s" + (error == null ? "" : " (" + error + ")"));
     return true;
   }
 
