@@ -157,6 +157,9 @@ class RunLockTest {
       assertEquals(rows, gen.count(), "every row exactly once: " + gen.groupBy("attempt").count().collectAsList());
       assertEquals(rows, gen.select("id").distinct().count());
       assertEquals(rows - firstRowsAtPause, attemptRows(out, 2));
+      // The takeover fenced the first attempt's chunks off in the table (ChunkFence), in one commit of its own.
+      assertEquals(1, io.delta.tables.DeltaTable.forPath(TestSpark.get(), out).history()
+          .where("operation = 'Manual Update'").count(), "one fence commit");
       List<Row> attempts = RunsTable.openIfExists(TestSpark.get(), runs).orElseThrow().attempts("locked");
       assertEquals("failed", attempts.get(0).getAs("status"), "the first attempt records how it ended: " + attempts);
       assertEquals("finished", attempts.get(1).getAs("status"));
