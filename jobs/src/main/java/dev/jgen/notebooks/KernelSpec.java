@@ -79,7 +79,7 @@ public final class KernelSpec {
     Path home = jobs.getParent();
     Path target = jobs.resolve("target");
     Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-    List<String> flags = new ArrayList<>(List.of("-XX:TieredStopAtLevel=1", "-XX:+UseParallelGC"));
+    List<String> flags = new ArrayList<>(List.of("-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=256m", "-XX:+UseParallelGC"));
     flags.addAll(List.of(sparkOpens(jobs).split("\\s+")));
     if (Runtime.version().feature() >= 24) {
       flags.addAll(List.of("--sun-misc-unsafe-memory-access=allow", "--enable-native-access=ALL-UNNAMED"));

@@ -24,9 +24,38 @@ public final class ChunkTask {
     long of(T item);
   }
 
-  /** What a chunk's tasks report: rows written, and the positions of items they did not start. */
-  public record Accounting(LongAccumulator written, CollectionAccumulator<Long> unstarted, long taskMillis)
-      implements Serializable {}
+  /**
+   * What a chunk's tasks report: rows written, and the positions of items they did not start; {@code group} is the
+   * attempt's Spark job group, whose lock the tasks check where they run in the driver's JVM (null: none).
+   */
+  public record Accounting(LongAccumulator written, CollectionAccumulator<Long> unstarted, long taskMillis, String group)
+      implements Serializable {
+    public Accounting(LongAccumulator written, CollectionAccumulator<Long> unstarted, long taskMillis) {
+      this(written, unstarted, taskMillis, null);
+    }
+  }
+
+  /** The lock checks of the attempts this JVM's driver is running, by job group. */
+  private static final java.util.Map<String, Runnable> LOCAL_LOCKS = new java.util.concurrent.ConcurrentHashMap<>();
+
+  /**
+   * Until the returned release runs, the tasks of {@code group} that run in this JVM (local mode: every task) call
+   * {@code lockCheck} before each row they emit and before their output ends. A driver that was paused past its lease
+   * (SIGSTOP, a long GC) thus fails its chunks' tasks the moment it runs again, before their rows reach a commit,
+   * instead of racing its own heartbeat to the Delta log. Executors in other JVMs have no entry: on a cluster the
+   * driver's checks (before each chunk, and its heartbeat cancelling the job group) are what stops them.
+   */
+  static Runnable guard(String group, Runnable lockCheck) {
+    LOCAL_LOCKS.put(group, lockCheck);
+    return () -> LOCAL_LOCKS.remove(group, lockCheck);
+  }
+
+  private static void checkLocalLock(Accounting accounting) {
+    Runnable check = accounting.group() == null ? null : LOCAL_LOCKS.get(accounting.group());
+    if (check != null) {
+      check.run();
+    }
+  }
 
   /** The input of a task, bounded in time. */
   public static final class Bounded<T> implements Iterator<T> {
@@ -84,6 +113,7 @@ public final class ChunkTask {
         if (window.hasNext()) {
           return true;
         }
+        checkLocalLock(accounting);
         bounded.reportRest();
         atEnd.run();
         return false;
@@ -92,6 +122,7 @@ public final class ChunkTask {
       @Override
       public O next() {
         O out = window.next();
+        checkLocalLock(accounting);
         accounting.written().add(1);
         return out;
       }

@@ -142,6 +142,7 @@ public final class ChunkedRun<T> {
     long start = System.nanoTime();
     int running = 0;
     Throwable failure = null;
+    Runnable releaseLocalLock = ChunkTask.guard(settings.group(), lockCheck);
     try {
       while (true) {
         while (failure == null && running < settings.inFlight() && (cursor < slices.length || !leftovers.isEmpty())) {
@@ -180,6 +181,7 @@ public final class ChunkedRun<T> {
       throw new IllegalStateException(e.getCause());
     } finally {
       pool.shutdownNow();
+      releaseLocalLock.run();
     }
     if (failure != null) {
       lockCheck.run();
@@ -230,7 +232,7 @@ public final class ChunkedRun<T> {
     var sc = spark.sparkContext();
     var written = sc.longAccumulator("jgen.chunk" + number + ".written");
     CollectionAccumulator<Long> unstarted = sc.collectionAccumulator("jgen.chunk" + number + ".unstarted");
-    FlatMapFunction<Iterator<T>, Row> generate = tasks.forChunk(new ChunkTask.Accounting(written, unstarted, settings.taskMillis()));
+    FlatMapFunction<Iterator<T>, Row> generate = tasks.forChunk(new ChunkTask.Accounting(written, unstarted, settings.taskMillis(), settings.group()));
     done.submit(() -> {
       // Job groups are per thread: every chunk's jobs can be cancelled together when the run must stop.
       sc.setJobGroup(settings.group(), "jgen chunk " + number, true);

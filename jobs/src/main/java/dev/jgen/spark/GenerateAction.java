@@ -128,14 +128,18 @@ public final class GenerateAction {
           + String.join(", ", input.columns()) + ")");
     }
     boolean replace = config.string(ConfigKeys.RUN_MODE).equals("new");
-    int lastAttempt = table.lastAttempt(job.runId());
+    int attemptsInTable = table.lastAttempt(job.runId());
     phase("open tables");
-    RunAttempt attempt = RunAttempt.start(runs, job, lastAttempt + 1, replace);
+    RunAttempt attempt = RunAttempt.start(runs, job, attemptsInTable + 1, replace);
     current = attempt;
     // A lock that cannot be renewed, or that another job took over, stops this job's chunks before they commit.
     attempt.onLockLost(() -> spark.sparkContext().cancelJobGroup("jgen-" + job.runId() + "-attempt-" + attempt.attempt()));
     phase("start attempt");
     try {
+      // An earlier attempt that never ended may still commit chunks (a job paused past its lease): fenced off first,
+      // and the table read again after, so what this attempt plans is final.
+      int lastAttempt = attempt.fenceUnfinished(spark, outputPath, a -> "jgen-" + job.runId() + "-attempt-" + a + "-chunk-",
+          Math.max(64, config.integer(ConfigKeys.CHUNKS_IN_FLIGHT))) ? table.lastAttempt(job.runId()) : attemptsInTable;
       if (replace && lastAttempt > 0) {
         table.deleteRun(job.runId());
       }

@@ -160,13 +160,13 @@ class ClusterTest {
     deadline = System.currentTimeMillis() + 120_000;
     while (victim == null && job.isAlive() && System.currentTimeMillis() < deadline) {
       for (TaskWatch w : watches) {
-        if (w.generating()) {
+        if (w.generating() && w.stillInTaskWhenPaused()) {
           victim = w.executor;
-          victim.destroyForcibly(); // SIGKILL
+          victim.destroyForcibly(); // SIGKILL, the executor frozen with a task running
           break;
         }
       }
-      Thread.sleep(5);
+      Thread.sleep(20);
     }
     assertTrue(victim != null, "an executor was caught generating while the job ran\n" + StandaloneCluster.tail(log, 60));
     assertTrue(victim.onExit().get(30, TimeUnit.SECONDS) != null && !victim.isAlive());
@@ -219,13 +219,13 @@ class ClusterTest {
     deadline = System.currentTimeMillis() + 120_000;
     while (victim == null && driver.isAlive() && System.currentTimeMillis() < deadline) {
       for (TaskWatch w : watches) {
-        if (w.inTask()) {
+        if (w.inTask() && w.stillInTaskWhenPaused()) {
           victim = w.executor;
           victim.destroyForcibly(); // SIGKILL, in the middle of a task's conversations
           break;
         }
       }
-      Thread.sleep(5);
+      Thread.sleep(20);
     }
     assertTrue(victim != null, "an executor was caught running a task\n" + StandaloneCluster.tail(log, 60));
     if (!driver.waitFor(300, TimeUnit.SECONDS)) {
@@ -240,10 +240,12 @@ class ClusterTest {
 
   /** Follows an executor's stderr: is a Spark task running there now? */
   private static final class TaskWatch {
+    private static final java.util.regex.Pattern TID = java.util.regex.Pattern.compile("\\(TID (\\d+)\\)");
     final ProcessHandle executor;
     private final Path log;
     private long offset;
-    private boolean inTask;
+    /** The tasks started and not yet ended there (an executor may run several at once). */
+    private final java.util.Set<String> running = new java.util.HashSet<>();
     private final StringBuilder partial = new StringBuilder();
 
     TaskWatch(ProcessHandle executor, Path log) {
@@ -253,34 +255,51 @@ class ClusterTest {
 
     boolean generating() throws java.io.IOException {
       try (var f = new java.io.RandomAccessFile(log.toFile(), "r")) {
-        if (f.length() <= offset) {
-          return inTask;
+        if (f.length() > offset) {
+          f.seek(offset);
+          byte[] b = new byte[(int) (f.length() - offset)];
+          f.readFully(b);
+          offset += b.length;
+          partial.append(new String(b, java.nio.charset.StandardCharsets.ISO_8859_1));
         }
-        f.seek(offset);
-        byte[] b = new byte[(int) (f.length() - offset)];
-        f.readFully(b);
-        offset += b.length;
-        partial.append(new String(b, java.nio.charset.StandardCharsets.ISO_8859_1));
       }
       int nl;
       while ((nl = partial.indexOf("\n")) >= 0) {
         String line = partial.substring(0, nl);
         partial.delete(0, nl + 1);
+        var tid = TID.matcher(line);
+        if (!tid.find()) {
+          continue;
+        }
         if (line.contains("Executor: Running task")) {
-          inTask = true;
-        } else if (line.contains("Executor: Finished task") || line.contains("Executor: Exception in task")) {
-          inTask = false;
+          running.add(tid.group(1));
+        } else if (line.contains("Executor: Finished task") || line.contains("Executor: Exception in task")
+            || line.contains("killed task")) {
+          running.remove(tid.group(1));
         }
       }
       // llama.cpp's own log is at DEBUG (quiet by default), so the executor's task lines are what tells a task is
       // running: killed then, the executor takes a task of the run with it, which is what the test is about.
-      return inTask;
+      return !running.isEmpty();
     }
 
     /** Whether a Spark task is running there now. */
     boolean inTask() throws java.io.IOException {
-      generating();
-      return inTask;
+      return generating();
+    }
+
+    /**
+     * Freezes the executor (SIGSTOP) and reads its log again: true, with the executor left frozen for the kill, when a
+     * task is still running; else it runs on. Checked while frozen, the task cannot end between the check and the
+     * kill, which the log read of a running executor could not promise on a loaded machine.
+     */
+    boolean stillInTaskWhenPaused() throws java.io.IOException {
+      dev.jgen.testing.Signals.pause(executor);
+      if (generating()) {
+        return true;
+      }
+      dev.jgen.testing.Signals.resume(executor);
+      return false;
     }
   }
 

@@ -133,6 +133,7 @@ public final class StandaloneCluster implements AutoCloseable {
   public Map<String, String> appConf() {
     List<String> opts = new ArrayList<>(jvmFlags());
     opts.add("-XX:TieredStopAtLevel=1");
+    opts.add("-XX:ReservedCodeCacheSize=256m"); // C1 alone defaults to 48 MB, which a Spark job fills
     opts.add("-Djava.io.tmpdir=" + dir.resolve("tmp"));
     opts.add("-Dlog4j2.configurationFile=" + log4j);
     String cache = System.getProperty("jgen.cache");
@@ -166,6 +167,7 @@ public final class StandaloneCluster implements AutoCloseable {
     List<String> cmd = new ArrayList<>();
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     cmd.add("-XX:TieredStopAtLevel=1");
+    cmd.add("-XX:ReservedCodeCacheSize=256m");
     cmd.add("-Xmx1g");
     cmd.addAll(jvmFlags());
     for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {

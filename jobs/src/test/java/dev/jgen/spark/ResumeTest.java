@@ -13,6 +13,7 @@ import dev.jgen.prompt.HfTokenizer;
 import dev.jgen.prompt.PromptSpecs;
 import dev.jgen.testing.ChildJob;
 import dev.jgen.testing.Cli;
+import dev.jgen.testing.Signals;
 import dev.jgen.testing.TestFiles;
 import dev.jgen.testing.TestModels;
 import dev.jgen.testing.TestSpark;
@@ -57,14 +58,13 @@ class ResumeTest {
   void killedJobResumesWithoutLossOrDuplicates() throws Exception {
     Path in = input(30, false);
     String out = dir.resolve("gen").toString();
-    Process child = ChildJob.start(dir.resolve("child.log"), args(in, out));
+    // Chunks of 4 (row, sample) pairs: 15 chunks, each its own Delta commit, so the child cannot reach its last chunk in
+    // the moment between the first commit and the signal below (it would have to commit 14 more).
+    String[] a = args(in, out, "job.chunk_rows=4");
+    Process child = ChildJob.start(dir.resolve("child.log"), a);
     // Wait for the first chunk commit (table creation is version 0), then SIGKILL the whole job.
-    Path firstChunk = Path.of(out, "_delta_log", "00000000000000000001.json");
-    long deadline = System.currentTimeMillis() + 180_000;
-    while (!Files.exists(firstChunk) && child.isAlive() && System.currentTimeMillis() < deadline) {
-      Thread.sleep(50);
-    }
-    assertTrue(Files.exists(firstChunk), "the child committed a chunk: " + Files.readString(dir.resolve("child.log")));
+    assertTrue(Signals.await(180_000, child, () -> Files.exists(Signals.commit(out, 1))),
+        "the child committed a chunk: " + Signals.read(dir.resolve("child.log")));
     child.destroyForcibly();
     assertTrue(child.waitFor(30, TimeUnit.SECONDS));
     Dataset<Row> before = TestSpark.get().read().format("delta").load(out);
@@ -72,7 +72,7 @@ class ResumeTest {
     assertTrue(committed > 0 && committed < 60, "killed mid-run, after " + committed + " rows");
     long versionBefore = io.delta.tables.DeltaTable.forPath(TestSpark.get(), out).history(1).first().getLong(0);
 
-    Cli r = Cli.run(args(in, out));
+    Cli r = Cli.run(a);
     assertEquals(0, r.code(), r.err());
     JsonNode s = r.summary();
     assertEquals(30, s.get("rows_in").asLong());

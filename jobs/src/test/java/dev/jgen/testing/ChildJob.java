@@ -35,6 +35,9 @@ public final class ChildJob {
       cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
       cmd.add("-XX:TieredStopAtLevel=1");
       cmd.add("-Xmx" + heapMb + "m");
+      // C1 alone gets a 48 MB code cache by default: a Spark job fills it, and the JVM then interprets new code (a child
+      // several times slower, on a loaded machine slow enough to miss its own heartbeats).
+      cmd.add("-XX:ReservedCodeCacheSize=256m");
       // The same JVM flags as this test JVM (Spark's opens, the private llama.cpp temp dir, the test cache).
       for (String a : java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()) {
         if (a.startsWith("--add-opens") || a.startsWith("-Djdk.") || a.startsWith("-Dio.netty") || a.startsWith("-Djgen.cache")

@@ -236,6 +236,11 @@ public final class LlamaServerProcess implements AutoCloseable {
     }
   }
 
+  /** Requests not answered yet: a cancelled one counts until the server confirms it dropped it (its slot is free). */
+  public int pending() {
+    return pending.size();
+  }
+
   /** Requests the server confirmed it dropped (queued or mid-generation) after a cancel. */
   public long cancelledInServer() {
     return cancelledInServer.get();

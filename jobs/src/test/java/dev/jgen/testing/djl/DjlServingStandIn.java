@@ -180,7 +180,10 @@ public final class DjlServingStandIn implements AutoCloseable {
     server.createContext("/", this::handle);
     this.scheduler = Executors.newSingleThreadScheduledExecutor(daemon("standin-step"));
     server.start();
-    scheduler.scheduleAtFixedRate(this::step, o.stepMillis, o.stepMillis, TimeUnit.MILLISECONDS);
+    // Fixed delay, not fixed rate: after a stall of this JVM (GC, a loaded machine) a fixed rate runs the missed steps
+    // back to back, answering requests faster than any client can replace them, which shows as a dip in the window
+    // that the client did not cause. With a fixed delay the client always gets a step's time to react.
+    scheduler.scheduleWithFixedDelay(this::step, o.stepMillis, o.stepMillis, TimeUnit.MILLISECONDS);
   }
 
   /** From now on (until set back), every generation request is answered 500: a broken server. */

@@ -1,0 +1,191 @@
+package dev.jgen.spark;
+
+import static org.apache.spark.sql.functions.col;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.jgen.delta.RunsTable;
+import dev.jgen.testing.ChildJob;
+import dev.jgen.testing.Signals;
+import dev.jgen.testing.TestFiles;
+import dev.jgen.testing.TestSpark;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Timestamp;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The run's lock under real faults, with real child jobs: a heartbeat whose writes fail for a while keeps the lock, and
+ * a job paused past its lease (SIGSTOP) while another takes the run over stops with exit code 4 without writing a row.
+ * Heartbeat and staleness are shortened through the children's system properties (JAVA_TOOL_OPTIONS).
+ */
+class RunLockTest {
+  @TempDir Path dir;
+
+  private String[] args(Path in, String out) {
+    return new String[] {"generate", "--config", TestFiles.conf().resolve("jobs/demo.yaml").toString(), "--set",
+        "input.path=" + in, "--set", "output.path=" + out, "--set", "run.id=locked", "--set", "job.chunk_rows=4", "--set",
+        "generation.max_new_tokens=48"};
+  }
+
+  private Path input(int rows) {
+    List<String> lines = new ArrayList<>();
+    for (int i = 0; i < rows; i++) {
+      lines.add("{\"id\": \"l" + i + "\", \"prompt\": \"ロックの確認 " + i + "\"}");
+    }
+    return TestFiles.jsonl(dir, "in.jsonl", lines);
+  }
+
+  private static Map<String, String> props(long heartbeatMs, long staleMs) {
+    return Map.of("JAVA_TOOL_OPTIONS", "-Djgen.heartbeat_ms=" + heartbeatMs + " -Djgen.stale_ms=" + staleMs);
+  }
+
+  /**
+   * Makes a directory refuse new files and come back: chattr +i for root (whom permissions do not stop), else chmod.
+   */
+  private static void writable(Path d, boolean yes) throws IOException, InterruptedException {
+    boolean root = "root".equals(System.getProperty("user.name"));
+    List<String> cmd = root ? List.of("chattr", yes ? "-i" : "+i", d.toString()) : List.of("chmod", yes ? "u+w" : "a-w", d.toString());
+    Process p = new ProcessBuilder(cmd).inheritIO().start();
+    assertEquals(0, p.waitFor(), String.join(" ", cmd));
+  }
+
+  @Test
+  void heartbeatWritesThatFailForAWhileKeepTheLock() throws Exception {
+    int rows = 160;
+    Path in = input(rows);
+    String out = dir.resolve("gen").toString();
+    Path runsLog = Path.of(RunsTable.besideOutput(out), "_delta_log");
+    Path log = dir.resolve("child.log");
+    // Heartbeat every second; the lease (stale - 2 heartbeats) is 28 s: the fault below lasts a few heartbeats.
+    Process child = ChildJob.start(log, null, props(1000, 30_000), args(in, out));
+    long faultStart = 0;
+    long faultMs = 0;
+    boolean restored = true;
+    try {
+      assertTrue(Signals.await(240_000, child, () -> Files.exists(Signals.commit(out, 1))),
+          "the child committed a chunk: " + Signals.read(log));
+      // The runs table's log refuses new commits: every heartbeat write fails (a real I/O error in Delta's commit).
+      writable(runsLog, false);
+      restored = false;
+      faultStart = System.currentTimeMillis();
+      assertTrue(Signals.await(60_000, child, () -> Signals.linesWith(log, "could not be written") >= 3),
+          "three heartbeats failed: " + Signals.read(log));
+      assertTrue(child.isAlive(), "the child still generates while its heartbeat fails: " + Signals.read(log));
+      writable(runsLog, true);
+      restored = true;
+      faultMs = System.currentTimeMillis() - faultStart;
+      assertTrue(faultMs < 30_000 - 2 * 1000,
+          "the fault stayed shorter than the lease (" + faultMs + " ms), so the lock must hold");
+    } finally {
+      if (!restored) {
+        writable(runsLog, true);
+      }
+    }
+    long restoredAt = System.currentTimeMillis();
+    assertTrue(child.waitFor(5, TimeUnit.MINUTES), Signals.read(log));
+    String text = Signals.read(log);
+    assertEquals(0, child.exitValue(), text);
+    assertFalse(text.contains("stopped:"), text);
+    // The heartbeat came back after the fault (a running row stamped after the directory became writable again).
+    Dataset<Row> history = TestSpark.get().read().format("delta").load(RunsTable.besideOutput(out));
+    long renewedAfter = history.where(col("status").equalTo("running").and(col("heartbeat_at").geq(new Timestamp(restoredAt)))).count();
+    List<Row> attempts = RunsTable.openIfExists(TestSpark.get(), RunsTable.besideOutput(out)).orElseThrow().attempts("locked");
+    assertEquals(1, attempts.size(), "one attempt, never taken over: " + attempts);
+    assertEquals("finished", attempts.get(0).getAs("status"));
+    Dataset<Row> gen = TestSpark.get().read().format("delta").load(out);
+    assertEquals(rows, gen.count(), "every row exactly once");
+    assertEquals(rows, gen.select("id").distinct().count());
+    System.out.println("heartbeat writes failed for " + faultMs + " ms (" + Signals.linesWith(log, "could not be written")
+        + " failed beats); renewed " + renewedAfter + " times after; run finished with exit 0");
+  }
+
+  @Test
+  void aJobPausedWhileAnotherTakesTheRunOverStopsBeforeItWrites() throws Exception {
+    int rows = 80;
+    Path in = input(rows);
+    String out = dir.resolve("gen").toString();
+    String runs = RunsTable.besideOutput(out);
+    Path firstLog = dir.resolve("first.log");
+    Path secondLog = dir.resolve("second.log");
+    // A heartbeat write is a Spark job queued behind the chunks' tasks on two cores: a lease of 26 s leaves it room.
+    long heartbeat = 2000;
+    long stale = 30_000;
+    Process first = ChildJob.start(firstLog, null, props(heartbeat, stale), args(in, out));
+    Process second = null;
+    boolean paused = false;
+    try {
+      assertTrue(Signals.await(240_000, first, () -> Files.exists(Signals.commit(out, 1))),
+          "the first job committed a chunk: " + Signals.read(firstLog));
+      // Frozen mid-run, chunks in flight: from now on its heartbeat ages.
+      Signals.pause(first);
+      paused = true;
+      long firstRowsAtPause = attemptRows(out, 1);
+      assertTrue(firstRowsAtPause > 0 && firstRowsAtPause < rows, "paused mid-run, after " + firstRowsAtPause + " rows");
+      // The second job may take over once the first's newest heartbeat is older than stale_ms (RunAttempt.isLive).
+      Timestamp lastBeat = (Timestamp) TestSpark.get().read().format("delta").load(runs).where("attempt = 1")
+          .agg(org.apache.spark.sql.functions.max("heartbeat_at")).first().get(0);
+      assertTrue(Signals.await(120_000, null, () -> System.currentTimeMillis() - lastBeat.getTime() > stale + heartbeat),
+          "the first job's heartbeat went stale");
+      second = ChildJob.start(secondLog, null, props(heartbeat, stale), args(in, out));
+      // The takeover is done once the second attempt is recorded as running: resume the first then, while the second
+      // generates the rows the first had in flight.
+      Process s2 = second;
+      assertTrue(Signals.await(240_000, second, () -> attemptRecorded(runs, 2)),
+          "the second job took the run over: " + Signals.read(secondLog));
+      long resumedAt = System.currentTimeMillis();
+      Signals.resume(first);
+      paused = false;
+      assertTrue(first.waitFor(3, TimeUnit.MINUTES), "the first job stopped: " + Signals.read(firstLog));
+      long stoppedMs = System.currentTimeMillis() - resumedAt;
+      String firstText = Signals.read(firstLog);
+      assertEquals(4, first.exitValue(), firstText);
+      assertTrue(firstText.contains("run locked attempt 1 stopped: "), firstText);
+      assertEquals(firstRowsAtPause, attemptRows(out, 1), "the first job wrote nothing after the takeover: " + firstText);
+      assertTrue(s2.waitFor(5, TimeUnit.MINUTES), Signals.read(secondLog));
+      assertEquals(0, s2.exitValue(), Signals.read(secondLog));
+      Dataset<Row> gen = TestSpark.get().read().format("delta").load(out);
+      assertEquals(rows, gen.count(), "every row exactly once: " + gen.groupBy("attempt").count().collectAsList());
+      assertEquals(rows, gen.select("id").distinct().count());
+      assertEquals(rows - firstRowsAtPause, attemptRows(out, 2));
+      // The takeover fenced the first attempt's chunks off in the table (ChunkFence), in one commit of its own.
+      assertEquals(1, io.delta.tables.DeltaTable.forPath(TestSpark.get(), out).history()
+          .where("operation = 'Manual Update'").count(), "one fence commit");
+      List<Row> attempts = RunsTable.openIfExists(TestSpark.get(), runs).orElseThrow().attempts("locked");
+      assertEquals("failed", attempts.get(0).getAs("status"), "the first attempt records how it ended: " + attempts);
+      assertEquals("finished", attempts.get(1).getAs("status"));
+      System.out.println("first job: " + firstRowsAtPause + " rows before the pause, exit 4 " + stoppedMs
+          + " ms after SIGCONT, nothing written after the takeover");
+    } finally {
+      if (paused) {
+        Signals.resume(first);
+      }
+      first.destroyForcibly();
+      if (second != null) {
+        second.destroyForcibly();
+      }
+    }
+  }
+
+  private static long attemptRows(String out, int attempt) {
+    return TestSpark.get().read().format("delta").load(out).where(col("attempt").equalTo(attempt)).count();
+  }
+
+  private static boolean attemptRecorded(String runs, int attempt) {
+    try {
+      return TestSpark.get().read().format("delta").load(runs)
+          .where(col("attempt").equalTo(attempt).and(col("status").equalTo("running"))).count() > 0;
+    } catch (RuntimeException e) {
+      return false; // a commit being written: read again
+    }
+  }
+}
