@@ -189,8 +189,10 @@ public final class Bench {
     ServingBench.ClusterResult r = ServingBench.runCluster(rows, 2, 128, stepMs, 1, 512);
     for (int i = 0; i < r.perServer().size(); i++) {
       ServingBench.ServerFigures f = r.perServer().get(i);
-      System.out.printf(Locale.ROOT, "server %d: busy fraction %.4f (slot-steps %d/%d), avg in flight %.1f, max %d, %d answers%n", i,
-          f.busyFraction(), f.slotStepsUsed(), f.slotStepsAvailable(), f.avgInFlight(), f.maxInFlight(), f.completed());
+      System.out.printf(Locale.ROOT, "server %d: busy fraction %.4f (slot-steps %d/%d), avg in flight %.1f, max %d, %d answers;"
+          + " before the final drain %.4f (the last %d steps after the last request arrived)%n", i,
+          f.busyFraction(), f.slotStepsUsed(), f.slotStepsAvailable(), f.avgInFlight(), f.maxInFlight(), f.completed(),
+          f.busyBeforeDrain(), f.drainSteps());
     }
     System.out.printf(Locale.ROOT, "overall busy fraction %.4f (goal >= 0.95); command wall time %.1f s; %s%n", r.busyFraction(),
         r.jobSeconds(), r.settings());

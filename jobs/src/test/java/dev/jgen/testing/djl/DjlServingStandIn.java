@@ -145,6 +145,8 @@ public final class DjlServingStandIn implements AutoCloseable {
   // metrics, under lock
   private boolean measuring;
   private long steps;
+  /** The measured step at which the latest request arrived: after it the server only drains. */
+  private long lastArrivalStep;
   private long used;
   private long full;
   private long inFlightSum;
@@ -244,11 +246,18 @@ public final class DjlServingStandIn implements AutoCloseable {
   public void resetMetrics() {
     synchronized (lock) {
       measuring = false;
-      steps = used = full = inFlightSum = completed = rejectedFull = injected503 = dropped = 0;
+      steps = used = full = inFlightSum = completed = rejectedFull = injected503 = dropped = lastArrivalStep = 0;
       maxInFlight = 0;
       atLastCompletion = new Metrics(0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
       received.clear();
       trace.clear();
+    }
+  }
+
+  /** The measured step at which the latest request arrived (the final drain follows it). */
+  public long lastArrivalStep() {
+    synchronized (lock) {
+      return lastArrivalStep;
     }
   }
 
@@ -496,6 +505,7 @@ public final class DjlServingStandIn implements AutoCloseable {
         if (!measuring) {
           measuring = true; // the measured window opens with the first request
         }
+        lastArrivalStep = steps;
       }
     }
     if (seq == null) {

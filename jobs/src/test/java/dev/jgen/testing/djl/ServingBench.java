@@ -67,8 +67,14 @@ public final class ServingBench {
   }
 
   /** One server's figures in a cluster run. */
+  /**
+   * @param busyBeforeDrain slots busy (min(in flight, batch) per step) over the steps up to the arrival of the server's
+   *     last request; what follows is the end of the input's drain, which no feeding can fill (every request left runs to
+   *     its own length while the slots of the shorter ones empty)
+   * @param drainSteps steps from the last request's arrival to the last answer
+   */
   public record ServerFigures(double busyFraction, long slotStepsUsed, long slotStepsAvailable, double avgInFlight,
-      int maxInFlight, long completed) {}
+      int maxInFlight, long completed, double busyBeforeDrain, long drainSteps) {}
 
   /** A GPU-cluster-shaped run's figures. */
   public record ClusterResult(int rows, int servers, int batch, int stepMs, int minNew, int maxNew, double jobSeconds,
@@ -122,8 +128,14 @@ public final class ServingBench {
       long available = 0;
       for (DjlServingStandIn s : standIns) {
         DjlServingStandIn.Metrics m = s.metrics();
+        List<Integer> trace = s.inFlightTrace();
+        long last = Math.min(s.lastArrivalStep(), trace.size());
+        long busy = 0;
+        for (int i = 0; i < last; i++) {
+          busy += Math.min(trace.get(i), batch);
+        }
         per.add(new ServerFigures(m.busyFraction(), m.slotStepsUsed(), m.slotStepsAvailable(), m.avgInFlight(), m.maxInFlight(),
-            m.completed()));
+            m.completed(), last == 0 ? 0 : (double) busy / ((double) batch * last), trace.size() - last));
         used += m.slotStepsUsed();
         available += m.slotStepsAvailable();
       }
