@@ -36,30 +36,49 @@ import org.apache.spark.storage.StorageLevel;
  * schema, its conversations and its planner.
  */
 final class DialogueRun {
-  /** What a multi-turn kind supplies. */
-  interface Kind {
-    String name();
+  /**
+   * What a multi-turn kind supplies: its table's identity (name, schema, sample column) once, in the constructor, and
+   * the parts that differ (its conversations, planner, rows, commit metadata) as methods.
+   */
+  abstract static class Kind {
+    private final String name;
+    private final StructType schema;
+    private final String sampleColumn;
 
-    StructType schema();
+    /** @param sampleColumn the column of the table's sample index ({@code choice_index}, {@code sample_index}, {@code turn}) */
+    Kind(String name, StructType schema, String sampleColumn) {
+      this.name = name;
+      this.schema = schema;
+      this.sampleColumn = sampleColumn;
+    }
 
-    /** The column of the table's sample index ({@code choice_index}, {@code sample_index}). */
-    String sampleColumn();
+    final String name() {
+      return name;
+    }
+
+    final StructType schema() {
+      return schema;
+    }
+
+    final String sampleColumn() {
+      return sampleColumn;
+    }
 
     /** The conversations of the input, error ones included; each input row gives generation.n of them. */
-    JavaRDD<Dialogue> dialogues(JavaRDD<EvalInput.Record> input, int n);
+    abstract JavaRDD<Dialogue> dialogues(JavaRDD<EvalInput.Record> input, int n);
 
-    DialoguePartition.Planner planner();
+    abstract DialoguePartition.Planner planner();
 
     /** Generations a conversation needs at most. */
-    int maxSteps();
+    abstract int maxSteps();
 
-    DialoguePartition.RowMaker rows(int attempt);
+    abstract DialoguePartition.RowMaker rows(int attempt);
 
     /** The commit's userMetadata. */
-    String commitMetadata(int attempt, int chunk);
+    abstract String commitMetadata(int attempt, int chunk);
 
     /** The input rows (default: input.path through {@link EvalInput}); the judge reads answers its own way. */
-    default JavaRDD<EvalInput.Record> input(SparkSession spark, GenerateJob job, String idColumn, String idName) {
+    JavaRDD<EvalInput.Record> input(SparkSession spark, GenerateJob job, String idColumn, String idName) {
       return EvalInput.read(spark, job, idColumn, idName);
     }
 
@@ -67,7 +86,7 @@ final class DialogueRun {
      * Sample numbers an input row's conversations take at most (their sample column's values are below it): positions
      * (input row x this + sample) must be unique, chunks being cut and resumed by them. Default: generation.n.
      */
-    default int samplesPerRow(int n) {
+    int samplesPerRow(int n) {
       return n;
     }
   }
@@ -108,8 +127,7 @@ final class DialogueRun {
     int n = config.integer(ConfigKeys.N);
     String outputPath = config.string(ConfigKeys.OUTPUT_PATH);
     EvalTable table = EvalTable.openOrCreate(spark, outputPath, kind.schema(), kind.name(), kind.sampleColumn());
-    RunsTable runs = RunsTable.openOrCreate(spark,
-        config.isSet(ConfigKeys.RUNS_PATH) ? config.string(ConfigKeys.RUNS_PATH) : RunsTable.besideOutput(outputPath));
+    RunsTable runs = RunsTable.openOrCreate(spark, job.runsPath());
     boolean replace = config.string(ConfigKeys.RUN_MODE).equals("new");
     int lastAttempt = table.lastAttempt(job.runId());
     RunAttempt attempt = RunAttempt.start(runs, job, lastAttempt + 1, replace);

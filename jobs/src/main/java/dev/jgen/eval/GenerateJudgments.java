@@ -150,22 +150,7 @@ public final class GenerateJudgments {
     String judgeModel = job.model().modelId();
     String fingerprint = job.model().fingerprint();
     String template = job.prompts().templateSha256();
-    DialogueRun.Outcome o = new DialogueRun(spark, job, new DialogueRun.Kind() {
-      @Override
-      public String name() {
-        return WHAT;
-      }
-
-      @Override
-      public StructType schema() {
-        return SCHEMA;
-      }
-
-      @Override
-      public String sampleColumn() {
-        return "turn";
-      }
-
+    DialogueRun.Outcome o = new DialogueRun(spark, job, new DialogueRun.Kind(WHAT, SCHEMA, "turn") {
       @Override
       public JavaRDD<EvalInput.Record> input(SparkSession s, GenerateJob j, String idColumn, String idName) {
         List<EvalInput.Record> answers = withMissing(readAnswers(s, j), questions);

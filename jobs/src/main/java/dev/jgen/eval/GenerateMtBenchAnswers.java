@@ -126,22 +126,7 @@ public final class GenerateMtBenchAnswers {
     String modelId = job.model().modelId();
     String fingerprint = job.model().fingerprint();
     String template = job.prompts().templateSha256();
-    DialogueRun.Outcome o = new DialogueRun(spark, job, new DialogueRun.Kind() {
-      @Override
-      public String name() {
-        return WHAT;
-      }
-
-      @Override
-      public StructType schema() {
-        return SCHEMA;
-      }
-
-      @Override
-      public String sampleColumn() {
-        return "choice_index";
-      }
-
+    DialogueRun.Outcome o = new DialogueRun(spark, job, new DialogueRun.Kind(WHAT, SCHEMA, "choice_index") {
       @Override
       public JavaRDD<Dialogue> dialogues(JavaRDD<EvalInput.Record> input, int samples) {
         return input.flatMap(r -> questions(r, samples, temps).iterator());

@@ -116,8 +116,7 @@ public final class GenerateAction {
     RunsTable runs;
     try {
       table = GenerationsTable.openOrCreate(spark, outputPath);
-      runs = RunsTable.openOrCreate(spark,
-          config.isSet(ConfigKeys.RUNS_PATH) ? config.string(ConfigKeys.RUNS_PATH) : RunsTable.besideOutput(outputPath));
+      runs = RunsTable.openOrCreate(spark, job.runsPath());
     } catch (RuntimeException | Error e) {
       reading.handle((r, x) -> null).join(); // no Spark job of this run left behind; the table's error is the one to tell
       throw e;

@@ -33,6 +33,12 @@ public record GenerateJob(
     String runId,
     String configHash) {
 
+  /** The runs table of this job's output: {@code output.runs_path}, or the one beside the output table. */
+  public String runsPath() {
+    return config.isSet(ConfigKeys.RUNS_PATH) ? config.string(ConfigKeys.RUNS_PATH)
+        : dev.jgen.delta.RunsTable.besideOutput(config.string(ConfigKeys.OUTPUT_PATH));
+  }
+
   public static GenerateJob prepare(JobConfig config, Path confDir) {
     if (config.string(ConfigKeys.JOB_KIND).equals("judge")) {
       // The judge job's model is the judge: it takes model.id / model.path's place for everything below (catalog
