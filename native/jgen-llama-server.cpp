@@ -7,6 +7,8 @@
 // Protocol: one request or reply per line on stdin/stdout, fields separated by single spaces, strings hex-encoded
 // (UTF-8 bytes) so stop strings and text may hold spaces and newlines.
 //   in:  G <id> <max_new> <temperature> <top_p> <top_k> <repeat_penalty> <seed> <n_stop> <hex stop>... <n_prompt> <id>...
+//          [<constraint>]           "-" none, "g<hex>" a GBNF grammar (root rule), "j<hex>" a JSON schema that llama.cpp's
+//                                   json_schema_to_grammar converts here, once per schema text
 //        C <id>                       cancel (a queued or running request; its reply is "X <id>")
 //   out: READY <key=value>...         once, after the model loaded
 //        D <id> <prompt_tokens> <completion_tokens> <stop|length> <hex text> <token ids comma-joined or ->
@@ -21,6 +23,7 @@
 // prompt + max_new_tokens cells are free, and one that can never fit is an error naming both numbers.
 
 #include "llama.h"
+#include "json-schema-to-grammar.h"
 
 #include <algorithm>
 #include <atomic>
@@ -36,6 +39,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <unistd.h>
 #include <vector>
 
@@ -78,6 +82,7 @@ struct Request {
   std::vector<std::string> stop;
   std::vector<llama_token> prompt;
   std::string grammar;        // GBNF with a root rule (structured output), empty for none
+  std::string json_schema;    // a JSON schema to convert to `grammar` before admission, empty for none
 };
 
 struct Slot {
@@ -125,8 +130,28 @@ bool parse_generate(const std::string & line, Request & r, std::string & err) {
   r.prompt.resize(n_prompt);
   for (size_t i = 0; i < n_prompt; i++) in >> r.prompt[i];
   if (!in) { err = "malformed request"; return false; }
-  std::string g;
-  if (in >> g && g != "-") r.grammar = from_hex(g);
+  std::string c;
+  if (in >> c && c != "-") {
+    if (c[0] == 'g') r.grammar = from_hex(c.substr(1));
+    else if (c[0] == 'j') r.json_schema = from_hex(c.substr(1));
+    else { err = "unknown output constraint kind '" + c.substr(0, 1) + "'"; return false; }
+  }
+  return true;
+}
+
+// llama.cpp's converter (common/json-schema-to-grammar), as its server applies it to "json_schema". Converted here, in
+// this process, so no llama.cpp code runs in the executor JVM; cached per schema text (every row of a run shares one).
+bool schema_grammar(const std::string & schema, std::string & grammar, std::string & err) {
+  static std::unordered_map<std::string, std::string> cache;
+  auto it = cache.find(schema);
+  if (it != cache.end()) { grammar = it->second; return true; }
+  try {
+    grammar = json_schema_to_grammar(common_json::parse(schema));
+  } catch (const std::exception & e) {
+    err = std::string("llama.cpp could not convert the JSON schema to a grammar: ") + e.what();
+    return false;
+  }
+  cache.emplace(schema, grammar);
   return true;
 }
 
@@ -263,7 +288,9 @@ int main(int argc, char ** argv) {
           continue;
         }
         size_t need = r.prompt.size() + (size_t) r.max_new;
-        if (r.prompt.empty()) {
+        if (!r.json_schema.empty() && !schema_grammar(r.json_schema, r.grammar, err)) {
+          reply("E " + r.id + " " + to_hex(err));
+        } else if (r.prompt.empty()) {
           reply("E " + r.id + " " + to_hex("empty prompt"));
         } else if (need > n_ctx) {
           reply("E " + r.id + " " + to_hex("the row needs " + std::to_string(need) + " tokens of KV cache (prompt "

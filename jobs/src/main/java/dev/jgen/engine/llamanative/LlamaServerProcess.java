@@ -112,8 +112,22 @@ public final class LlamaServerProcess implements AutoCloseable {
     return generate(promptTokenIds, p, null);
   }
 
-  /** As {@link #generate(int[], SamplingParams)}, sampling under a GBNF grammar with a root rule (null: none). */
-  public Pending generate(int[] promptTokenIds, SamplingParams p, String grammar) {
+  /**
+   * What a request's sampling is constrained to: a GBNF grammar with a root rule, or a JSON schema the server converts
+   * with llama.cpp's json_schema_to_grammar (once per schema text).
+   */
+  public record Constraint(char kind, String text) {
+    public static Constraint grammar(String gbnf) {
+      return new Constraint('g', gbnf);
+    }
+
+    public static Constraint jsonSchema(String schema) {
+      return new Constraint('j', schema);
+    }
+  }
+
+  /** As {@link #generate(int[], SamplingParams)}, sampling under a constraint (null: none). */
+  public Pending generate(int[] promptTokenIds, SamplingParams p, Constraint constraint) {
     String id = Long.toString(ids.incrementAndGet());
     Pending f = new Pending(id);
     StringBuilder line = new StringBuilder(64 + promptTokenIds.length * 6);
@@ -128,7 +142,12 @@ public final class LlamaServerProcess implements AutoCloseable {
     for (int t : promptTokenIds) {
       line.append(' ').append(t);
     }
-    line.append(' ').append(grammar == null || grammar.isEmpty() ? "-" : toHex(grammar));
+    line.append(' ');
+    if (constraint == null || constraint.text().isEmpty()) {
+      line.append('-');
+    } else {
+      line.append(constraint.kind()).append(toHex(constraint.text()));
+    }
     line.append('\n');
     pending.put(id, f);
     if (deathReason != null) {

@@ -3,7 +3,6 @@ package dev.jgen.engine.llamanative;
 import dev.jgen.engine.Completion;
 import dev.jgen.engine.CompletionRequest;
 import dev.jgen.engine.Engine;
-import de.kherud.llama.LlamaModel;
 import dev.jgen.engine.EngineException;
 import dev.jgen.structured.Gbnf;
 import dev.jgen.structured.OutputConstraint;
@@ -47,18 +46,18 @@ public final class NativeLlamaEngine implements Engine {
   }
 
   /**
-   * The GBNF grammar the server samples under, or null: a JSON schema is converted by llama.cpp's own
-   * json-schema-to-grammar (through java-llama.cpp's static converter, as the embedded engine's server does), a choice
-   * is an alternation of literals, a grammar is taken as it is.
+   * The output constraint as the server's request carries it: a JSON schema as it is (the server converts it with
+   * llama.cpp's own json-schema-to-grammar, in its process: no llama.cpp code runs in the executor JVM), a choice as an
+   * alternation of literals, a grammar as it is; null for none.
    */
-  static String grammarOf(OutputConstraint c) {
+  static LlamaServerProcess.Constraint constraintOf(OutputConstraint c) {
     if (c == null) {
       return null;
     }
     return switch (c.kind()) {
-      case JSON_SCHEMA -> LlamaModel.jsonSchemaToGrammar(c.text());
-      case GRAMMAR -> c.text();
-      case CHOICE -> Gbnf.forChoices(c.choices());
+      case JSON_SCHEMA -> LlamaServerProcess.Constraint.jsonSchema(c.text());
+      case GRAMMAR -> LlamaServerProcess.Constraint.grammar(c.text());
+      case CHOICE -> LlamaServerProcess.Constraint.grammar(Gbnf.forChoices(c.choices()));
     };
   }
 
@@ -73,14 +72,8 @@ public final class NativeLlamaEngine implements Engine {
       return CompletableFuture.failedFuture(
           new EngineException("llama.cpp is fed Hugging Face token ids, and this model has no tokenizer.json"));
     }
-    String grammar;
-    try {
-      grammar = grammarOf(request.constraint());
-    } catch (RuntimeException e) {
-      return CompletableFuture.failedFuture(new EngineException("the output constraint could not become a grammar: " + e.getMessage(), e));
-    }
     long start = System.nanoTime();
-    LlamaServerProcess.Pending reply = server.generate(request.promptTokenIds(), request.params(), grammar);
+    LlamaServerProcess.Pending reply = server.generate(request.promptTokenIds(), request.params(), constraintOf(request.constraint()));
     CompletableFuture<Completion> result = new CompletableFuture<>() {
       @Override
       public boolean cancel(boolean mayInterruptIfRunning) {

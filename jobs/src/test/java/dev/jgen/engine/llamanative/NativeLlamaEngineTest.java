@@ -139,6 +139,30 @@ class NativeLlamaEngineTest {
   }
 
   @Test
+  void theServerConvertsJsonSchemasItself() throws Exception {
+    // llama.cpp's json_schema_to_grammar runs in the server process (no llama.cpp code in the JVM): the enum leaves
+    // the model two possible outputs, each a complete JSON document.
+    String schema = "{\"type\":\"object\",\"properties\":{\"c\":{\"enum\":[\"赤\",\"青\"]}},\"required\":[\"c\"],"
+        + "\"additionalProperties\":false}";
+    dev.jgen.structured.OutputConstraint constraint =
+        new dev.jgen.structured.OutputConstraint(dev.jgen.structured.OutputConstraint.Kind.JSON_SCHEMA, schema, null);
+    for (int i = 0; i < 3; i++) {
+      Completion c = engine.submit(new CompletionRequest("schema" + i, PROMPTS.get(i % PROMPTS.size()),
+          tokenizer.encode(PROMPTS.get(i % PROMPTS.size())), greedy(96, List.of()), constraint)).get(120, TimeUnit.SECONDS);
+      String v = new com.fasterxml.jackson.databind.ObjectMapper().readTree(c.text().strip()).get("c").asText();
+      assertTrue(v.equals("赤") || v.equals("青"), c.text());
+    }
+    // A schema llama.cpp's converter refuses is that row's error, named as such; the server goes on.
+    dev.jgen.structured.OutputConstraint bad =
+        new dev.jgen.structured.OutputConstraint(dev.jgen.structured.OutputConstraint.Kind.JSON_SCHEMA, "{\"type\": ", null);
+    ExecutionException e = assertThrows(ExecutionException.class, () -> engine.submit(new CompletionRequest("bad",
+        PROMPTS.get(0), tokenizer.encode(PROMPTS.get(0)), greedy(8, List.of()), bad)).get(120, TimeUnit.SECONDS));
+    assertTrue(e.getCause().getMessage().contains("could not convert the JSON schema to a grammar"), e.getCause().getMessage());
+    assertEquals(1, engine.submit(new CompletionRequest("after", PROMPTS.get(0), tokenizer.encode(PROMPTS.get(0)),
+        greedy(1, List.of()))).get(120, TimeUnit.SECONDS).completionTokens());
+  }
+
+  @Test
   void byteFallbackTokensAreCountedOneByOne() throws Exception {
     // An emoji and a rare kanji (U+20BB7) are not in the tiny vocabulary: the grammar forces the model to spell them
     // with byte-fallback tokens (ids 3..258, one per UTF-8 byte). llama.cpp streams such a character as one piece once
@@ -148,7 +172,7 @@ class NativeLlamaEngineTest {
     assertEquals(12, bytes);
     LlamaServerProcess server = ((NativeLlamaEngine) engine).server();
     LlamaServerProcess.Reply r = server.generate(tokenizer.encode(PROMPTS.get(0)), greedy(32, List.of()),
-        "root ::= \"" + text + "\"").get(120, TimeUnit.SECONDS);
+        LlamaServerProcess.Constraint.grammar("root ::= \"" + text + "\"")).get(120, TimeUnit.SECONDS);
     assertEquals(text, r.text());
     assertEquals(r.tokenIds().length, r.completionTokens(), "count and ids agree");
     for (int id : r.tokenIds()) {
