@@ -46,8 +46,10 @@ import java.util.regex.Pattern;
  *       flags as jgen's engine, unified KV cache ({@code -kvu}) like jgen's. It decodes random tokens in lockstep and
  *       samples nothing. Reported: decode tok/s (S_TG) and completion tokens over prompt + decode time (pl*tg / T).
  *   <li><b>jgen</b>: {@code bin/jgen generate} as a child process, greedy, the same prompt rows. Reported: completion
- *       tokens over the job's "generate and commit" phase (generation-phase), and over the whole command's wall time
- *       (JVM start, Spark, model load and Delta commit included).
+ *       tokens over the engine's generation window (first request sent to last answer read, as the native engine
+ *       reports it in the summary's {@code server_metrics}: prompt + decode, model load excluded, the same measure
+ *       as llama-batched-bench's), over the job's "generate and commit" phase (model load and Delta commit included),
+ *       and over the whole command's wall time (JVM start, Spark, tables, model load, commit).
  *   <li><b>java-llama.cpp</b>: its public API in this JVM ({@code LlamaModel.generate}, text prompts, {@code setParallel}),
  *       which is what Spark NLP's AutoGGUF builds on; completion tokens (streamed outputs) over generation time.
  * </ul>
@@ -130,8 +132,8 @@ final class EngineBench {
     // Each sequence count runs native, then jgen, then java-llama.cpp back to back, so the three share whatever else
     // the machine is doing at that moment; the best native configuration is measured again next to the defaults run.
     ArrayNode table = o.putArray("rows_table");
-    System.out.printf("%-34s %5s %11s %12s %11s %11s %9s%n", "run", "seqs", "decode t/s", "gen-phase t/s", "command t/s",
-        "tokens", "vs native");
+    System.out.printf("%-34s %5s %11s %13s %13s %11s %7s %9s%n", "run", "seqs", "decode t/s", "gen-phase t/s",
+        "job-phase t/s", "command t/s", "tokens", "vs native");
     for (int s : SEQUENCES) {
       JsonNode n = batchedBench(batchedBench, gguf, work, meanPrompt, newTokens, threads, List.of(s), o).get(s);
       ObjectNode r = table.addObject();
@@ -140,22 +142,21 @@ final class EngineBench {
       if (n != null) {
         r.put("native_decode_tokens_per_second", n.get("speed_tg").asDouble());
         r.put("native_completion_tokens_per_second_prompt_plus_decode", completionRate(n));
-        System.out.printf(Locale.ROOT, "%-34s %5d %11.1f %12.1f %11s %11d %9s%n", "llama-batched-bench (native)", s,
-            n.get("speed_tg").asDouble(), completionRate(n), "-", s * newTokens, "1.00");
+        System.out.printf(Locale.ROOT, "%-34s %5d %11.1f %13.1f %13s %11s %7d %9s%n", "llama-batched-bench (native)", s,
+            n.get("speed_tg").asDouble(), completionRate(n), "-", "-", s * newTokens, "1.00");
       }
       ObjectNode jg = jgen(root, work, in, dir, threads, s, newTokens, "jgen-s" + s);
       r.set("jgen", jg);
-      double ratio = n == null ? Double.NaN : jg.get("generation_phase_tokens_per_second").asDouble() / completionRate(n);
+      double ratio = n == null ? Double.NaN : jg.get("engine_window_tokens_per_second").asDouble() / completionRate(n);
       r.put("jgen_vs_native_generation_phase", ratio);
-      System.out.printf(Locale.ROOT, "%-34s %5d %11s %12.1f %11.1f %11d %9.2f  (phase minus model load: %.1f t/s, %.2fx)%n",
-          "bin/jgen generate (native engine)", s, "-", jg.get("generation_phase_tokens_per_second").asDouble(),
-          jg.get("whole_command_tokens_per_second").asDouble(), jg.get("completion_tokens").asLong(), ratio,
-          jg.get("generation_phase_minus_model_load_tokens_per_second").asDouble(),
-          n == null ? Double.NaN : jg.get("generation_phase_minus_model_load_tokens_per_second").asDouble() / completionRate(n));
+      System.out.printf(Locale.ROOT, "%-34s %5d %11s %13.1f %13.1f %11.1f %7d %9.2f%n",
+          "bin/jgen generate (native engine)", s, "-", jg.get("engine_window_tokens_per_second").asDouble(),
+          jg.get("generation_phase_tokens_per_second").asDouble(), jg.get("whole_command_tokens_per_second").asDouble(),
+          jg.get("completion_tokens").asLong(), ratio);
       ObjectNode jl = javaLlama(gguf, prompts.subList(0, Math.min(jarRows, prompts.size())), threads, s, newTokens);
       r.set("java_llama_cpp", jl);
-      System.out.printf(Locale.ROOT, "%-34s %5d %11s %12.1f %11s %11d %9.2f%n", "java-llama.cpp 4.2.0 API, " + Math.min(jarRows, rows) + " rows", s, "-",
-          jl.get("generation_tokens_per_second").asDouble(), "-", jl.get("completion_tokens").asLong(),
+      System.out.printf(Locale.ROOT, "%-34s %5d %11s %13.1f %13s %11s %7d %9.2f%n", "java-llama.cpp 4.2.0 API, " + Math.min(jarRows, rows) + " rows", s, "-",
+          jl.get("generation_tokens_per_second").asDouble(), "-", "-", jl.get("completion_tokens").asLong(),
           n == null ? Double.NaN : jl.get("generation_tokens_per_second").asDouble() / completionRate(n));
     }
     // The machine's best native configuration: every core, 1 to 16 sequences.
@@ -168,7 +169,7 @@ final class EngineBench {
       double c = completionRate(e.getValue());
       nativeAll.addObject().put("threads", cores).put("sequences", e.getKey()).put("decode_tokens_per_second", e.getValue().get("speed_tg").asDouble())
           .put("completion_tokens_per_second_prompt_plus_decode", c);
-      System.out.printf(Locale.ROOT, "%-34s %5d %11.1f %12.1f%n", "llama-batched-bench, " + cores + " threads", e.getKey(),
+      System.out.printf(Locale.ROOT, "%-34s %5d %11.1f %13.1f%n", "llama-batched-bench, " + cores + " threads", e.getKey(),
           e.getValue().get("speed_tg").asDouble(), c);
       if (c > bestNative) {
         bestNative = c;
@@ -179,14 +180,17 @@ final class EngineBench {
     o.set("jgen_defaults", defaults);
     o.put("best_native_sequences", bestNativePl);
     o.put("best_native_completion_tokens_per_second", bestNative);
-    o.put("defaults_vs_best_native", defaults.get("generation_phase_tokens_per_second").asDouble() / bestNative);
-    System.out.printf(Locale.ROOT, "%-34s %5s %11s %12.1f %11.1f %11d %9.2f  (vs the best native: %d sequences, %.1f t/s)%n",
-        "bin/jgen generate, defaults", "auto", "-", defaults.get("generation_phase_tokens_per_second").asDouble(),
-        defaults.get("whole_command_tokens_per_second").asDouble(), defaults.get("completion_tokens").asLong(),
-        o.get("defaults_vs_best_native").asDouble(), bestNativePl, bestNative);
+    o.put("defaults_vs_best_native", defaults.get("engine_window_tokens_per_second").asDouble() / bestNative);
+    System.out.printf(Locale.ROOT, "%-34s %5s %11s %13.1f %13.1f %11.1f %7d %9.2f  (vs the best native: %d sequences, %.1f t/s)%n",
+        "bin/jgen generate, defaults", "auto", "-", defaults.get("engine_window_tokens_per_second").asDouble(),
+        defaults.get("generation_phase_tokens_per_second").asDouble(), defaults.get("whole_command_tokens_per_second").asDouble(),
+        defaults.get("completion_tokens").asLong(), o.get("defaults_vs_best_native").asDouble(), bestNativePl, bestNative);
     System.out.println("labels: decode t/s = llama-batched-bench S_TG (decode steps only); gen-phase t/s = completion tokens over "
-        + "prompt + decode time (native) or over the job's generate-and-commit phase (jgen) or over generation time "
-        + "(java-llama.cpp, in-process); command t/s = completion tokens over the whole bin/jgen generate process");
+        + "prompt + decode time: llama-batched-bench's total time (native), the engine's window from the first request sent "
+        + "to the last answer read, model load excluded (jgen, from the summary's server_metrics), generation time in "
+        + "process (java-llama.cpp); job-phase t/s = completion tokens over the job's generate-and-commit phase (model load "
+        + "and Delta commit included); command t/s = completion tokens over the whole bin/jgen generate process; "
+        + "vs native = gen-phase over native gen-phase at the same threads and sequences");
     return o;
   }
 
@@ -271,6 +275,15 @@ final class EngineBench {
     long loadMs = summary.get("model_load_ms").asLong();
     r.put("model_load_ms", loadMs);
     r.put("generation_phase_minus_model_load_tokens_per_second", tokens / Math.max(1e-9, Double.parseDouble(m.group(1)) - loadMs / 1000.0));
+    JsonNode window = null;
+    for (JsonNode instance : summary.path("server_metrics")) {
+      window = instance; // one engine instance per job here (local mode: the driver's JVM)
+    }
+    if (window == null || !window.has("generation_window_s")) {
+      throw new IllegalStateException(name + ": no engine window in the summary's server_metrics; see " + log);
+    }
+    r.put("engine_window_seconds", window.get("generation_window_s").asDouble());
+    r.put("engine_window_tokens_per_second", window.get("completion_tokens").asDouble() / window.get("generation_window_s").asDouble());
     r.put("whole_command_seconds", wall);
     r.put("whole_command_tokens_per_second", tokens / wall);
     String engineLine = text.lines().filter(l -> l.contains("jgen-llama-server native")).findFirst().orElse("");

@@ -20,6 +20,12 @@ public final class NativeLlamaEngine implements Engine {
   private final LlamaServerProcess server;
   private final int parallel;
   private final EngineInfo info;
+  /** The generation window as the engine sees it: first request sent, last reply read (System.nanoTime; 0: none). */
+  private final java.util.concurrent.atomic.AtomicLong firstSubmitNanos = new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.atomic.AtomicLong lastReplyNanos = new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.atomic.LongAdder answered = new java.util.concurrent.atomic.LongAdder();
+  private final java.util.concurrent.atomic.LongAdder promptTokens = new java.util.concurrent.atomic.LongAdder();
+  private final java.util.concurrent.atomic.LongAdder completionTokens = new java.util.concurrent.atomic.LongAdder();
 
   /** Starts the server; {@code command} is the binary followed by its arguments. */
   public NativeLlamaEngine(List<String> command, int parallel) {
@@ -73,6 +79,7 @@ public final class NativeLlamaEngine implements Engine {
           new EngineException("llama.cpp is fed Hugging Face token ids, and this model has no tokenizer.json"));
     }
     long start = System.nanoTime();
+    firstSubmitNanos.compareAndSet(0, start);
     LlamaServerProcess.Pending reply = server.generate(request.promptTokenIds(), request.params(), constraintOf(request.constraint()));
     CompletableFuture<Completion> result = new CompletableFuture<>() {
       @Override
@@ -86,11 +93,34 @@ public final class NativeLlamaEngine implements Engine {
       if (e != null) {
         result.completeExceptionally(e);
       } else {
+        long now = System.nanoTime();
+        lastReplyNanos.accumulateAndGet(now, Math::max);
+        answered.increment();
+        promptTokens.add(r.promptTokens());
+        completionTokens.add(r.completionTokens());
         result.complete(new Completion(r.text(), r.promptTokens(), r.completionTokens(), r.finishReason(),
-            (System.nanoTime() - start) / 1_000_000));
+            (now - start) / 1_000_000));
       }
     });
     return result;
+  }
+
+  /**
+   * This engine's generation window: from the first request sent to the last answer read, prompt processing included,
+   * model load excluded (the measure llama-batched-bench reports as its total time), with the tokens answered in it.
+   * Gaps where the job had nothing in flight count too: the window is what the executor's cores spent generating.
+   */
+  @Override
+  public java.util.Map<String, Double> serverMetrics() {
+    long first = firstSubmitNanos.get();
+    long last = lastReplyNanos.get();
+    if (first == 0 || last <= first) {
+      return java.util.Map.of();
+    }
+    double window = (last - first) / 1e9;
+    return java.util.Map.of("answered", (double) answered.sum(), "prompt_tokens", (double) promptTokens.sum(),
+        "completion_tokens", (double) completionTokens.sum(), "generation_window_s", window,
+        "completion_tokens_per_s", completionTokens.sum() / window);
   }
 
   @Override

@@ -139,6 +139,30 @@ class NativeLlamaEngineTest {
   }
 
   @Test
+  void theEngineReportsItsGenerationWindow() throws Exception {
+    try (Engine fresh = new NativeLlamaEngineProvider().open(spec(Map.of()))) {
+      assertTrue(fresh.serverMetrics().isEmpty(), "nothing generated yet: no window");
+      long tokens = 0;
+      long t0 = System.nanoTime();
+      List<CompletableFuture<Completion>> all = new java.util.ArrayList<>();
+      for (int i = 0; i < 6; i++) {
+        all.add(fresh.submit(new CompletionRequest("w" + i, PROMPTS.get(i % PROMPTS.size()),
+            tokenizer.encode(PROMPTS.get(i % PROMPTS.size())), greedy(8 + i, List.of()))));
+      }
+      for (CompletableFuture<Completion> f : all) {
+        tokens += f.get(120, TimeUnit.SECONDS).completionTokens();
+      }
+      double elapsed = (System.nanoTime() - t0) / 1e9;
+      Map<String, Double> m = fresh.serverMetrics();
+      assertEquals(6.0, m.get("answered"));
+      assertEquals((double) tokens, m.get("completion_tokens"));
+      double window = m.get("generation_window_s");
+      assertTrue(window > 0 && window <= elapsed, "window " + window + " s within the " + elapsed + " s measured around it");
+      assertEquals(tokens / window, m.get("completion_tokens_per_s"), 1e-6);
+    }
+  }
+
+  @Test
   void theServerConvertsJsonSchemasItself() throws Exception {
     // llama.cpp's json_schema_to_grammar runs in the server process (no llama.cpp code in the JVM): the enum leaves
     // the model two possible outputs, each a complete JSON document.
