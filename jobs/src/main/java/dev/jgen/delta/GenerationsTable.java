@@ -27,6 +27,12 @@ public final class GenerationsTable {
     this.created = created;
   }
 
+  /** Whether {@link #openOrCreate} would create the table: a local path that does not exist or is an empty folder. */
+  public static boolean isNew(String path) {
+    File local = DeltaPaths.localFile(path);
+    return local != null && (!local.exists() || local.isDirectory() && local.list().length == 0);
+  }
+
   /** Opens the table, creating it if the path is empty; refuses a path that holds anything else, touching nothing. */
   public static GenerationsTable openOrCreate(SparkSession spark, String path) {
     if (DeltaTable.isDeltaTable(spark, path)) {

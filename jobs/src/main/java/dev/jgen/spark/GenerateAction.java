@@ -108,28 +108,45 @@ public final class GenerateAction {
     String idColumn = config.string(ConfigKeys.INPUT_ID_COLUMN);
     preloadEngine();
 
-    // Reading the input (JSON schema inference is a Spark job) has no side effect: it runs while the tables open, each
-    // a few Spark jobs and a commit of its own (seconds of a small run, mostly waiting on Spark's scheduler and I/O).
+    // Three things a small run waits seconds for in a fresh JVM (Delta's and Spark's first use), done at once: reading
+    // the input (JSON schema inference is a Spark job), opening or creating the output table, and on this thread the
+    // runs table with the lock check's read. None has a side effect on the run until the attempt's record is written,
+    // which waits for the other two (a missing id column or a broken table is reported before any record exists).
     java.util.concurrent.CompletableFuture<Dataset<Row>> reading = java.util.concurrent.CompletableFuture.supplyAsync(this::readInput);
     String outputPath = config.string(ConfigKeys.OUTPUT_PATH);
-    GenerationsTable table;
-    RunsTable runs;
+    java.util.concurrent.CompletableFuture<GenerationsTable> opening =
+        java.util.concurrent.CompletableFuture.supplyAsync(() -> GenerationsTable.openOrCreate(spark, outputPath));
+    boolean replace = config.string(ConfigKeys.RUN_MODE).equals("new");
+    java.util.concurrent.atomic.AtomicReference<Opened> opened = new java.util.concurrent.atomic.AtomicReference<>();
+    RunAttempt attempt;
     try {
-      table = GenerationsTable.openOrCreate(spark, outputPath);
-      runs = RunsTable.openOrCreate(spark, job.runsPath());
+      if (!GenerationsTable.isNew(outputPath) && RunsTable.openIfExists(spark, job.runsPath()).isEmpty()) {
+        // No runs table yet beside a path that holds something: the output is checked before one is created, so a
+        // path holding anything but a jgen table is refused without a trace.
+        joined(opening);
+      }
+      RunsTable runs = RunsTable.openOrCreate(spark, job.runsPath());
+      attempt = RunAttempt.start(runs, job, () -> {
+        GenerationsTable t = joined(opening);
+        Dataset<Row> in = joined(reading);
+        if (!List.of(in.columns()).contains(idColumn)) {
+          throw new ConfigException(ConfigKeys.INPUT_ID_COLUMN + ": column '" + idColumn + "' is not in the input (columns: "
+              + String.join(", ", in.columns()) + ")");
+        }
+        Opened o = new Opened(t, in, t.lastAttempt(job.runId()));
+        opened.set(o);
+        phase("open tables, check the lock");
+        return o.attemptsInTable() + 1;
+      }, replace);
     } catch (RuntimeException | Error e) {
-      reading.handle((r, x) -> null).join(); // no Spark job of this run left behind; the table's error is the one to tell
+      // no Spark job of this run left behind; the first error is the one to tell
+      reading.handle((r, x) -> null).join();
+      opening.handle((r, x) -> null).join();
       throw e;
     }
-    Dataset<Row> input = joinInput(reading);
-    if (!List.of(input.columns()).contains(idColumn)) {
-      throw new ConfigException(ConfigKeys.INPUT_ID_COLUMN + ": column '" + idColumn + "' is not in the input (columns: "
-          + String.join(", ", input.columns()) + ")");
-    }
-    boolean replace = config.string(ConfigKeys.RUN_MODE).equals("new");
-    int attemptsInTable = table.lastAttempt(job.runId());
-    phase("open tables");
-    RunAttempt attempt = RunAttempt.start(runs, job, attemptsInTable + 1, replace);
+    GenerationsTable table = opened.get().table();
+    Dataset<Row> input = opened.get().input();
+    int attemptsInTable = opened.get().attemptsInTable();
     current = attempt;
     // A lock that cannot be renewed, or that another job took over, stops this job's chunks before they commit.
     attempt.onLockLost(() -> spark.sparkContext().cancelJobGroup("jgen-" + job.runId() + "-attempt-" + attempt.attempt()));
@@ -163,10 +180,13 @@ public final class GenerateAction {
     }
   }
 
-  /** The input read on another thread; its own exception (a missing file, a bad format) as if read on this one. */
-  private static Dataset<Row> joinInput(java.util.concurrent.CompletableFuture<Dataset<Row>> reading) {
+  /** The output table (and the run's attempts already in it) and the input, made ready while the lock was checked. */
+  private record Opened(GenerationsTable table, Dataset<Row> input, int attemptsInTable) {}
+
+  /** A result made on another thread; its own exception (a missing file, a bad format) as if made on this one. */
+  private static <T> T joined(java.util.concurrent.CompletableFuture<T> future) {
     try {
-      return reading.join();
+      return future.join();
     } catch (java.util.concurrent.CompletionException e) {
       if (e.getCause() instanceof RuntimeException r) {
         throw r;

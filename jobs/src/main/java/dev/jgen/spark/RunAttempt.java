@@ -46,6 +46,16 @@ public final class RunAttempt implements AutoCloseable {
    * @throws IllegalStateException with the reason, when the attempt may not start
    */
   public static RunAttempt start(RunsTable runs, GenerateJob job, int attempt, boolean replace) {
+    return start(runs, job, () -> attempt, replace);
+  }
+
+  /**
+   * As {@link #start(RunsTable, GenerateJob, int, boolean)}, with the attempt number's floor asked for only after the
+   * lock check has read the runs table: the caller may still be opening the output table meanwhile (a small run's
+   * first Delta reads and commits take seconds each in a fresh JVM). An exception from {@code attemptFloor} ends the
+   * start before anything is written.
+   */
+  public static RunAttempt start(RunsTable runs, GenerateJob job, java.util.function.IntSupplier attemptFloor, boolean replace) {
     List<RunRecord> previous = runs.attempts(job.runId()).stream().map(RunRecord::fromRow).toList();
     for (RunRecord p : previous) {
       if (!replace && p.configHash() != null && !p.configHash().equals(job.configHash())) {
@@ -58,7 +68,7 @@ public final class RunAttempt implements AutoCloseable {
             + ", last heartbeat " + p.heartbeatAt() + "); wait for it to end, or stop it and run again");
       }
     }
-    int number = Math.max(attempt, previous.stream().mapToInt(RunRecord::attempt).max().orElse(0) + 1);
+    int number = Math.max(attemptFloor.getAsInt(), previous.stream().mapToInt(RunRecord::attempt).max().orElse(0) + 1);
     String config;
     try {
       config = JSON.writeValueAsString(job.config().asMap());

@@ -134,30 +134,55 @@ final class EngineBench {
     ArrayNode table = o.putArray("rows_table");
     System.out.printf("%-34s %5s %11s %13s %13s %11s %7s %9s%n", "run", "seqs", "decode t/s", "gen-phase t/s",
         "job-phase t/s", "command t/s", "tokens", "vs native");
+    // A shared or virtual machine's speed drifts by 2x from one minute to the next (llama-batched-bench alone, run
+    // back to back on the idle 2-core development machine: 14.7 to 28.5 tok/s): each sequence count alternates native
+    // and jgen JGEN_BENCH_REPEATS times, and the table gives medians and the median of the pairs' ratios.
+    int repeats = envInt("JGEN_BENCH_REPEATS", quick ? 1 : 3);
+    o.put("repeats", repeats);
     for (int s : SEQUENCES) {
-      JsonNode n = batchedBench(batchedBench, gguf, work, meanPrompt, newTokens, threads, List.of(s), o).get(s);
       ObjectNode r = table.addObject();
       r.put("sequences", s);
       r.put("threads", threads);
-      if (n != null) {
-        r.put("native_decode_tokens_per_second", n.get("speed_tg").asDouble());
-        r.put("native_completion_tokens_per_second_prompt_plus_decode", completionRate(n));
-        System.out.printf(Locale.ROOT, "%-34s %5d %11.1f %13.1f %13s %11s %7d %9s%n", "llama-batched-bench (native)", s,
-            n.get("speed_tg").asDouble(), completionRate(n), "-", "-", s * newTokens, "1.00");
+      List<Double> nativeRates = new ArrayList<>();
+      List<Double> nativeDecode = new ArrayList<>();
+      List<Double> jgenWindow = new ArrayList<>();
+      List<Double> jgenPhase = new ArrayList<>();
+      List<Double> jgenCommand = new ArrayList<>();
+      List<Double> ratios = new ArrayList<>();
+      ArrayNode pairs = r.putArray("pairs");
+      long jgenTokens = 0;
+      for (int rep = 0; rep < repeats; rep++) {
+        JsonNode n = batchedBench(batchedBench, gguf, work, meanPrompt, newTokens, threads, List.of(s), o).get(s);
+        ObjectNode jg = jgen(root, work, in, dir, threads, s, newTokens, "jgen-s" + s + "-r" + rep);
+        ObjectNode pair = pairs.addObject();
+        pair.set("jgen", jg);
+        jgenWindow.add(jg.get("engine_window_tokens_per_second").asDouble());
+        jgenPhase.add(jg.get("generation_phase_tokens_per_second").asDouble());
+        jgenCommand.add(jg.get("whole_command_tokens_per_second").asDouble());
+        jgenTokens = jg.get("completion_tokens").asLong();
+        if (n != null) {
+          pair.set("native", n);
+          nativeRates.add(completionRate(n));
+          nativeDecode.add(n.get("speed_tg").asDouble());
+          ratios.add(jg.get("engine_window_tokens_per_second").asDouble() / completionRate(n));
+        }
       }
-      ObjectNode jg = jgen(root, work, in, dir, threads, s, newTokens, "jgen-s" + s);
-      r.set("jgen", jg);
-      double ratio = n == null ? Double.NaN : jg.get("engine_window_tokens_per_second").asDouble() / completionRate(n);
-      r.put("jgen_vs_native_generation_phase", ratio);
-      System.out.printf(Locale.ROOT, "%-34s %5d %11s %13.1f %13.1f %11.1f %7d %9.2f%n",
-          "bin/jgen generate (native engine)", s, "-", jg.get("engine_window_tokens_per_second").asDouble(),
-          jg.get("generation_phase_tokens_per_second").asDouble(), jg.get("whole_command_tokens_per_second").asDouble(),
-          jg.get("completion_tokens").asLong(), ratio);
+      r.put("native_decode_tokens_per_second_median", median(nativeDecode));
+      r.put("native_completion_tokens_per_second_prompt_plus_decode_median", median(nativeRates));
+      r.put("jgen_engine_window_tokens_per_second_median", median(jgenWindow));
+      r.put("jgen_generate_and_commit_phase_tokens_per_second_median", median(jgenPhase));
+      r.put("jgen_whole_command_tokens_per_second_median", median(jgenCommand));
+      r.put("jgen_vs_native_generation_phase_median_of_pairs", median(ratios));
+      System.out.printf(Locale.ROOT, "%-34s %5d %11.1f %13.1f %13s %11s %7d %9s  (runs: %s)%n", "llama-batched-bench (native)", s,
+          median(nativeDecode), median(nativeRates), "-", "-", s * newTokens, "1.00", rounded(nativeRates));
+      System.out.printf(Locale.ROOT, "%-34s %5d %11s %13.1f %13.1f %11.1f %7d %9.2f  (runs: %s; pair ratios %s)%n",
+          "bin/jgen generate (native engine)", s, "-", median(jgenWindow), median(jgenPhase), median(jgenCommand), jgenTokens,
+          median(ratios), rounded(jgenWindow), rounded(ratios));
       ObjectNode jl = javaLlama(gguf, prompts.subList(0, Math.min(jarRows, prompts.size())), threads, s, newTokens);
       r.set("java_llama_cpp", jl);
       System.out.printf(Locale.ROOT, "%-34s %5d %11s %13.1f %13s %11s %7d %9.2f%n", "java-llama.cpp 4.2.0 API, " + Math.min(jarRows, rows) + " rows", s, "-",
           jl.get("generation_tokens_per_second").asDouble(), "-", "-", jl.get("completion_tokens").asLong(),
-          n == null ? Double.NaN : jl.get("generation_tokens_per_second").asDouble() / completionRate(n));
+          jl.get("generation_tokens_per_second").asDouble() / median(nativeRates));
     }
     // The machine's best native configuration: every core, 1 to 16 sequences.
     int cores = Runtime.getRuntime().availableProcessors();
@@ -190,7 +215,8 @@ final class EngineBench {
         + "to the last answer read, model load excluded (jgen, from the summary's server_metrics), generation time in "
         + "process (java-llama.cpp); job-phase t/s = completion tokens over the job's generate-and-commit phase (model load "
         + "and Delta commit included); command t/s = completion tokens over the whole bin/jgen generate process; "
-        + "vs native = gen-phase over native gen-phase at the same threads and sequences");
+        + "vs native = the median of (jgen gen-phase / native gen-phase) over pairs run back to back at the same threads and "
+        + "sequences; figures are medians over the repeats");
     return o;
   }
 
@@ -232,6 +258,20 @@ final class EngineBench {
   }
 
   /** llama-batched-bench's completion tokens over its prompt + decode time: the same measure as jgen's phase. */
+  private static double median(List<Double> xs) {
+    if (xs.isEmpty()) {
+      return Double.NaN;
+    }
+    List<Double> sorted = new ArrayList<>(xs);
+    java.util.Collections.sort(sorted);
+    int m = sorted.size() / 2;
+    return sorted.size() % 2 == 1 ? sorted.get(m) : (sorted.get(m - 1) + sorted.get(m)) / 2;
+  }
+
+  private static String rounded(List<Double> xs) {
+    return xs.stream().map(x -> String.format(Locale.ROOT, "%.2f", x)).collect(java.util.stream.Collectors.joining(" "));
+  }
+
   private static double completionRate(JsonNode n) {
     return n.get("pl").asDouble() * n.get("tg").asDouble() / n.get("t").asDouble();
   }

@@ -52,7 +52,7 @@ class TableSafetyTest {
   }
 
   @Test
-  void aTableOfAnotherSchemaIsRefusedAndUntouched() {
+  void aTableOfAnotherSchemaIsRefusedAndUntouched() throws Exception {
     String out = dir.resolve("foreign").toString();
     TestSpark.get().range(5).toDF("n").write().format("delta").save(out);
     long version = DeltaTable.forPath(TestSpark.get(), out).history(1).first().getLong(0);
@@ -61,6 +61,16 @@ class TableSafetyTest {
     assertTrue(r.err().contains("is a Delta table but not a jgen generations table (column 'run_id' is missing)"), r.err());
     assertEquals(version, DeltaTable.forPath(TestSpark.get(), out).history(1).first().getLong(0));
     assertEquals(5, TestSpark.get().read().format("delta").load(out).count());
+    // The runs table is made while the output table opens only where the output is new: nothing appears beside a
+    // path that is refused.
+    assertTrue(!java.nio.file.Files.exists(java.nio.file.Path.of(out + "_runs")), "no runs table beside a refused path");
+    String notATable = dir.resolve("notes").toString();
+    java.nio.file.Files.createDirectories(dir.resolve("notes"));
+    java.nio.file.Files.writeString(dir.resolve("notes/readme.txt"), "not a table");
+    Cli other = Cli.run(generate("output.path=" + notATable));
+    assertEquals(1, other.code());
+    assertTrue(other.err().contains("exists and is not a Delta table"), other.err());
+    assertTrue(!java.nio.file.Files.exists(java.nio.file.Path.of(notATable + "_runs")), "no runs table beside a refused path");
   }
 
   @Test
