@@ -131,7 +131,7 @@ public final class ConfigKeys {
     // --- nativecpu: llama.cpp defaults chosen from the machine (docs/nativecpu.md has the measurements) ---
     key(ENGINE_THREADS, Type.INT, 0, "llama.cpp threads per executor (0: every core of the executor with the native build; "
         + "the embedded jar fallback keeps one free).", atLeast(0));
-    key(ENGINE_PARALLEL, Type.INT, 0, "llama.cpp sequences decoded together (0: 4 per core, 4 to 16, halved for models over "
+    key(ENGINE_PARALLEL, Type.INT, 0, "llama.cpp sequences decoded together (0: 8 per core, 4 to 16, halved for models over "
         + "8 GB; the embedded jar fallback: 2).", atLeast(0));
     key(ENGINE_CTX_SIZE, Type.INT, 0, "KV cache tokens (0: the model's context length, at most 4096). The native build shares "
         + "one cache among the sequences (a row takes prompt + max_new_tokens of it); the jar gives each sequence this many.",

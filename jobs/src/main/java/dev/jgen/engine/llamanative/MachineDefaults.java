@@ -18,11 +18,13 @@ public final class MachineDefaults {
   /**
    * Sequences decoded together. CPU decode reads every weight once per step whatever the batch, so more sequences
    * add tokens nearly for free until the matrix work catches up with the memory traffic; that point grows with the
-   * cores doing the work, not with the model's size. Large models (over 8 GB of weights) get fewer: their KV cache per
-   * token is larger and a step is long, so a row waits longer for its turn.
+   * cores doing the work, not with the model's size. Measured on 2 cores (llm-jp-3-1.8b's shape, Q4_0, 2026-11-30,
+   * README "Benchmarks"): llama-batched-bench still gains from 8 to 16 sequences (54.8 to 67.7 tok/s), so 8 per core,
+   * at most 16 (where the measurement stops). Large models (over 8 GB of weights) get half: their KV cache per token is
+   * larger and a step is long, so a row waits longer for its turn.
    */
   public static int parallel(int cores, long modelBytes) {
-    int p = Math.max(4, Math.min(16, 4 * cores));
+    int p = Math.max(4, Math.min(16, 8 * cores));
     if (modelBytes > 8L << 30) {
       p = Math.max(2, p / 2);
     }
