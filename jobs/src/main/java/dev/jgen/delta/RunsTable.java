@@ -104,6 +104,47 @@ public final class RunsTable {
     return new ArrayList<>(newest.values());
   }
 
+  /**
+   * Writes an attempt's heartbeat file, {@code _jgen_heartbeats/<run>/<attempt>} in this table's folder (a name that
+   * starts with "_": Delta and VACUUM leave it alone), holding the time in ms. Through Hadoop's FileSystem, not as a
+   * Delta commit: a commit is a Spark job that waits for a free task slot, and a job whose own tasks hold every slot for
+   * longer than its lease would lose its lock to its own work.
+   */
+  public void writeHeartbeat(String runId, int attempt, long millis) throws java.io.IOException {
+    org.apache.hadoop.fs.Path file = new org.apache.hadoop.fs.Path(heartbeatDir(runId), Integer.toString(attempt));
+    org.apache.hadoop.fs.FileSystem fs = file.getFileSystem(spark.sessionState().newHadoopConf());
+    try (var out = fs.create(file, true)) {
+      out.write(Long.toString(millis).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+    }
+  }
+
+  /** The heartbeat file time (ms) of each attempt of a run that has one, by attempt number; empty when unreadable. */
+  public Map<Integer, Long> heartbeats(String runId) {
+    Map<Integer, Long> out = new TreeMap<>();
+    try {
+      org.apache.hadoop.fs.Path dir = heartbeatDir(runId);
+      org.apache.hadoop.fs.FileSystem fs = dir.getFileSystem(spark.sessionState().newHadoopConf());
+      if (!fs.exists(dir)) {
+        return out;
+      }
+      for (org.apache.hadoop.fs.FileStatus f : fs.listStatus(dir, p -> p.getName().matches("[0-9]+"))) {
+        try (var in = fs.open(f.getPath())) {
+          out.put(Integer.parseInt(f.getPath().getName()),
+              Long.parseLong(new String(in.readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII).trim()));
+        } catch (NumberFormatException e) {
+          // a file caught while being written: the table's record speaks for that attempt
+        }
+      }
+    } catch (java.io.IOException e) {
+      // unreadable now: the table's records alone judge the lock
+    }
+    return out;
+  }
+
+  private org.apache.hadoop.fs.Path heartbeatDir(String runId) {
+    return new org.apache.hadoop.fs.Path(new org.apache.hadoop.fs.Path(path, "_jgen_heartbeats"), runId);
+  }
+
   /** Records the attempt's new state. */
   public void upsert(RunRecord run) {
     spark.createDataFrame(List.of(run.toRow()), SCHEMA).write().format("delta").mode("append").save(path);
