@@ -120,12 +120,13 @@ public final class GenerateAction {
     java.util.concurrent.atomic.AtomicReference<Opened> opened = new java.util.concurrent.atomic.AtomicReference<>();
     RunAttempt attempt;
     try {
-      if (!GenerationsTable.isNew(outputPath) && RunsTable.openIfExists(spark, job.runsPath()).isEmpty()) {
+      java.util.Optional<RunsTable> existing = RunsTable.openIfExists(spark, job.runsPath());
+      if (existing.isEmpty() && !GenerationsTable.isNew(outputPath)) {
         // No runs table yet beside a path that holds something: the output is checked before one is created, so a
         // path holding anything but a jgen table is refused without a trace.
         joined(opening);
       }
-      RunsTable runs = RunsTable.openOrCreate(spark, job.runsPath());
+      RunsTable runs = existing.orElseGet(() -> RunsTable.openOrCreate(spark, job.runsPath()));
       attempt = RunAttempt.start(runs, job, () -> {
         GenerationsTable t = joined(opening);
         Dataset<Row> in = joined(reading);
