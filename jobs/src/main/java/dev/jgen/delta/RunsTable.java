@@ -53,6 +53,8 @@ public final class RunsTable {
 
   private final SparkSession spark;
   private final String path;
+  /** Hadoop's settings for the heartbeat files, made once: the heartbeat must not copy the session's settings each beat. */
+  private volatile org.apache.hadoop.conf.Configuration hadoopConf;
 
   private RunsTable(SparkSession spark, String path) {
     this.spark = spark;
@@ -112,7 +114,7 @@ public final class RunsTable {
    */
   public void writeHeartbeat(String runId, int attempt, long millis) throws java.io.IOException {
     org.apache.hadoop.fs.Path file = new org.apache.hadoop.fs.Path(heartbeatDir(runId), Integer.toString(attempt));
-    org.apache.hadoop.fs.FileSystem fs = file.getFileSystem(spark.sessionState().newHadoopConf());
+    org.apache.hadoop.fs.FileSystem fs = file.getFileSystem(hadoopConf());
     try (var out = fs.create(file, true)) {
       out.write(Long.toString(millis).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
     }
@@ -123,7 +125,7 @@ public final class RunsTable {
     Map<Integer, Long> out = new TreeMap<>();
     try {
       org.apache.hadoop.fs.Path dir = heartbeatDir(runId);
-      org.apache.hadoop.fs.FileSystem fs = dir.getFileSystem(spark.sessionState().newHadoopConf());
+      org.apache.hadoop.fs.FileSystem fs = dir.getFileSystem(hadoopConf());
       if (!fs.exists(dir)) {
         return out;
       }
@@ -139,6 +141,15 @@ public final class RunsTable {
       // unreadable now: the table's records alone judge the lock
     }
     return out;
+  }
+
+  private org.apache.hadoop.conf.Configuration hadoopConf() {
+    org.apache.hadoop.conf.Configuration c = hadoopConf;
+    if (c == null) {
+      c = spark.sessionState().newHadoopConf();
+      hadoopConf = c;
+    }
+    return c;
   }
 
   private org.apache.hadoop.fs.Path heartbeatDir(String runId) {

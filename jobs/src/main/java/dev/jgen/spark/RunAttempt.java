@@ -102,7 +102,10 @@ public final class RunAttempt implements AutoCloseable {
     }
     RunAttempt a = new RunAttempt(runs, mine);
     a.unfinished = previous.stream().filter(p -> "running".equals(p.status())).map(RunRecord::attempt).toList();
-    a.writeHeartbeatFile(mine.heartbeatAt().getTime()); // at once: an older attempt paused past its lease sees it
+    // At once, stamped now: an older attempt paused past its lease sees it, and this attempt's lease starts here, not
+    // at the record's creation time (the record's commit and the re-read above take seconds on a loaded machine; with
+    // the lease counted from before them, the first beat could find it already spent).
+    a.writeHeartbeatFile(System.currentTimeMillis());
     a.heartbeat.start();
     a.recorder.start();
     return a;
@@ -236,6 +239,7 @@ public final class RunAttempt implements AutoCloseable {
   private void writeHeartbeatFile(long millis) {
     try {
       runs.writeHeartbeat(record.runId(), record.attempt(), millis);
+      renewedAt = Math.max(renewedAt, millis);
     } catch (Exception e) {
       writeError = firstLine(e); // the heartbeat thread retries; the record's own heartbeat counts meanwhile
     }

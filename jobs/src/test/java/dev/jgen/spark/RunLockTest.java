@@ -112,7 +112,7 @@ class RunLockTest {
   @Test
   void aJobWhoseTasksHoldEverySlotKeepsItsLock() throws Exception {
     // Two partitions on local[2], one chunk: both task slots stay busy generating for many seconds, far beyond the
-    // lease (heartbeat every second, stale after 5: a lease of 3 s). The heartbeat must not need a task slot: a Delta
+    // lease (heartbeat every second, stale after 6: a lease of 4 s). The heartbeat must not need a task slot: a Delta
     // commit (a Spark job) would wait for one, and the job would stop itself ("could not be renewed").
     int rows = 240;
     Path in = input(rows);
@@ -122,7 +122,7 @@ class RunLockTest {
     a.addAll(List.of("--set", "job.chunk_rows=100000", "--set", "job.partitions=2", "--set", "spark.master=local[2]",
         "--set", "generation.max_new_tokens=240"));
     long t0 = System.nanoTime();
-    Process child = ChildJob.start(log, null, props(1000, 5000), a.toArray(String[]::new));
+    Process child = ChildJob.start(log, null, props(1000, 6000), a.toArray(String[]::new));
     assertTrue(child.waitFor(10, TimeUnit.MINUTES), Signals.read(log));
     double seconds = (System.nanoTime() - t0) / 1e9;
     String text = Signals.read(log);
@@ -131,7 +131,11 @@ class RunLockTest {
     Dataset<Row> gen = TestSpark.get().read().format("delta").load(out);
     assertEquals(rows, gen.count(), "every row exactly once");
     String phases = text.lines().filter(l -> l.contains("time by phase")).findFirst().orElse("");
-    System.out.println("both slots generating, lease 3 s: exit 0 after " + Math.round(seconds) + " s; " + phases);
+    // The test shows something only when both slots were busy for longer than the lease.
+    java.util.regex.Matcher generating = java.util.regex.Pattern.compile("generate and commit=(\\d+)").matcher(phases);
+    assertTrue(generating.find(), text);
+    assertTrue(Long.parseLong(generating.group(1)) > 4000, "generation outlasted the lease: " + phases);
+    System.out.println("both slots generating, lease 4 s: exit 0 after " + Math.round(seconds) + " s; " + phases);
   }
 
   @Test
