@@ -44,7 +44,9 @@ import java.util.regex.Pattern;
  * <ul>
  *   <li><b>native</b>: llama.cpp's own {@code llama-batched-bench}, built by bin/build-native from the same source and
  *       flags as jgen's engine, unified KV cache ({@code -kvu}) like jgen's. It decodes random tokens in lockstep and
- *       samples nothing. Reported: decode tok/s (S_TG) and completion tokens over prompt + decode time (pl*tg / T).
+ *       samples nothing. It does jgen's work: as many sequences as jgen has rows, in waves of the sequence count (one
+ *       run, the count repeated), so a pair's two halves last about as long. Reported: decode tok/s (S_TG) and
+ *       completion tokens over the waves' prompt + decode time (sum of pl*tg / sum of T).
  *   <li><b>jgen</b>: {@code bin/jgen generate} as a child process, greedy, the same prompt rows. Reported: completion
  *       tokens over the engine's generation window (first request sent to last answer read, as the native engine
  *       reports it in the summary's {@code server_metrics}: prompt + decode, model load excluded, the same measure
@@ -152,7 +154,7 @@ final class EngineBench {
       ArrayNode pairs = r.putArray("pairs");
       long jgenTokens = 0;
       for (int rep = 0; rep < repeats; rep++) {
-        JsonNode n = batchedBench(batchedBench, gguf, work, meanPrompt, newTokens, threads, List.of(s), o).get(s);
+        JsonNode n = waves(batchedBench, gguf, work, meanPrompt, newTokens, threads, s, rows, o);
         ObjectNode jg = jgen(root, work, in, dir, threads, s, newTokens, "jgen-s" + s + "-r" + rep);
         ObjectNode pair = pairs.addObject();
         pair.set("jgen", jg);
@@ -174,7 +176,7 @@ final class EngineBench {
       r.put("jgen_whole_command_tokens_per_second_median", median(jgenCommand));
       r.put("jgen_vs_native_generation_phase_median_of_pairs", median(ratios));
       System.out.printf(Locale.ROOT, "%-34s %5d %11.1f %13.1f %13s %11s %7d %9s  (runs: %s)%n", "llama-batched-bench (native)", s,
-          median(nativeDecode), median(nativeRates), "-", "-", s * newTokens, "1.00", rounded(nativeRates));
+          median(nativeDecode), median(nativeRates), "-", "-", (long) s * newTokens * ((rows + s - 1) / s), "1.00", rounded(nativeRates));
       System.out.printf(Locale.ROOT, "%-34s %5d %11s %13.1f %13.1f %11.1f %7d %9.2f  (runs: %s; pair ratios %s)%n",
           "bin/jgen generate (native engine)", s, "-", median(jgenWindow), median(jgenPhase), median(jgenCommand), jgenTokens,
           median(ratios), rounded(jgenWindow), rounded(ratios));
@@ -210,7 +212,7 @@ final class EngineBench {
     List<Double> defaultRatios = new ArrayList<>();
     long defaultTokens = 0;
     for (int rep = 0; rep < repeats; rep++) {
-      JsonNode n = batchedBench(batchedBench, gguf, work, meanPrompt, newTokens, cores, List.of(bestNativePl), o).get(bestNativePl);
+      JsonNode n = waves(batchedBench, gguf, work, meanPrompt, newTokens, cores, bestNativePl, rows, o);
       ObjectNode defaults = jgen(root, work, in, dir, 0, 0, newTokens, "jgen-defaults-r" + rep);
       ObjectNode pair = defaultPairs.addObject();
       pair.set("jgen", defaults);
@@ -230,12 +232,13 @@ final class EngineBench {
     o.put("jgen_defaults_engine_window_tokens_per_second_median", median(defaultWindow));
     o.put("defaults_vs_best_native", median(defaultRatios));
     System.out.printf(Locale.ROOT, "%-34s %5d %11s %13.1f %13s %11s %7d %9s  (runs: %s)%n", "llama-batched-bench, best, " + cores
-        + " thr", bestNativePl, "-", median(bestRates), "-", "-", bestNativePl * newTokens, "1.00", rounded(bestRates));
+        + " thr", bestNativePl, "-", median(bestRates), "-", "-", (long) bestNativePl * newTokens * ((rows + bestNativePl - 1) / bestNativePl), "1.00", rounded(bestRates));
     System.out.printf(Locale.ROOT, "%-34s %5s %11s %13.1f %13.1f %11.1f %7d %9.2f  (runs: %s; pair ratios %s)%n",
         "bin/jgen generate, defaults", "auto", "-", median(defaultWindow), median(defaultPhase), median(defaultCommand),
         defaultTokens, median(defaultRatios), rounded(defaultWindow), rounded(defaultRatios));
-    System.out.println("labels: decode t/s = llama-batched-bench S_TG (decode steps only); gen-phase t/s = completion tokens over "
-        + "prompt + decode time: llama-batched-bench's total time (native), the engine's window from the first request sent "
+    System.out.println("labels: native rows (llama-batched-bench) generate the same number of sequences as jgen has rows, in "
+        + "waves of the sequence count; decode t/s = llama-batched-bench S_TG (decode steps only); gen-phase t/s = completion "
+        + "tokens over prompt + decode time: llama-batched-bench's total time over the waves (native), the engine's window from the first request sent "
         + "to the last answer read, model load excluded (jgen, from the summary's server_metrics), generation time in "
         + "process (java-llama.cpp); job-phase t/s = completion tokens over the job's generate-and-commit phase (model load "
         + "and Delta commit included); command t/s = completion tokens over the whole bin/jgen generate process; "
@@ -245,8 +248,49 @@ final class EngineBench {
     return o;
   }
 
+  /**
+   * llama-batched-bench doing the work jgen does: {@code rows} sequences in waves of {@code sequences} (one run whose
+   * count list repeats the count), so a pair's native and jgen halves last about as long and share the machine's
+   * drift. The result has the shape of one of its lines: {@code pl}, {@code tg}, {@code t} (the waves' total time),
+   * {@code speed_tg} (decode tokens over the waves' decode time), and {@code waves}.
+   */
+  private static JsonNode waves(Path bin, Path gguf, Path work, int prompt, int newTokens, int threads, int sequences, int rows,
+      ObjectNode o) throws Exception {
+    int n = Math.max(1, (rows + sequences - 1) / sequences);
+    List<Integer> counts = java.util.Collections.nCopies(n, sequences);
+    List<JsonNode> lines = batchedBenchLines(bin, gguf, work, prompt, newTokens, threads, counts, o);
+    // The first line is the warm-up.
+    List<JsonNode> timed = lines.subList(Math.min(1, lines.size()), lines.size());
+    if (timed.isEmpty()) {
+      return null;
+    }
+    double t = 0;
+    double tg = 0;
+    for (JsonNode l : timed) {
+      t += l.get("t").asDouble();
+      tg += l.get("t_tg").asDouble();
+    }
+    ObjectNode r = JSON.createObjectNode();
+    r.put("pl", sequences);
+    r.put("waves", timed.size());
+    r.put("tg", (double) newTokens * timed.size());
+    r.put("t", t);
+    r.put("speed_tg", sequences * (double) newTokens * timed.size() / tg);
+    return r;
+  }
+
   /** Runs llama-batched-bench at these sequence counts (after one warm-up at the first); its JSON line per count. */
   private static Map<Integer, JsonNode> batchedBench(Path bin, Path gguf, Path work, int prompt, int newTokens, int threads,
+      List<Integer> sequences, ObjectNode o) throws Exception {
+    Map<Integer, JsonNode> r = new LinkedHashMap<>();
+    for (JsonNode n : batchedBenchLines(bin, gguf, work, prompt, newTokens, threads, sequences, o)) {
+      r.put(n.get("pl").asInt(), n); // the later line of a count wins: the warm-up is dropped
+    }
+    return r;
+  }
+
+  /** llama-batched-bench's JSON lines, in order: the warm-up at the first count, then one per count. */
+  private static List<JsonNode> batchedBenchLines(Path bin, Path gguf, Path work, int prompt, int newTokens, int threads,
       List<Integer> sequences, ObjectNode o) throws Exception {
     StringBuilder npl = new StringBuilder(String.valueOf(sequences.get(0)));
     for (int s : sequences) {
@@ -264,17 +308,16 @@ final class EngineBench {
     if (!p.waitFor(30, TimeUnit.MINUTES) || p.exitValue() != 0) {
       throw new IllegalStateException("llama-batched-bench failed; see " + log);
     }
-    Map<Integer, JsonNode> r = new LinkedHashMap<>();
+    List<JsonNode> lines = new ArrayList<>();
     for (String l : Files.readAllLines(log)) {
       if (l.startsWith("{\"n_kv_max\"")) {
-        JsonNode n = JSON.readTree(l);
-        r.put(n.get("pl").asInt(), n); // the later line of a count wins: the warm-up is dropped
+        lines.add(JSON.readTree(l));
       }
     }
     if (!o.has("native_command")) {
       o.put("native_command", "OMP_WAIT_POLICY=PASSIVE " + String.join(" ", cmd));
     }
-    return r;
+    return lines;
   }
 
   private static int envInt(String name, int dflt) {
