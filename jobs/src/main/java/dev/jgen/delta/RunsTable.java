@@ -126,6 +126,9 @@ public final class RunsTable {
     try {
       org.apache.hadoop.fs.Path dir = heartbeatDir(runId);
       org.apache.hadoop.fs.FileSystem fs = dir.getFileSystem(hadoopConf());
+      if (!fs.exists(dir)) {
+        return out;
+      }
       for (org.apache.hadoop.fs.FileStatus f : fs.listStatus(dir, p -> p.getName().matches("[0-9]+"))) {
         try (var in = fs.open(f.getPath())) {
           out.put(Integer.parseInt(f.getPath().getName()),
@@ -135,7 +138,7 @@ public final class RunsTable {
         }
       }
     } catch (java.io.IOException e) {
-      // no heartbeat yet (FileNotFoundException), or unreadable now: the table's records alone judge the lock
+      // unreadable now: the table's records alone judge the lock
     }
     return out;
   }

@@ -105,11 +105,7 @@ public final class RunAttempt implements AutoCloseable {
     // At once, stamped now: an older attempt paused past its lease sees it, and this attempt's lease starts here, not
     // at the record's creation time (the record's commit and the re-read above take seconds on a loaded machine; with
     // the lease counted from before them, the first beat could find it already spent).
-    try {
-      a.writeHeartbeatFile();
-    } catch (Exception e) {
-      a.writeError = firstLine(e); // the heartbeat thread retries; the record's own heartbeat counts meanwhile
-    }
+    a.writeHeartbeatFile(System.currentTimeMillis());
     a.heartbeat.start();
     a.recorder.start();
     return a;
@@ -194,7 +190,10 @@ public final class RunAttempt implements AutoCloseable {
             lockLost("another job took the run over (" + other + ")");
             return;
           }
-          writeHeartbeatFile();
+          long now = System.currentTimeMillis();
+          runs.writeHeartbeat(record.runId(), record.attempt(), now);
+          renewedAt = now;
+          writeError = null;
         } catch (Exception e) {
           // Hadoop and Delta throw checked exceptions undeclared: all are caught here, or the heartbeat thread would die
           // at the first failed write and the lock expire while the job still runs. A failed write is retried at the
@@ -237,12 +236,13 @@ public final class RunAttempt implements AutoCloseable {
     }
   }
 
-  /** Writes the heartbeat file stamped now; the lease runs from that stamp. */
-  private void writeHeartbeatFile() throws java.io.IOException {
-    long now = System.currentTimeMillis();
-    runs.writeHeartbeat(record.runId(), record.attempt(), now);
-    renewedAt = now;
-    writeError = null;
+  private void writeHeartbeatFile(long millis) {
+    try {
+      runs.writeHeartbeat(record.runId(), record.attempt(), millis);
+      renewedAt = Math.max(renewedAt, millis);
+    } catch (Exception e) {
+      writeError = firstLine(e); // the heartbeat thread retries; the record's own heartbeat counts meanwhile
+    }
   }
 
   private static String firstLine(Throwable e) {
