@@ -227,6 +227,19 @@ public final class ChunkedRun<T> {
     }), rows);
   }
 
+  /**
+   * A chunk's items spread over its tasks, each sent to the task its position hashes to. Not {@code repartition}: its
+   * round robin deals items by their order in each input partition, and that order can differ when Spark recomputes a
+   * partition (an executor lost with its cached blocks, the items then read again through a shuffle). Spark marks such a
+   * shuffle indeterminate and, when it has to re-run it after write tasks have finished, aborts the whole job ("cannot
+   * rollback the ResultStage"). Keyed by position, a re-run sends every item to the same task as before.
+   */
+  static <T> JavaRDD<T> spread(JavaRDD<T> items, int tasks, ChunkTask.Position<T> position) {
+    return items.mapToPair(t -> new scala.Tuple2<>(position.of(t), t))
+        .partitionBy(new org.apache.spark.HashPartitioner(Math.max(1, tasks)))
+        .values();
+  }
+
   private void submit(ExecutorCompletionService<Done<T>> done, Chunk<T> chunk) {
     int number = chunkNumber++;
     var sc = spark.sparkContext();
@@ -240,7 +253,7 @@ public final class ChunkedRun<T> {
         long planned = chunk.size() >= 0 ? chunk.size() : chunk.items().count();
         // Only the generation stage asks for GPUs (a stage-level resource profile on a cluster); reading, keying
         // and writing need none.
-        JavaRDD<Row> rows = GpuStage.forGeneration(chunk.items().repartition(settings.tasks()), sc, settings.engine())
+        JavaRDD<Row> rows = GpuStage.forGeneration(spread(chunk.items(), settings.tasks(), position), sc, settings.engine())
             .mapPartitions(generate);
         committer.commit(spark.createDataFrame(rows, schema), number);
         return new Done<>(chunk, planned, written.value(), List.copyOf(unstarted.value()), null);
