@@ -121,6 +121,25 @@ public final class GenerationsTable {
   }
 
   /**
+   * Starts, on a daemon thread, what the first idempotent append of this JVM waits for: Delta checks a chunk's
+   * transaction id against the table's, and it gets those by replaying the table's whole log into a cached state (a few
+   * Spark jobs, seconds in a fresh JVM, whatever the table's size). Started while the input is read and checked (jobs of
+   * one or two tasks that leave the other cores idle), the first chunk's commit finds it done. The append then asks the
+   * same snapshot when no other commit came between; when one did, it replays again, as without this.
+   */
+  public void prepareAppends() {
+    Thread t = new Thread(() -> {
+      try {
+        org.apache.spark.sql.delta.DeltaLog.forTable(spark, path).unsafeVolatileSnapshot().transactions();
+      } catch (RuntimeException e) {
+        // the append reads them itself, and reports what fails
+      }
+    }, "jgen-delta-state");
+    t.setDaemon(true);
+    t.start();
+  }
+
+  /**
    * Appends one chunk. {@code txnAppId}/{@code txnVersion} make a replay of the same chunk by the same attempt a no-op,
    * and {@code userMetadata} carries the run's lineage into the table history.
    */

@@ -28,6 +28,11 @@ public final class OutputRow {
     return this;
   }
 
+  /** @throws IllegalArgumentException for a column the schema does not have */
+  public Object get(String column) {
+    return values[schema.fieldIndex(column)];
+  }
+
   public Row toRow() {
     return RowFactory.create(values.clone());
   }

@@ -3,7 +3,33 @@ package dev.jgen.delta;
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.lit;
 
-import io.delta.tables.DeltaTable;
+import io.delta.kernel.DataWriteContext;
+import io.delta.kernel.Operation;
+import io.delta.kernel.Scan;
+import io.delta.kernel.Snapshot;
+import io.delta.kernel.TableManager;
+import io.delta.kernel.Transaction;
+import io.delta.kernel.TransactionCommitResult;
+import io.delta.kernel.data.ColumnVector;
+import io.delta.kernel.data.ColumnarBatch;
+import io.delta.kernel.data.FilteredColumnarBatch;
+import io.delta.kernel.defaults.engine.DefaultEngine;
+import io.delta.kernel.engine.Engine;
+import io.delta.kernel.engine.FileReadResult;
+import io.delta.kernel.exceptions.ConcurrentWriteException;
+import io.delta.kernel.exceptions.TableAlreadyExistsException;
+import io.delta.kernel.exceptions.TableNotFoundException;
+import io.delta.kernel.expressions.Column;
+import io.delta.kernel.expressions.Literal;
+import io.delta.kernel.expressions.Predicate;
+import io.delta.kernel.hook.PostCommitHook;
+import io.delta.kernel.internal.InternalScanFileUtils;
+import io.delta.kernel.internal.data.ScanStateRow;
+import io.delta.kernel.internal.util.Utils;
+import io.delta.kernel.utils.CloseableIterable;
+import io.delta.kernel.utils.CloseableIterator;
+import io.delta.kernel.utils.DataFileStatus;
+import io.delta.kernel.utils.FileStatus;
 import java.sql.Timestamp;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -14,9 +40,11 @@ import java.util.Optional;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.catalyst.expressions.GenericRowWithSchema;
 import org.apache.spark.sql.expressions.Window;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 
 /**
@@ -55,23 +83,48 @@ public final class RunsTable {
   private final String path;
   /** Hadoop's settings for the heartbeat files, made once: the heartbeat must not copy the session's settings each beat. */
   private volatile org.apache.hadoop.conf.Configuration hadoopConf;
+  /** Delta Kernel over the same Hadoop settings: the lock's reads and writes, without Spark jobs. */
+  private volatile Engine kernel;
 
   private RunsTable(SparkSession spark, String path) {
     this.spark = spark;
     this.path = path;
   }
 
+  /*
+   * The lock's reads and record writes go through Delta Kernel, not Spark: a run's start reads this table, appends its
+   * record and reads it again, and its end appends once more. Through Spark each is a query planned and run as jobs
+   * (seconds each in a fresh JVM, most of a 12-row run's start); through Kernel, a log replay and a one-row Parquet
+   * file. The table stays an ordinary Delta table: Spark reads it for `jgen runs` (all()), and tables that Spark made
+   * are written the same way.
+   */
+
   public static RunsTable openOrCreate(SparkSession spark, String path) {
-    if (!DeltaTable.isDeltaTable(spark, path)) {
-      // An empty append creates the table (mode ignore would skip it if another job just did).
-      spark.createDataFrame(List.of(), SCHEMA).write().format("delta").mode("append").save(path);
+    RunsTable t = new RunsTable(spark, path);
+    if (!t.exists()) {
+      try {
+        TableManager.buildCreateTableTransaction(t.resolved(), kernelSchema(SCHEMA), ENGINE_INFO).build(t.kernel())
+            .commit(t.kernel(), CloseableIterable.emptyIterable());
+      } catch (TableAlreadyExistsException | ConcurrentWriteException e) {
+        // another job created it a moment ago: the same table either way
+      }
     }
-    return new RunsTable(spark, path);
+    return t;
   }
 
   /** The runs table beside a generations table, or null when there is none. */
   public static Optional<RunsTable> openIfExists(SparkSession spark, String path) {
-    return DeltaTable.isDeltaTable(spark, path) ? Optional.of(new RunsTable(spark, path)) : Optional.empty();
+    RunsTable t = new RunsTable(spark, path);
+    return t.exists() ? Optional.of(t) : Optional.empty();
+  }
+
+  private boolean exists() {
+    try {
+      snapshot();
+      return true;
+    } catch (TableNotFoundException e) {
+      return false;
+    }
   }
 
   /** Default location: beside the output table, named {@code <output>_runs}. */
@@ -84,26 +137,198 @@ public final class RunsTable {
     return path;
   }
 
-  /** The current state of every attempt: its newest row. */
+  /** The current state of every attempt: its newest row (a Spark read, for the inspecting commands). */
   public Dataset<Row> all() {
     var w = Window.partitionBy("run_id", "attempt").orderBy(col("heartbeat_at").desc_nulls_last(), col("ended_at").desc_nulls_last());
     return spark.read().format("delta").load(path).withColumn("_rank", functions.row_number().over(w))
         .where(col("_rank").equalTo(1)).drop("_rank");
   }
 
-  /**
-   * The current state of each attempt of one run, by attempt number. A run has a few rows per attempt (one per heartbeat),
-   * so they are collected and reduced here: the window of {@link #all()} would add a shuffle stage to every lock check,
-   * a second or so of a small run's start.
-   */
-  public List<Row> attempts(String runId) {
-    Map<Integer, Row> newest = new TreeMap<>();
-    Comparator<Row> order = Comparator.comparing((Row r) -> (Timestamp) r.getAs("heartbeat_at"), Comparator.nullsFirst(Comparator.naturalOrder()))
-        .thenComparing(r -> (Timestamp) r.getAs("ended_at"), Comparator.nullsFirst(Comparator.naturalOrder()));
-    for (Row r : spark.read().format("delta").load(path).where(col("run_id").equalTo(lit(runId))).collectAsList()) {
-      newest.merge(r.<Integer>getAs("attempt"), r, (a, b) -> order.compare(a, b) >= 0 ? a : b);
+  /** The current state of each attempt of one run (its newest record), by attempt number. */
+  public List<RunRecord> attempts(String runId) {
+    Map<Integer, RunRecord> newest = new TreeMap<>();
+    Comparator<RunRecord> order = Comparator.comparing(RunRecord::heartbeatAt, Comparator.nullsFirst(Comparator.naturalOrder()))
+        .thenComparing(RunRecord::endedAt, Comparator.nullsFirst(Comparator.naturalOrder()));
+    for (RunRecord r : records(runId)) {
+      newest.merge(r.attempt(), r, (a, b) -> order.compare(a, b) >= 0 ? a : b);
     }
     return new ArrayList<>(newest.values());
+  }
+
+  /** Every record of one run, read with Kernel: the files whose statistics rule the run out are skipped. */
+  private List<RunRecord> records(String runId) {
+    Engine engine = kernel();
+    Scan scan = snapshot().getScanBuilder()
+        .withFilter(new Predicate("=", new Column("run_id"), Literal.ofString(runId))).build();
+    io.delta.kernel.data.Row state = scan.getScanState(engine);
+    io.delta.kernel.types.StructType physical = ScanStateRow.getPhysicalDataReadSchema(state);
+    List<RunRecord> out = new ArrayList<>();
+    try (CloseableIterator<FilteredColumnarBatch> files = scan.getScanFiles(engine)) {
+      while (files.hasNext()) {
+        try (CloseableIterator<io.delta.kernel.data.Row> fileRows = files.next().getRows()) {
+          while (fileRows.hasNext()) {
+            io.delta.kernel.data.Row file = fileRows.next();
+            FileStatus status = InternalScanFileUtils.getAddFileStatus(file);
+            CloseableIterator<ColumnarBatch> data = engine.getParquetHandler()
+                .readParquetFiles(Utils.toCloseableIterator(List.of(status).iterator()), physical, Optional.empty())
+                .map(FileReadResult::getData);
+            try (CloseableIterator<FilteredColumnarBatch> logical = Scan.transformPhysicalData(engine, state, file, data)) {
+              while (logical.hasNext()) {
+                try (CloseableIterator<io.delta.kernel.data.Row> rows = logical.next().getRows()) {
+                  while (rows.hasNext()) {
+                    RunRecord r = RunRecord.fromRow(sparkRow(rows.next()));
+                    if (runId.equals(r.runId())) {
+                      out.add(r);
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException("runs table " + path + ": " + e.getMessage(), e);
+    }
+    return out;
+  }
+
+  /** Records the attempt's new state: one appended row (a Parquet file and a commit). */
+  public void upsert(RunRecord run) {
+    Engine engine = kernel();
+    Snapshot snapshot = snapshot();
+    Transaction txn = snapshot.buildUpdateTableTransaction(ENGINE_INFO, Operation.WRITE).build(engine);
+    io.delta.kernel.data.Row state = txn.getTransactionState(engine);
+    // Filled by column name from the table's own schema (a table made by Spark, or by an older jgen, has its own).
+    io.delta.kernel.types.StructType tableSchema = snapshot.getSchema();
+    Row values = run.toRow();
+    Object[] row = new Object[tableSchema.length()];
+    for (int i = 0; i < row.length; i++) {
+      String name = tableSchema.at(i).getName();
+      row[i] = List.of(SCHEMA.fieldNames()).contains(name) ? values.get(SCHEMA.fieldIndex(name)) : null;
+    }
+    try {
+      DataWriteContext context = Transaction.getWriteContext(engine, state, Map.of());
+      CloseableIterator<FilteredColumnarBatch> physical = Transaction.transformLogicalData(engine, state,
+          Utils.toCloseableIterator(List.of(new FilteredColumnarBatch(new ValuesBatch(tableSchema, row), Optional.empty())).iterator()),
+          Map.of());
+      CloseableIterator<DataFileStatus> written = engine.getParquetHandler()
+          .writeParquetFiles(context.getTargetDirectory(), physical, context.getStatisticsColumns());
+      TransactionCommitResult result = txn.commit(engine,
+          CloseableIterable.inMemoryIterable(Transaction.generateAppendActions(engine, state, written, context)));
+      for (PostCommitHook hook : result.getPostCommitHooks()) {
+        try {
+          hook.threadSafeInvoke(engine); // checkpoints and checksums: what keeps the log quick to read
+        } catch (java.io.IOException | RuntimeException e) {
+          // the commit is in; a missed checkpoint only makes the next read replay a little more log
+        }
+      }
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException("runs table " + path + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static final String ENGINE_INFO = "jgen";
+
+  private Snapshot snapshot() {
+    return TableManager.loadSnapshot(resolved()).build(kernel());
+  }
+
+  private String resolved() {
+    try {
+      return kernel().getFileSystemClient().resolvePath(path);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException("runs table " + path + ": " + e.getMessage(), e);
+    }
+  }
+
+  private Engine kernel() {
+    Engine e = kernel;
+    if (e == null) {
+      e = DefaultEngine.create(hadoopConf());
+      kernel = e;
+    }
+    return e;
+  }
+
+  /** A Kernel row as a Spark row of {@link #SCHEMA} (columns the table lacks are null). */
+  private static Row sparkRow(io.delta.kernel.data.Row k) {
+    io.delta.kernel.types.StructType ks = k.getSchema();
+    Object[] v = new Object[SCHEMA.length()];
+    for (int i = 0; i < v.length; i++) {
+      int at = ks.indexOf(SCHEMA.fields()[i].name());
+      if (at < 0 || k.isNullAt(at)) {
+        continue;
+      }
+      org.apache.spark.sql.types.DataType t = SCHEMA.fields()[i].dataType();
+      v[i] = t == DataTypes.StringType ? k.getString(at)
+          : t == DataTypes.IntegerType ? (Object) k.getInt(at)
+          : t == DataTypes.LongType ? (Object) k.getLong(at)
+          : t == DataTypes.DoubleType ? (Object) k.getDouble(at)
+          : t == DataTypes.TimestampType ? micros(k.getLong(at))
+          : null;
+    }
+    return new GenericRowWithSchema(v, SCHEMA);
+  }
+
+  /** Kernel's timestamps are microseconds since the epoch (whole seconds from getTime, the fraction from getNanos). */
+  private static long toMicros(Timestamp t) {
+    return Math.floorDiv(t.getTime(), 1000L) * 1_000_000L + t.getNanos() / 1000;
+  }
+
+  private static Timestamp micros(long us) {
+    Timestamp t = new Timestamp(Math.floorDiv(us, 1_000_000L) * 1000);
+    t.setNanos((int) Math.floorMod(us, 1_000_000L) * 1000);
+    return t;
+  }
+
+  /** The Kernel schema of a flat Spark schema of the types a run record has. */
+  static io.delta.kernel.types.StructType kernelSchema(StructType spark) {
+    io.delta.kernel.types.StructType k = new io.delta.kernel.types.StructType();
+    for (StructField f : spark.fields()) {
+      k = k.add(f.name(), kernelType(f.dataType()), f.nullable());
+    }
+    return k;
+  }
+
+  private static io.delta.kernel.types.DataType kernelType(org.apache.spark.sql.types.DataType t) {
+    if (t == DataTypes.StringType) return io.delta.kernel.types.StringType.STRING;
+    if (t == DataTypes.IntegerType) return io.delta.kernel.types.IntegerType.INTEGER;
+    if (t == DataTypes.LongType) return io.delta.kernel.types.LongType.LONG;
+    if (t == DataTypes.DoubleType) return io.delta.kernel.types.DoubleType.DOUBLE;
+    if (t == DataTypes.TimestampType) return io.delta.kernel.types.TimestampType.TIMESTAMP;
+    throw new IllegalArgumentException("no Kernel type for " + t);
+  }
+
+  /** One row of values as a Kernel batch: what a record append writes. */
+  private record ValuesBatch(io.delta.kernel.types.StructType schema, Object[] row) implements ColumnarBatch {
+    @Override
+    public io.delta.kernel.types.StructType getSchema() {
+      return schema;
+    }
+
+    @Override
+    public int getSize() {
+      return 1;
+    }
+
+    @Override
+    public ColumnVector getColumnVector(int ordinal) {
+      Object v = row[ordinal];
+      io.delta.kernel.types.DataType type = schema.at(ordinal).getDataType();
+      return new ColumnVector() {
+        @Override public io.delta.kernel.types.DataType getDataType() { return type; }
+        @Override public int getSize() { return 1; }
+        @Override public void close() {}
+        @Override public boolean isNullAt(int i) { return v == null; }
+        @Override public String getString(int i) { return (String) v; }
+        @Override public int getInt(int i) { return ((Number) v).intValue(); }
+        @Override public double getDouble(int i) { return ((Number) v).doubleValue(); }
+        @Override public long getLong(int i) {
+          return v instanceof Timestamp t ? toMicros(t) : ((Number) v).longValue();
+        }
+      };
+    }
   }
 
   /**
@@ -154,11 +379,6 @@ public final class RunsTable {
 
   private org.apache.hadoop.fs.Path heartbeatDir(String runId) {
     return new org.apache.hadoop.fs.Path(new org.apache.hadoop.fs.Path(path, "_jgen_heartbeats"), runId);
-  }
-
-  /** Records the attempt's new state. */
-  public void upsert(RunRecord run) {
-    spark.createDataFrame(List.of(run.toRow()), SCHEMA).write().format("delta").mode("append").save(path);
   }
 
   public static Timestamp now() {

@@ -160,6 +160,7 @@ public final class GenerateAction {
       if (replace && lastAttempt > 0) {
         table.deleteRun(job.runId());
       }
+      table.prepareAppends();
       Generated g = generate(table, attempt.attempt(), input, idColumn, n, lastAttempt > 0 && !replace);
       if (config.bool(ConfigKeys.OPTIMIZE)) {
         table.optimizeRun(job.runId());
@@ -224,7 +225,7 @@ public final class GenerateAction {
 
   /** What one attempt did, before the table is read back for the run's totals. */
   private record Generated(long rowsIn, long pendingRows, long missingFromInput, long completionTokens, long loadMs, double seconds,
-      Map<String, Map<String, Double>> serverMetrics) {}
+      Map<String, Map<String, Double>> serverMetrics, WrittenTally.Totals written) {}
 
   /** @param resuming the run already has rows in the table (otherwise there is nothing to skip or to miss) */
   private Generated generate(GenerationsTable table, int attempt, Dataset<Row> input, String idColumn, int n, boolean resuming) {
@@ -240,7 +241,9 @@ public final class GenerateAction {
     JavaRDD<Row> pending = null;
     Broadcast<PromptSpec> prompts = null;
     try {
-      long rowsIn = numbered.count();
+      // A first attempt generates every (row, sample), so the chunk plan's count (below) says how many rows came in:
+      // one Spark job fewer for a small run. A resume skips some, and counts the input itself.
+      long rowsIn = resuming ? numbered.count() : -1;
       phase("read and check input");
       Dataset<Row> samples = numbered.withColumn(InputColumns.SAMPLE, explode(sequence(lit(0), lit(n - 1))));
       long missing = 0;
@@ -265,7 +268,8 @@ public final class GenerateAction {
       var counters = new GeneratePartition.RunCounters(sc.longAccumulator("jgen.rows"), sc.longAccumulator("jgen.ok"),
           sc.longAccumulator("jgen.run_errors"), sc.longAccumulator("jgen.prompt_tokens"),
           sc.longAccumulator("jgen.completion_tokens"), sc.longAccumulator("jgen.model_load_ms"),
-          sc.collectionAccumulator("jgen.server_metrics"));
+          sc.collectionAccumulator("jgen.server_metrics"), new WrittenTally());
+      sc.register(counters.written(), "jgen.written");
       JobPlan plan = new JobPlan(job.runId(), attempt, job.model().modelId(), job.model().fingerprint(), job.engine(),
           job.generation(), columns,
           new RunHealth.Limits(config.number(ConfigKeys.MAX_FAILURE_RATE), config.integer(ConfigKeys.FAILURE_WINDOW)), n,
@@ -278,6 +282,9 @@ public final class GenerateAction {
           (out, chunk) -> table.append(out, appId + chunk, 0, commitMetadata(attempt, chunk)),
           chunkSettings(attempt, maxChunkRows), current::checkLock, done -> line(done));
       long pendingRows = run.pendingItems();
+      if (rowsIn < 0) {
+        rowsIn = pendingRows / n;
+      }
       phase("plan chunks");
       long genStart = System.nanoTime();
       try (ProgressLine line = new ProgressLine(progress, progressEvery, counters, pendingRows, rowsIn * n - pendingRows)) {
@@ -291,7 +298,8 @@ public final class GenerateAction {
         serverMetrics.put(m.instance(), m.values());
       }
       return new Generated(rowsIn, pendingRows, missing, counters.completionTokens().value(),
-          counters.modelLoadMs().value() + preloadMs.get(), (System.nanoTime() - genStart) / 1e9, serverMetrics);
+          counters.modelLoadMs().value() + preloadMs.get(), (System.nanoTime() - genStart) / 1e9, serverMetrics,
+          counters.written().value());
     } finally {
       if (pending != null) {
         pending.unpersist(false);
@@ -317,8 +325,17 @@ public final class GenerateAction {
     return ChunkedRun.Settings.of(job.config(), spark, maxChunkRows, "jgen-" + job.runId() + "-attempt-" + attempt, job.engine());
   }
 
-  /** @param onlyAttempt the run's rows are all this attempt's (each (row, sample) once), so no window is needed */
+  /**
+   * The run's totals. When the run's rows are all this attempt's (a first attempt, or a replaced run), they are what
+   * this attempt wrote, tallied as it wrote them; otherwise the table is read for each (row, sample)'s latest attempt.
+   */
   private GenerateResult summarize(GenerationsTable table, int attempt, Generated g, int n, long start, boolean onlyAttempt) {
+    if (onlyAttempt) {
+      WrittenTally.Totals w = g.written();
+      return new GenerateResult(job.runId(), attempt, g.rowsIn(), n, w.ok(), w.error(), w.skipped(), g.pendingRows(),
+          g.missingFromInput(), table.path(), w.promptTokens(), w.completionTokens(), g.completionTokens(), g.loadMs(),
+          (System.nanoTime() - start) / 1e9, g.seconds(), w.warnings(), g.serverMetrics());
+    }
     Dataset<Row> latest = (onlyAttempt ? table.run(job.runId()) : table.latest(job.runId())).persist(StorageLevel.MEMORY_AND_DISK());
     try {
       Row r = latest.agg(

@@ -175,6 +175,7 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
     out.set("created_at", new Timestamp(System.currentTimeMillis()));
     out.set("output_json", g.outputJson());
     out.set("constraint_sha256", g.constraint() == null ? null : g.constraint().sha256());
+    counters.written().add(out);
     return out.toRow();
   }
 
@@ -200,9 +201,10 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
     return RowFactory.create(v);
   }
 
-  /** Live counts for the driver's progress line. */
+  /** Live counts for the driver's progress line, and the written rows' tally for the attempt's summary. */
   record RunCounters(LongAccumulator rows, LongAccumulator ok, LongAccumulator runErrors, LongAccumulator promptTokens,
-      LongAccumulator completionTokens, LongAccumulator modelLoadMs, CollectionAccumulator<EngineMetrics> serverMetrics) implements java.io.Serializable {
+      LongAccumulator completionTokens, LongAccumulator modelLoadMs, CollectionAccumulator<EngineMetrics> serverMetrics,
+      WrittenTally written) implements java.io.Serializable {
     void rowDone(boolean isOk, boolean systemic, int prompt, int completion) {
       rows.add(1);
       if (isOk) {

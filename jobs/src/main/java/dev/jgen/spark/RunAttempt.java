@@ -67,7 +67,7 @@ public final class RunAttempt implements AutoCloseable {
    * start before anything is written.
    */
   public static RunAttempt start(RunsTable runs, GenerateJob job, java.util.function.IntSupplier attemptFloor, boolean replace) {
-    List<RunRecord> previous = runs.attempts(job.runId()).stream().map(RunRecord::fromRow).toList();
+    List<RunRecord> previous = runs.attempts(job.runId());
     java.util.Map<Integer, Long> beats = runs.heartbeats(job.runId());
     for (RunRecord p : previous) {
       if (!replace && p.configHash() != null && !p.configHash().equals(job.configHash())) {
@@ -93,7 +93,7 @@ public final class RunAttempt implements AutoCloseable {
     runs.upsert(mine);
     // Two jobs that started together both inserted a row: the earliest (then smallest owner) keeps the run.
     java.util.Map<Integer, Long> beatsNow = runs.heartbeats(job.runId());
-    List<RunRecord> live = runs.attempts(job.runId()).stream().map(RunRecord::fromRow).filter(r -> isLive(r, beatsNow))
+    List<RunRecord> live = runs.attempts(job.runId()).stream().filter(r -> isLive(r, beatsNow))
         .sorted(Comparator.comparing(RunRecord::startedAt).thenComparing(RunRecord::owner)).toList();
     if (!live.isEmpty() && !live.get(0).owner().equals(mine.owner())) {
       runs.upsert(mine.ended("refused", null, null, null, null, null, null, null, null, null, null, null,

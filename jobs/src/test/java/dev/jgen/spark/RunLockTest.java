@@ -99,9 +99,9 @@ class RunLockTest {
     // The heartbeat came back after the fault (a running row stamped after the directory became writable again).
     Dataset<Row> history = TestSpark.get().read().format("delta").load(RunsTable.besideOutput(out));
     long renewedAfter = history.where(col("status").equalTo("running").and(col("heartbeat_at").geq(new Timestamp(restoredAt)))).count();
-    List<Row> attempts = RunsTable.openIfExists(TestSpark.get(), RunsTable.besideOutput(out)).orElseThrow().attempts("locked");
+    List<dev.jgen.delta.RunRecord> attempts = RunsTable.openIfExists(TestSpark.get(), RunsTable.besideOutput(out)).orElseThrow().attempts("locked");
     assertEquals(1, attempts.size(), "one attempt, never taken over: " + attempts);
-    assertEquals("finished", attempts.get(0).getAs("status"));
+    assertEquals("finished", attempts.get(0).status());
     Dataset<Row> gen = TestSpark.get().read().format("delta").load(out);
     assertEquals(rows, gen.count(), "every row exactly once");
     assertEquals(rows, gen.select("id").distinct().count());
@@ -205,9 +205,9 @@ class RunLockTest {
       // The takeover fenced the first attempt's chunks off in the table (ChunkFence), in one commit of its own.
       assertEquals(1, io.delta.tables.DeltaTable.forPath(TestSpark.get(), out).history()
           .where("operation = 'Manual Update'").count(), "one fence commit");
-      List<Row> attempts = RunsTable.openIfExists(TestSpark.get(), runs).orElseThrow().attempts("locked");
-      assertEquals("failed", attempts.get(0).getAs("status"), "the first attempt records how it ended: " + attempts);
-      assertEquals("finished", attempts.get(1).getAs("status"));
+      List<dev.jgen.delta.RunRecord> attempts = RunsTable.openIfExists(TestSpark.get(), runs).orElseThrow().attempts("locked");
+      assertEquals("failed", attempts.get(0).status(), "the first attempt records how it ended: " + attempts);
+      assertEquals("finished", attempts.get(1).status());
       System.out.println("first job: " + firstRowsAtPause + " rows before the pause, exit 4 " + stoppedMs
           + " ms after SIGCONT, nothing of it after the takeover's fence");
     } finally {
