@@ -1,0 +1,69 @@
+package dev.jgen.delta;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.jgen.testing.TestSpark;
+import java.nio.file.Path;
+import java.sql.Timestamp;
+import java.util.List;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The runs table is read and written through Delta Kernel and read by Spark (`jgen runs`): both must see the same
+ * records, including in tables that Spark made (every runs table before Kernel wrote them).
+ */
+class RunsTableTest {
+  @TempDir Path dir;
+
+  private static RunRecord record(String run, int attempt, String status, Timestamp beat) {
+    return new RunRecord(run, attempt, status, "owner-" + attempt, "hash", "{}", "model", "sha", "v", beat, beat, null,
+        12L, 12L, 11L, 1L, 0L, 500L, 300L, 42.5, 60L, 7.25, 9.5, "done");
+  }
+
+  @Test
+  void recordsWrittenByKernelAreReadBackExactlyAndBySparkAlsoInATableSparkMade() {
+    SparkSession spark = TestSpark.get();
+    String path = dir.resolve("made_by_spark_runs").toString();
+    // how runs tables were created before: an empty append through Spark
+    spark.createDataFrame(List.of(), RunsTable.SCHEMA).write().format("delta").mode("append").save(path);
+    RunsTable runs = RunsTable.openIfExists(spark, path).orElseThrow();
+
+    Timestamp t1 = Timestamp.valueOf("2026-11-30 12:00:00.123456");
+    Timestamp t2 = Timestamp.valueOf("2026-11-30 12:00:20.654321");
+    runs.upsert(record("a", 1, "running", t1));
+    runs.upsert(record("a", 1, "finished", t2));
+    runs.upsert(record("b", 1, "running", t1));
+
+    List<RunRecord> a = runs.attempts("a");
+    assertEquals(1, a.size(), "one attempt, its newest record: " + a);
+    assertEquals(record("a", 1, "finished", t2), a.get(0), "every field back as written, timestamps to the microsecond");
+    assertEquals("running", runs.attempts("b").get(0).status());
+    assertTrue(runs.attempts("c").isEmpty());
+
+    List<Row> bySpark = runs.all().orderBy("run_id").collectAsList();
+    assertEquals(2, bySpark.size());
+    assertEquals(RunRecord.fromRow(bySpark.get(0)), a.get(0), "Spark reads what Kernel wrote");
+  }
+
+  @Test
+  void aTableKernelCreatesIsAnOrdinaryDeltaTableForSpark() {
+    SparkSession spark = TestSpark.get();
+    String path = dir.resolve("new_runs").toString();
+    assertTrue(RunsTable.openIfExists(spark, path).isEmpty());
+    RunsTable runs = RunsTable.openOrCreate(spark, path);
+    assertTrue(RunsTable.openIfExists(spark, path).isPresent());
+    assertEquals(RunsTable.SCHEMA, spark.read().format("delta").load(path).schema());
+    Timestamp t = Timestamp.valueOf("2026-11-30 08:00:00.5");
+    runs.upsert(record("x", 2, "failed", t));
+    // Spark appends to it as well (a table shared with older jgen versions)
+    spark.createDataFrame(List.of(record("x", 3, "running", t).toRow()), RunsTable.SCHEMA).write().format("delta")
+        .mode("append").save(path);
+    assertEquals(List.of(2, 3), runs.attempts("x").stream().map(RunRecord::attempt).toList());
+    RunsTable.openOrCreate(spark, path); // opening again creates nothing
+    assertEquals(2, spark.read().format("delta").load(path).count());
+  }
+}
