@@ -85,6 +85,7 @@ public final class RunsTable {
   private volatile org.apache.hadoop.conf.Configuration hadoopConf;
   /** Delta Kernel over the same Hadoop settings: the lock's reads and writes, without Spark jobs. */
   private volatile Engine kernel;
+  private volatile String resolvedPath;
 
   private RunsTable(SparkSession spark, String path) {
     this.spark = spark;
@@ -202,10 +203,11 @@ public final class RunsTable {
     // Filled by column name from the table's own schema (a table made by Spark, or by an older jgen, has its own).
     io.delta.kernel.types.StructType tableSchema = snapshot.getSchema();
     Row values = run.toRow();
+    List<String> ours = List.of(SCHEMA.fieldNames());
     Object[] row = new Object[tableSchema.length()];
     for (int i = 0; i < row.length; i++) {
-      String name = tableSchema.at(i).getName();
-      row[i] = List.of(SCHEMA.fieldNames()).contains(name) ? values.get(SCHEMA.fieldIndex(name)) : null;
+      int at = ours.indexOf(tableSchema.at(i).getName());
+      row[i] = at < 0 ? null : values.get(at);
     }
     try {
       DataWriteContext context = Transaction.getWriteContext(engine, state, Map.of());
@@ -234,12 +236,18 @@ public final class RunsTable {
     return TableManager.loadSnapshot(resolved()).build(kernel());
   }
 
+  /** The table's fully qualified path, as Kernel wants it (resolved once: a file system call). */
   private String resolved() {
-    try {
-      return kernel().getFileSystemClient().resolvePath(path);
-    } catch (java.io.IOException e) {
-      throw new java.io.UncheckedIOException("runs table " + path + ": " + e.getMessage(), e);
+    String r = resolvedPath;
+    if (r == null) {
+      try {
+        r = kernel().getFileSystemClient().resolvePath(path);
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException("runs table " + path + ": " + e.getMessage(), e);
+      }
+      resolvedPath = r;
     }
+    return r;
   }
 
   private Engine kernel() {

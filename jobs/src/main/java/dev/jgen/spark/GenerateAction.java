@@ -223,7 +223,7 @@ public final class GenerateAction {
     t.start();
   }
 
-  /** What one attempt did, before the table is read back for the run's totals. */
+  /** What one attempt did, with the tally of the rows it wrote (the run's totals when no earlier attempt wrote any). */
   private record Generated(long rowsIn, long pendingRows, long missingFromInput, long completionTokens, long loadMs, double seconds,
       Map<String, Map<String, Double>> serverMetrics, WrittenTally.Totals written) {}
 
@@ -330,13 +330,15 @@ public final class GenerateAction {
    * this attempt wrote, tallied as it wrote them; otherwise the table is read for each (row, sample)'s latest attempt.
    */
   private GenerateResult summarize(GenerationsTable table, int attempt, Generated g, int n, long start, boolean onlyAttempt) {
-    if (onlyAttempt) {
-      WrittenTally.Totals w = g.written();
-      return new GenerateResult(job.runId(), attempt, g.rowsIn(), n, w.ok(), w.error(), w.skipped(), g.pendingRows(),
-          g.missingFromInput(), table.path(), w.promptTokens(), w.completionTokens(), g.completionTokens(), g.loadMs(),
-          (System.nanoTime() - start) / 1e9, g.seconds(), w.warnings(), g.serverMetrics());
-    }
-    Dataset<Row> latest = (onlyAttempt ? table.run(job.runId()) : table.latest(job.runId())).persist(StorageLevel.MEMORY_AND_DISK());
+    WrittenTally.Totals t = onlyAttempt ? g.written() : latestTotals(table);
+    return new GenerateResult(job.runId(), attempt, g.rowsIn(), n, t.ok(), t.error(), t.skipped(), g.pendingRows(),
+        g.missingFromInput(), table.path(), t.promptTokens(), t.completionTokens(), g.completionTokens(), g.loadMs(),
+        (System.nanoTime() - start) / 1e9, g.seconds(), t.warnings(), g.serverMetrics());
+  }
+
+  /** The same totals read from the table: each (row, sample)'s latest attempt in the run. */
+  private WrittenTally.Totals latestTotals(GenerationsTable table) {
+    Dataset<Row> latest = table.latest(job.runId()).persist(StorageLevel.MEMORY_AND_DISK());
     try {
       Row r = latest.agg(
           sum(when(col("status").equalTo("ok"), 1).otherwise(0)),
@@ -348,9 +350,7 @@ public final class GenerateAction {
       for (Row w : latest.select(explode(col("warnings")).as("w")).groupBy("w").count().orderBy("w").collectAsList()) {
         warnings.put(w.getString(0), w.getLong(1));
       }
-      return new GenerateResult(job.runId(), attempt, g.rowsIn(), n, longOr0(r, 0), longOr0(r, 1), longOr0(r, 2), g.pendingRows(),
-          g.missingFromInput(), table.path(), longOr0(r, 3), longOr0(r, 4), g.completionTokens(), g.loadMs(),
-          (System.nanoTime() - start) / 1e9, g.seconds(), warnings, g.serverMetrics());
+      return new WrittenTally.Totals(longOr0(r, 0), longOr0(r, 1), longOr0(r, 2), longOr0(r, 3), longOr0(r, 4), warnings);
     } finally {
       latest.unpersist();
     }
