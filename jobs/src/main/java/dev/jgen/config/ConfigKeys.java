@@ -216,12 +216,12 @@ public final class ConfigKeys {
         + "characters of explanation, then \"[[1]]\" to \"[[10]]\", so every judgment holds a rating (0: off, as FastChat).", atLeast(0));
     key(SELFCHAT_TURNS, Type.INT, 2, "Rounds of (assistant answer, simulated user follow-up) in self-chat.", greaterThan(0));
     key(SELFCHAT_USER_PROMPT, Type.STRING, null, "The user-simulator instruction for self-chat follow-ups (default: a built-in Japanese one).", nonBlank());
-    key(CHUNK_ROWS, Type.INT, 0, "Rows per committed chunk at most (0: 16 x the engine's in-flight window, at least 512).", atLeast(0));
+    key(CHUNK_ROWS, Type.INT, 0, "Rows per committed chunk at most (0: 64 x the engine's batch over all servers, at least 512).", atLeast(0));
     key(COMMIT_INTERVAL_S, Type.INT, 60, "A commit at least this often: a chunk starts no new row after it (rows left go to the next chunk).",
         greaterThan(0));
     key(CHUNKS_IN_FLIGHT, Type.INT, 2, "Chunks generated at once: the next one keeps the engine full while one drains and commits.",
         greaterThan(0));
-    key(PARTITIONS, Type.INT, 0, "Spark tasks per chunk (0: Spark's default parallelism / job.chunks_in_flight).", atLeast(0));
+    key(PARTITIONS, Type.INT, 0, "Spark tasks per chunk (0: (Spark's default parallelism - 1) / job.chunks_in_flight, at least 1: one slot stays free for Delta's own jobs).", atLeast(0));
     key(MAX_FAILURE_RATE, Type.DOUBLE, 0.5, "Stop the run (exit code 3) when this share of the last job.failure_window rows failed "
         + "for engine or internal reasons; row errors never count.", unitInterval());
     key(FAILURE_WINDOW, Type.INT, 64, "Rows over which job.max_failure_rate is judged (per executor).", greaterThan(0));

@@ -15,9 +15,10 @@ import scala.jdk.javaapi.CollectionConverters;
  * paused past its lease and possibly still alive), it first fences off every chunk the old attempt may still commit.
  * Each chunk commits with its own idempotent transaction id ({@code <prefix><chunk>}, version 0); the fence records
  * each of the old attempt's ids not committed yet, from chunk 0 to its highest committed chunk plus {@code margin}
- * (chunks are numbered in submission order and at most {@code job.chunks_in_flight} are uncommitted beyond the
- * highest committed one), in one commit. By Delta's rules a chunk of the old attempt whose transaction started before
- * the fence then fails at its commit (a concurrent commit set an application id it read: ConcurrentTransactionException),
+ * (chunks are numbered in submission order and at most twice {@code job.chunks_in_flight} are uncommitted beyond the
+ * highest committed one: {@code ChunkedRun.maxUncommitted}), in one commit. By Delta's rules a chunk of the old
+ * attempt whose transaction started before the fence then fails at its commit (a concurrent commit set an application
+ * id it read: ConcurrentTransactionException),
  * and one that starts after is skipped as already written. Either way none of its rows reach the table once the fence
  * is committed, whatever the old process does when it runs again: the new attempt plans its rows after the fence.
  */

@@ -121,11 +121,13 @@ public final class GenerationsTable {
   }
 
   /**
-   * Starts, on a daemon thread, what the first idempotent append of this JVM waits for: Delta checks a chunk's
-   * transaction id against the table's, and it gets those by replaying the table's whole log into a cached state (a few
-   * Spark jobs, seconds in a fresh JVM, whatever the table's size). Started while the input is read and checked (jobs of
-   * one or two tasks that leave the other cores idle), the first chunk's commit finds it done. The append then asks the
-   * same snapshot when no other commit came between; when one did, it replays again, as without this.
+   * Starts, on a daemon thread, what the next idempotent append waits for: Delta checks a chunk's transaction id
+   * against the table's, and it gets those by replaying the table's whole log into the latest snapshot's cached state
+   * (a few Spark jobs: seconds in a fresh JVM or on busy cores, whatever the table's size). Called when the table is
+   * open (while the input is read and checked, jobs of one or two tasks that leave the other cores idle) and after each
+   * append (while the chunks in flight generate), so the next chunk's write finds the state computed and its generation
+   * starts at once. An append that comes before the replay ends waits for it; one after another commit replays again,
+   * as without this.
    */
   public void prepareAppends() {
     Thread t = new Thread(() -> {
@@ -151,6 +153,7 @@ public final class GenerationsTable {
         .option("txnVersion", version)
         .option("userMetadata", userMetadata)
         .save(path);
+    prepareAppends();
   }
 
   /** run.mode=new: removes the run's rows in one commit (the run's history stays in the table's versions). */

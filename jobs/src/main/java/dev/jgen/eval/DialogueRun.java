@@ -139,7 +139,7 @@ final class DialogueRun {
     try {
       // An earlier attempt that never ended may still commit chunks (a job paused past its lease): fenced off first.
       if (attempt.fenceUnfinished(spark, outputPath, a -> "jgen-" + kind.name().replace(' ', '-') + "-" + job.runId() + "-attempt-" + a
-          + "-chunk-", Math.max(64, config.integer(ConfigKeys.CHUNKS_IN_FLIGHT)))) {
+          + "-chunk-", Math.max(64, ChunkedRun.maxUncommitted(config.integer(ConfigKeys.CHUNKS_IN_FLIGHT))))) {
         lastAttempt = table.lastAttempt(job.runId());
       }
       if (replace && lastAttempt > 0) {

@@ -25,15 +25,13 @@ public final class ChunkTask {
   }
 
   /**
-   * What a chunk's tasks report: rows written, and the positions of items they did not start; {@code group} is the
-   * attempt's Spark job group, whose lock the tasks check where they run in the driver's JVM (null: none).
+   * What a chunk's tasks report: rows written, the positions of items they did not start, and {@code inputDone} (1 per
+   * task once it starts no new item: its input is exhausted or its time is up; the driver hears it from the executor's
+   * heartbeat, before the task has drained its generations in flight, and starts the next chunk then); {@code group}
+   * is the attempt's Spark job group, whose lock the tasks check where they run in the driver's JVM (null: none).
    */
-  public record Accounting(LongAccumulator written, CollectionAccumulator<Long> unstarted, long taskMillis, String group)
-      implements Serializable {
-    public Accounting(LongAccumulator written, CollectionAccumulator<Long> unstarted, long taskMillis) {
-      this(written, unstarted, taskMillis, null);
-    }
-  }
+  public record Accounting(LongAccumulator written, CollectionAccumulator<Long> unstarted, LongAccumulator inputDone,
+      long taskMillis, String group) implements Serializable {}
 
   /** The lock checks of the attempts this JVM's driver is running, by job group. */
   private static final java.util.Map<String, Runnable> LOCAL_LOCKS = new java.util.concurrent.ConcurrentHashMap<>();
@@ -71,9 +69,19 @@ public final class ChunkTask {
       this.position = position;
     }
 
+    private boolean ended;
+
     @Override
     public boolean hasNext() {
-      return System.currentTimeMillis() < deadline && input.hasNext();
+      if (ended) {
+        return false;
+      }
+      if (System.currentTimeMillis() < deadline && input.hasNext()) {
+        return true;
+      }
+      ended = true;
+      accounting.inputDone().add(1);
+      return false;
     }
 
     @Override

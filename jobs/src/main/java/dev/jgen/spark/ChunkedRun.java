@@ -9,23 +9,33 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorCompletionService;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.function.IntConsumer;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.function.FlatMapFunction;
+import org.apache.spark.scheduler.AccumulableInfo;
+import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerExecutorMetricsUpdate;
+import org.apache.spark.scheduler.SparkListenerJobEnd;
+import org.apache.spark.scheduler.SparkListenerJobStart;
+import org.apache.spark.scheduler.StageInfo;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.StructType;
+import org.apache.spark.storage.RDDInfo;
 import org.apache.spark.util.CollectionAccumulator;
+import scala.jdk.javaapi.CollectionConverters;
 
 /**
  * The run engine every job kind shares: generates a run's pending items as a stream of chunks, several in flight at
- * once ({@code job.chunks_in_flight}). While one chunk drains its last generations and commits, the next is already
- * feeding the engine, so the only drain of the whole run is the end of its input. Each chunk is one Spark job that
+ * once ({@code job.chunks_in_flight}). While one chunk drains its last generations, the next is already feeding the
+ * engine, and the chunk after starts the moment a chunk's rows are written, while its commit is still under way: the
+ * only drain of the whole run is the end of its input. Each chunk is one Spark job that
  * generates and appends to the Delta table with its own idempotent transaction id (chunks may commit in any order, and
  * a replay of a committed chunk is a no-op). A chunk holds at most {@code job.chunk_rows} items and its tasks start no
  * new item after {@code job.commit_interval_s} ({@link ChunkTask}); items they left are planned again as a chunk of
@@ -60,13 +70,16 @@ public final class ChunkedRun<T> {
    */
   public record Settings(int inFlight, int tasks, long maxRows, long taskMillis, String group, EngineSpec engine) {
     /**
-     * From the job's keys: {@code job.chunks_in_flight}, {@code job.partitions} (default: Spark's parallelism shared
-     * by the chunks in flight), {@code job.commit_interval_s}; {@code maxRows} as the kind decides its default.
+     * From the job's keys: {@code job.chunks_in_flight}, {@code job.partitions} (default: Spark's parallelism but one
+     * slot, shared by the chunks in flight), {@code job.commit_interval_s}; {@code maxRows} as the kind decides its
+     * default.
      */
     public static Settings of(dev.jgen.config.JobConfig config, SparkSession spark, long maxRows, String group, EngineSpec engine) {
       int inFlight = config.integer(dev.jgen.config.ConfigKeys.CHUNKS_IN_FLIGHT);
       int partitions = config.integer(dev.jgen.config.ConfigKeys.PARTITIONS);
-      int tasks = partitions > 0 ? partitions : Math.max(1, spark.sparkContext().defaultParallelism() / inFlight);
+      // One slot is left free for Delta's jobs before each chunk's write (see SparkSessions): the chunks in flight
+      // hold theirs for as long as they generate.
+      int tasks = partitions > 0 ? partitions : Math.max(1, (spark.sparkContext().defaultParallelism() - 1) / inFlight);
       return new Settings(inFlight, tasks, maxRows, config.integer(dev.jgen.config.ConfigKeys.COMMIT_INTERVAL_S) * 1000L, group,
           engine);
     }
@@ -86,6 +99,8 @@ public final class ChunkedRun<T> {
   private final ArrayDeque<Chunk<T>> leftovers = new ArrayDeque<>();
   private int cursor;
   private int chunkNumber;
+  /** Names the chunks' generation RDDs, unique to this run object (several runs may share a SparkContext). */
+  private final String rddPrefix = "jgen-generation-" + java.util.UUID.randomUUID() + "-chunk-";
   private int committed;
   private long committedRows;
   private final long pendingItems;
@@ -130,30 +145,58 @@ public final class ChunkedRun<T> {
   private record Chunk<T>(JavaRDD<T> items, long size) {}
 
   /** One chunk's job, as it ended. */
-  private record Done<T>(Chunk<T> chunk, long planned, long written, List<Long> unstarted, Throwable failure) {}
+  private record Done<T>(int number, Chunk<T> chunk, long planned, long written, List<Long> unstarted, Throwable failure) {}
+
+  /**
+   * Runs every chunk. A chunk's write job generates and writes its rows, then the driver commits them. The next chunk
+   * is started when a chunk's write job ends ({@link GenerationEnds}), not when its commit ends: the commit (a Delta
+   * commit, the snapshot after it) and the next chunk's start overlap, and the chunks still generating are never left
+   * alone to feed the engine for a commit's length. At most {@code inFlight} chunks generate at once and as many more
+   * may be committing.
+   */
+  /**
+   * Chunks submitted and not yet committed, at most: {@code inFlight} generating and as many draining or committing.
+   * Chunk numbers follow submission, so none beyond the highest committed one plus this can exist (the fence's margin).
+   */
+  public static int maxUncommitted(int inFlight) {
+    return 2 * Math.max(1, inFlight);
+  }
 
   public void run() {
-    ExecutorService pool = Executors.newFixedThreadPool(settings.inFlight(), r -> {
+    ExecutorService pool = Executors.newFixedThreadPool(maxUncommitted(settings.inFlight()), r -> {
       Thread t = new Thread(r, "jgen-chunk");
       t.setDaemon(true);
       return t;
     });
-    ExecutorCompletionService<Done<T>> done = new ExecutorCompletionService<>(pool);
+    BlockingQueue<Object> events = new LinkedBlockingQueue<>();
+    GenerationEnds generationEnds = new GenerationEnds(rddPrefix, events);
+    spark.sparkContext().addSparkListener(generationEnds);
+    Set<Integer> generating = new HashSet<>();
     long start = System.nanoTime();
     int running = 0;
     Throwable failure = null;
     Runnable releaseLocalLock = ChunkTask.guard(settings.group(), lockCheck);
     try {
       while (true) {
-        while (failure == null && running < settings.inFlight() && (cursor < slices.length || !leftovers.isEmpty())) {
+        while (failure == null && generating.size() < settings.inFlight() && running < maxUncommitted(settings.inFlight())
+            && (cursor < slices.length || !leftovers.isEmpty())) {
           lockCheck.run();
-          submit(done, nextChunk(running, start));
+          int number = chunkNumber++;
+          generating.add(number);
+          submit(pool, events, generationEnds, number, nextChunk(running, start));
           running++;
         }
         if (running == 0) {
           break;
         }
-        Done<T> d = done.take().get();
+        Object event = events.take();
+        if (event instanceof Generated g) {
+          generating.remove(g.chunk());
+          continue;
+        }
+        @SuppressWarnings("unchecked")
+        Done<T> d = (Done<T>) event;
+        generating.remove(d.number());
         running--;
         if (d.failure() != null) {
           if (failure == null) {
@@ -177,9 +220,8 @@ public final class ChunkedRun<T> {
       Thread.currentThread().interrupt();
       spark.sparkContext().cancelJobGroup(settings.group());
       throw new IllegalStateException("interrupted while generating", e);
-    } catch (ExecutionException e) {
-      throw new IllegalStateException(e.getCause());
     } finally {
+      spark.sparkContext().removeSparkListener(generationEnds);
       pool.shutdownNow();
       releaseLocalLock.run();
     }
@@ -193,6 +235,67 @@ public final class ChunkedRun<T> {
         throw r;
       }
       throw new IllegalStateException(failure);
+    }
+  }
+
+  /** A chunk starts no new item: a task of it ran out of input (or time), or its write job ended. */
+  private record Generated(int chunk) {}
+
+  /**
+   * Tells the run loop when a chunk stops feeding the engine, so the next chunk starts while this one still drains its
+   * generations in flight (at GPU speeds, a whole generation's length): the first executor heartbeat that carries a
+   * task's {@code inputDone} (Spark reports running tasks' accumulator updates with each heartbeat; local mode beats
+   * every second) or, failing that, the end of the chunk's write job (the job whose stages compute the chunk's
+   * generation RDD, named {@code <prefix><chunk>}; Delta's own jobs do not).
+   */
+  private static final class GenerationEnds extends SparkListener {
+    private final String prefix;
+    private final BlockingQueue<Object> events;
+    private final Map<Integer, Integer> chunkOfJob = new ConcurrentHashMap<>();
+    private final Map<Long, Integer> chunkOfAccumulator = new ConcurrentHashMap<>();
+
+    GenerationEnds(String prefix, BlockingQueue<Object> events) {
+      this.prefix = prefix;
+      this.events = events;
+    }
+
+    void watch(long inputDoneAccumulator, int chunk) {
+      chunkOfAccumulator.put(inputDoneAccumulator, chunk);
+    }
+
+    @Override
+    public void onExecutorMetricsUpdate(SparkListenerExecutorMetricsUpdate update) {
+      for (scala.Tuple4<Object, Object, Object, scala.collection.immutable.Seq<AccumulableInfo>> task
+          : CollectionConverters.asJava(update.accumUpdates())) {
+        for (AccumulableInfo info : CollectionConverters.asJava(task._4())) {
+          Integer chunk = chunkOfAccumulator.get(info.id());
+          if (chunk != null && info.update().isDefined() && ((Number) info.update().get()).longValue() > 0) {
+            chunkOfAccumulator.remove(info.id());
+            events.add(new Generated(chunk));
+          }
+        }
+      }
+    }
+
+    @Override
+    public void onJobStart(SparkListenerJobStart jobStart) {
+      for (StageInfo stage : CollectionConverters.asJava(jobStart.stageInfos())) {
+        for (RDDInfo rdd : CollectionConverters.asJava(stage.rddInfos())) {
+          String name = rdd.name();
+          if (name != null && name.startsWith(prefix)) {
+            chunkOfJob.put(jobStart.jobId(), Integer.parseInt(name.substring(prefix.length())));
+            return;
+          }
+        }
+      }
+    }
+
+    @Override
+    public void onJobEnd(SparkListenerJobEnd jobEnd) {
+      Integer chunk = chunkOfJob.remove(jobEnd.jobId());
+      if (chunk != null) {
+        events.add(new Generated(chunk));
+      }
     }
   }
 
@@ -240,13 +343,17 @@ public final class ChunkedRun<T> {
         .values();
   }
 
-  private void submit(ExecutorCompletionService<Done<T>> done, Chunk<T> chunk) {
-    int number = chunkNumber++;
+  private void submit(ExecutorService pool, BlockingQueue<Object> events, GenerationEnds generationEnds, int number,
+      Chunk<T> chunk) {
     var sc = spark.sparkContext();
     var written = sc.longAccumulator("jgen.chunk" + number + ".written");
     CollectionAccumulator<Long> unstarted = sc.collectionAccumulator("jgen.chunk" + number + ".unstarted");
-    FlatMapFunction<Iterator<T>, Row> generate = tasks.forChunk(new ChunkTask.Accounting(written, unstarted, settings.taskMillis(), settings.group()));
-    done.submit(() -> {
+    var inputDone = sc.longAccumulator("jgen.chunk" + number + ".input_done");
+    generationEnds.watch(inputDone.id(), number);
+    FlatMapFunction<Iterator<T>, Row> generate = tasks.forChunk(
+        new ChunkTask.Accounting(written, unstarted, inputDone, settings.taskMillis(), settings.group()));
+    pool.execute(() -> {
+      Done<T> done;
       // Job groups are per thread: every chunk's jobs can be cancelled together when the run must stop.
       sc.setJobGroup(settings.group(), "jgen chunk " + number, true);
       try {
@@ -255,13 +362,15 @@ public final class ChunkedRun<T> {
         // and writing need none.
         JavaRDD<Row> rows = GpuStage.forGeneration(spread(chunk.items(), settings.tasks(), position), sc, settings.engine())
             .mapPartitions(generate);
+        rows.setName(rddPrefix + number);
         committer.commit(spark.createDataFrame(rows, schema), number);
-        return new Done<>(chunk, planned, written.value(), List.copyOf(unstarted.value()), null);
+        done = new Done<>(number, chunk, planned, written.value(), List.copyOf(unstarted.value()), null);
       } catch (Exception | Error e) {
         // Spark's own exceptions are checked ones that Scala code throws undeclared (a failed job's SparkException):
         // every failure comes back as the chunk's outcome, where the run's cause is looked for.
-        return new Done<>(chunk, 0, 0, List.of(), e);
+        done = new Done<>(number, chunk, 0, 0, List.of(), e);
       }
+      events.add(done);
     });
   }
 }

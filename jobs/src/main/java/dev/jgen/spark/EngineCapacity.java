@@ -10,9 +10,14 @@ import dev.jgen.engine.EngineSpec;
 final class EngineCapacity {
   private EngineCapacity() {}
 
-  /** job.chunk_rows when not set: 16 windows' worth, so a chunk's drain is short beside its generation; at least 512. */
+  /**
+   * job.chunk_rows when not set: 64 windows' worth, at least 512. Each chunk costs a Delta commit and, before the next
+   * write, a replay of the table's state (seconds on busy cores); with 16 windows two 128-slot servers at 1 ms per token
+   * met a chunk boundary every few seconds and drained at some of them. On GPU speeds job.commit_interval_s (60 s)
+   * ends a chunk long before this many rows.
+   */
   static long defaultChunkRows(EngineSpec spec) {
-    return Math.max(512, 16L * estimate(spec));
+    return Math.max(512, 64L * estimate(spec));
   }
 
   static int estimate(EngineSpec spec) {

@@ -156,7 +156,7 @@ public final class GenerateAction {
       // An earlier attempt that never ended may still commit chunks (a job paused past its lease): fenced off first,
       // and the table read again after, so what this attempt plans is final.
       int lastAttempt = attempt.fenceUnfinished(spark, outputPath, a -> "jgen-" + job.runId() + "-attempt-" + a + "-chunk-",
-          Math.max(64, config.integer(ConfigKeys.CHUNKS_IN_FLIGHT))) ? table.lastAttempt(job.runId()) : attemptsInTable;
+          Math.max(64, ChunkedRun.maxUncommitted(config.integer(ConfigKeys.CHUNKS_IN_FLIGHT)))) ? table.lastAttempt(job.runId()) : attemptsInTable;
       if (replace && lastAttempt > 0) {
         table.deleteRun(job.runId());
       }

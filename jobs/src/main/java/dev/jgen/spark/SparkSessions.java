@@ -25,7 +25,10 @@ public final class SparkSessions {
     if (master != null) {
       b.master(master);
     } else if (!submitted.contains("spark.master")) {
-      b.master("local[*]");
+      // One task slot more than cores: every chunk in flight holds its slots while it generates (its tasks mostly wait
+      // for the engine), and Delta's own jobs before a chunk's write (the snapshot's state) need a free one; without
+      // it the next chunk could only start after a chunk ended, leaving the engine to drain meanwhile.
+      b.master("local[" + (Math.max(2, Runtime.getRuntime().availableProcessors()) + 1) + "]");
     }
     b.config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
@@ -38,6 +41,9 @@ public final class SparkSessions {
       // laptop they turn each small table read into hundreds of tasks.
       String cores = String.valueOf(Math.max(2, Runtime.getRuntime().availableProcessors()));
       b.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+          // Heartbeats carry running tasks' accumulator updates: a chunk's task that ran out of input is heard within
+          // a second (ChunkedRun starts the next chunk then), not ten. In one JVM a beat costs nothing.
+          .config("spark.executor.heartbeatInterval", "1s")
           .config("spark.sql.shuffle.partitions", cores)
           .config("spark.databricks.delta.snapshotPartitions", cores);
     } else {

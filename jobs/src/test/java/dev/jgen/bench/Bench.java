@@ -52,15 +52,18 @@ public final class Bench {
     Path out = Path.of("target", "bench", "bench-" + Instant.now().toString().replace(':', '-') + ".json");
     boolean quick = false;
     int stepMs = 1;
+    int servingRows = 0;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--scenario" -> scenario = args[++i];
         case "--out" -> out = Path.of(args[++i]);
         case "--quick" -> quick = true;
         case "--step-ms" -> stepMs = Integer.parseInt(args[++i]);
+        case "--rows" -> servingRows = Integer.parseInt(args[++i]);
         default -> {
           System.err.println("usage: jgen bench [--scenario engine|pipeline|serving|structured|all] [--out FILE.json] [--quick]"
-              + " [--step-ms N (serving: the stand-ins' time per generated token, default 1)]");
+              + " [--step-ms N (serving: the stand-ins' time per generated token, default 1)] [--rows N (serving: input rows,"
+              + " default 6000)]");
           System.exit(2);
         }
       }
@@ -78,7 +81,7 @@ public final class Bench {
         report.set("pipeline", pipeline(work, quick));
       }
       if (scenario.equals("all") || scenario.equals("serving")) {
-        report.set("serving", serving(quick, stepMs));
+        report.set("serving", serving(quick, stepMs, servingRows));
       }
       if (scenario.equals("all") || scenario.equals("structured")) {
         report.set("structured", structured(work, quick));
@@ -183,8 +186,8 @@ public final class Bench {
    *     proportionally fewer rows per second (on a 2-core machine the client and both stand-ins share the cores), which
    *     shows whether the run engine itself leaves slots idle
    */
-  private static ObjectNode serving(boolean quick, int stepMs) throws Exception {
-    int rows = quick ? 2000 : 6000;
+  private static ObjectNode serving(boolean quick, int stepMs, int rowsAsked) throws Exception {
+    int rows = rowsAsked > 0 ? rowsAsked : quick ? 2000 : 6000;
     System.out.println("== serving: the whole `jgen generate` command's job (in this JVM, local Spark, Delta commits) against 2 DJL"
         + " Serving stand-ins of 128 slots each, " + stepMs + " ms per generated token, output lengths uniform over 1..512 tokens, " + rows
         + " rows, default job settings; busy fraction = slot-steps that emitted a token / slot-steps available, counted by"
@@ -196,9 +199,13 @@ public final class Bench {
           + " before the final drain %.4f (the last %d steps after the last request arrived)%n", i,
           f.busyFraction(), f.slotStepsUsed(), f.slotStepsAvailable(), f.avgInFlight(), f.maxInFlight(), f.completed(),
           f.busyBeforeDrain(), f.drainSteps());
+      System.out.println("  busy % per 100 steps: " + f.busyPercentPer100Steps());
     }
     System.out.printf(Locale.ROOT, "overall busy fraction %.4f (goal >= 0.95); command wall time %.1f s; %s%n", r.busyFraction(),
         r.jobSeconds(), r.settings());
+    System.out.printf(Locale.ROOT, "ceiling of this input: %.4f (a feeder with no latency, every freed slot refilled the same step"
+        + " with the next row in input order, counted the same way); measured / ceiling %.4f%n", r.zeroLatencyBound(),
+        r.busyFraction() / r.zeroLatencyBound());
     return JSON.valueToTree(r);
   }
 

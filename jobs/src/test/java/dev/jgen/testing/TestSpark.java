@@ -25,6 +25,8 @@ public final class TestSpark {
           .config("spark.ui.enabled", "false")
           .config("spark.ui.showConsoleProgress", "false")
           .config("spark.driver.host", "127.0.0.1")
+          // as SparkSessions sets local mode: running tasks' accumulators reach the driver every second
+          .config("spark.executor.heartbeatInterval", "1s")
           .getOrCreate();
       spark.sparkContext().setLogLevel("WARN");
       Runtime.getRuntime().addShutdownHook(new Thread(EngineRegistry::closeAll));

@@ -189,4 +189,32 @@ class DjlServingJobTest {
       assertTrue(gaps <= (last - first) / 10, msg);
     }
   }
+  @Test
+  void theNextChunkStartsWhileTheLastOneStillGenerates() throws Exception {
+    int batch = 4;
+    try (DjlServingStandIn s = standIn(batch, 60, 0, 0)) {
+      String out = dir.resolve("gen").toString();
+      // One chunk in flight, 4 rows each, every row 150 tokens (9 s at 60 ms a step). Chunk 1's task starts all its
+      // rows at once and then has no input left: the driver hears it from the heartbeat and starts chunk 2, whose
+      // first request joins the server's queue (window 5 = batch 4 plus a quarter) while chunk 1's rows still
+      // generate. Starting chunk 2 only after chunk 1 ended and committed would leave at most 4 in flight until then.
+      Cli r = generate("input.path=" + prompts(dir, 8, 150), "output.path=" + out, "engine.djl.endpoints=" + s.url(),
+          "engine.djl.max_rolling_batch_size=" + batch, "generation.max_new_tokens=150", "job.chunks_in_flight=1",
+          "job.chunk_rows=4", "job.partitions=1");
+      assertEquals(8, r.summary().get("ok").asLong(), r.out());
+      assertEquals(8, table(out, r.summary().get("run_id").asText()).count(), "every row once");
+      List<Integer> trace = s.inFlightTrace();
+      int full = 0; // chunk 1's rows all arrived
+      while (full < trace.size() && trace.get(full) < batch) {
+        full++;
+      }
+      int firstChunkEnds = full; // then the first step with fewer than the batch in flight: chunk 1's rows finished
+      while (firstChunkEnds < trace.size() && trace.get(firstChunkEnds) >= batch) {
+        firstChunkEnds++;
+      }
+      int most = trace.subList(0, firstChunkEnds).stream().max(Integer::compare).orElse(0);
+      assertEquals(batch + 1, most, "chunk 2 queued at the server before chunk 1's rows ended (step " + firstChunkEnds
+          + "): " + trace);
+    }
+  }
 }

@@ -53,7 +53,8 @@ class ServingEngineTest {
       assertEquals("こんにちは", b.get("prompt").asText());
       assertEquals(7, b.get("max_tokens").asInt());
       assertEquals("/models/tiny", b.get("model").asText(), "trtllm-serve names the model by its path");
-      assertEquals(4, e.capacity(), "the window defaults to max_batch_size");
+      assertEquals(5, e.capacity(), "the window defaults to max_batch_size (4) plus a quarter, at least one: queued at the server");
+      assertEquals(160, ServingEngine.defaultWindow(128));
       assertTrue(e.info().version().startsWith("trtllm-serve /v1/completions"), e.info().version());
     } finally {
       e.close();

@@ -33,12 +33,11 @@ import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.ExecutionException;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -394,7 +393,8 @@ public final class DjlServingStandIn implements AutoCloseable {
   // ---- HTTP ----
 
   private void handle(HttpExchange ex) {
-    try (ex) {
+    boolean answeredLater = false;
+    try {
       String path = ex.getRequestURI().getPath();
       String method = ex.getRequestMethod();
       if (method.equals("GET") && path.equals("/health")) { // trtllm-serve's readiness
@@ -449,13 +449,22 @@ public final class DjlServingStandIn implements AutoCloseable {
         send(ex, 503, "{\"code\":503,\"type\":\"ServiceUnavailableException\",\"message\":\"injected: server busy\"}");
         return;
       }
-      generate(ex, body, openai);
+      answeredLater = generate(ex, body, openai);
     } catch (IOException | RuntimeException e) {
       // the client went away: nothing to answer
+    } finally {
+      if (!answeredLater) {
+        ex.close();
+      }
     }
   }
 
-  private void generate(HttpExchange ex, JsonNode body, boolean openai) throws IOException {
+  /**
+   * Queues a generation. Returns true when the request was queued: it is then answered (and its exchange closed) when
+   * its sequence finishes, from the handler pool, with no thread waiting for it meanwhile (as DJL Serving's Netty does;
+   * a thread per request in flight cost the bench's two cores hundreds of parked threads). False: already answered.
+   */
+  private boolean generate(HttpExchange ex, JsonNode body, boolean openai) throws IOException {
     String prompt;
     JsonNode p;
     int maxNew;
@@ -470,13 +479,13 @@ public final class DjlServingStandIn implements AutoCloseable {
     }
     if (prompt == null) {
       send(ex, 400, "{\"code\":400,\"type\":\"BadRequestException\",\"message\":\"Missing \\\"inputs\\\" field\"}");
-      return;
+      return false;
     }
     // As DJL does: the server tokenizes and adds BOS itself.
     int[] ids = tokenizer.encode(bosText + prompt);
     if (o.maxInputLen > 0 && ids.length > o.maxInputLen) {
       send(ex, 400, error(400, "Input length " + ids.length + " exceeds max_input_len " + o.maxInputLen));
-      return;
+      return false;
     }
     boolean sample = openai ? p.path("temperature").asDouble(1.0) > 0 : p.path("do_sample").asBoolean(false);
     List<String> stop = new ArrayList<>();
@@ -510,18 +519,26 @@ public final class DjlServingStandIn implements AutoCloseable {
     }
     if (seq == null) {
       send(ex, 503, error(503, "Worker queue capacity exceeded"));
-      return;
+      return false;
     }
-    int step;
-    try {
-      step = seq.done.get(10, TimeUnit.MINUTES);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return;
-    } catch (ExecutionException | TimeoutException e) {
-      send(ex, 500, error(500, "stand-in: " + e));
-      return;
-    }
+    Seq queued = seq;
+    seq.done.whenComplete((step, failure) -> {
+      try {
+        handlers.execute(() -> {
+          try (ex) {
+            answer(ex, body, openai, stop, queued, failure == null ? step : -1);
+          } catch (IOException | RuntimeException e) {
+            // the client went away: nothing to answer
+          }
+        });
+      } catch (RejectedExecutionException e) {
+        ex.close(); // the stand-in is closing
+      }
+    });
+    return true;
+  }
+
+  private void answer(HttpExchange ex, JsonNode body, boolean openai, List<String> stop, Seq seq, int step) throws IOException {
     if (step < 0) {
       Throwable cause = seq.generation.handle((c, t) -> t).join();
       send(ex, 424, error(424, "generation failed: " + (cause == null ? "?" : cause.getMessage())));

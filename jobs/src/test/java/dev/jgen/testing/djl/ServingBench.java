@@ -74,11 +74,60 @@ public final class ServingBench {
    * @param drainSteps steps from the last request's arrival to the last answer
    */
   public record ServerFigures(double busyFraction, long slotStepsUsed, long slotStepsAvailable, double avgInFlight,
-      int maxInFlight, long completed, double busyBeforeDrain, long drainSteps) {}
+      int maxInFlight, long completed, double busyBeforeDrain, long drainSteps, List<Integer> busyPercentPer100Steps) {}
 
-  /** A GPU-cluster-shaped run's figures. */
+  /** Slots busy (min(in flight, batch)) in percent of the batch, per 100 steps of the trace: where a run lost time. */
+  static List<Integer> busyPercentPer100Steps(List<Integer> trace, int batch) {
+    List<Integer> out = new ArrayList<>();
+    for (int i = 0; i < trace.size(); i += 100) {
+      long busy = 0;
+      int n = 0;
+      for (int j = i; j < Math.min(trace.size(), i + 100); j++) {
+        busy += Math.min(trace.get(j), batch);
+        n++;
+      }
+      out.add((int) Math.round(100.0 * busy / ((double) batch * n)));
+    }
+    return out;
+  }
+
+  /**
+   * A GPU-cluster-shaped run's figures.
+   *
+   * @param zeroLatencyBound the busy fraction of a feeder with no latency at all on the same rows: every slot of every
+   *     server takes the next row (input order) the step it frees, counted the same way (per server, first request to
+   *     last answer). What is left below it is the end of the input, which no feeding that does not know the output
+   *     lengths can fill: the ceiling of this scenario
+   */
   public record ClusterResult(int rows, int servers, int batch, int stepMs, int minNew, int maxNew, double jobSeconds,
-      double busyFraction, List<ServerFigures> perServer, String settings) {}
+      double busyFraction, double zeroLatencyBound, List<ServerFigures> perServer, String settings) {}
+
+  /** {@link ClusterResult#zeroLatencyBound}: list scheduling of the lengths in order onto the earliest free slot. */
+  static double zeroLatencyBound(int[] lengths, int servers, int batch) {
+    java.util.PriorityQueue<long[]> free = new java.util.PriorityQueue<>(
+        (a, b) -> a[0] != b[0] ? Long.compare(a[0], b[0]) : Long.compare(a[1], b[1]));
+    for (int s = 0; s < servers; s++) {
+      for (int i = 0; i < batch; i++) {
+        free.add(new long[] {0, s});
+      }
+    }
+    long[] used = new long[servers];
+    long[] end = new long[servers];
+    for (int length : lengths) {
+      long[] slot = free.poll();
+      int s = (int) slot[1];
+      used[s] += length;
+      end[s] = Math.max(end[s], slot[0] + length);
+      free.add(new long[] {slot[0] + length, s});
+    }
+    long u = 0;
+    long available = 0;
+    for (int s = 0; s < servers; s++) {
+      u += used[s];
+      available += (long) batch * end[s];
+    }
+    return available == 0 ? 0 : (double) u / available;
+  }
 
   /**
    * What a GPU cluster sees: {@code servers} independent stand-ins of {@code batch} continuous-batching slots each,
@@ -93,9 +142,11 @@ public final class ServingBench {
     Path dir = Files.createTempDirectory("jgen-serving-cluster-bench-");
     Random r = new Random(11);
     List<String> lines = new ArrayList<>();
+    int[] lengths = new int[rows];
     for (int i = 0; i < rows; i++) {
+      lengths[i] = minNew + r.nextInt(maxNew - minNew + 1);
       lines.add("{\"id\": \"c" + i + "\", \"prompt\": \"ベンチマーク用の質問 " + i + " に答えてください。\", \"max_new_tokens\": "
-          + (minNew + r.nextInt(maxNew - minNew + 1)) + "}");
+          + lengths[i] + "}");
     }
     Path in = TestFiles.jsonl(dir, "bench.jsonl", lines);
     List<DjlServingStandIn> standIns = new ArrayList<>();
@@ -135,12 +186,13 @@ public final class ServingBench {
           busy += Math.min(trace.get(i), batch);
         }
         per.add(new ServerFigures(m.busyFraction(), m.slotStepsUsed(), m.slotStepsAvailable(), m.avgInFlight(), m.maxInFlight(),
-            m.completed(), last == 0 ? 0 : (double) busy / ((double) batch * last), trace.size() - last));
+            m.completed(), last == 0 ? 0 : (double) busy / ((double) batch * last), trace.size() - last,
+            busyPercentPer100Steps(trace, batch)));
         used += m.slotStepsUsed();
         available += m.slotStepsAvailable();
       }
       return new ClusterResult(rows, servers, batch, stepMs, minNew, maxNew, seconds, available == 0 ? 0 : (double) used / available,
-          per, settings);
+          zeroLatencyBound(lengths, servers, batch), per, settings);
     } finally {
       for (DjlServingStandIn s : standIns) {
         s.close();
