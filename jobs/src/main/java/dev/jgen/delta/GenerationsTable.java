@@ -125,11 +125,16 @@ public final class GenerationsTable {
    * against the table's, and it gets those by replaying the table's whole log into the latest snapshot's cached state
    * (a few Spark jobs: seconds in a fresh JVM or on busy cores, whatever the table's size). Called when the table is
    * open (while the input is read and checked, jobs of one or two tasks that leave the other cores idle) and after each
-   * append (while the chunks in flight generate), so the next chunk's write finds the state computed and its generation
-   * starts at once. An append that comes before the replay ends waits for it; one after another commit replays again,
+   * commit that more chunks follow (while the chunks in flight generate), so the next chunk's write finds the state
+   * computed and its generation starts at once. An append that comes before the replay ends waits for it; one after another commit replays again,
    * as without this.
    */
   public void prepareAppends() {
+    prepareAppends(spark, path);
+  }
+
+  /** {@link #prepareAppends()} for any Delta table this JVM appends to idempotently. */
+  public static void prepareAppends(SparkSession spark, String path) {
     Thread t = new Thread(() -> {
       try {
         org.apache.spark.sql.delta.DeltaLog.forTable(spark, path).unsafeVolatileSnapshot().transactions();
@@ -153,7 +158,6 @@ public final class GenerationsTable {
         .option("txnVersion", version)
         .option("userMetadata", userMetadata)
         .save(path);
-    prepareAppends();
   }
 
   /** run.mode=new: removes the run's rows in one commit (the run's history stays in the table's versions). */

@@ -172,7 +172,8 @@ final class DialogueRun {
       int number = attempt.attempt();
       ChunkedRun<Dialogue> run = new ChunkedRun<>(spark, pending, plan::position, Math.max(1, Math.min(16, maxRows / 8)),
           kind.schema(), accounting -> new DialoguePartition(plan, planner, rows, spec, counters, accounting),
-          (out, chunk) -> table.append(out, appId + chunk, 0, kind.commitMetadata(number, chunk)),
+          ChunkedRun.Committer.of((out, chunk) -> table.append(out, appId + chunk, 0, kind.commitMetadata(number, chunk)),
+              table::prepareAppends),
           ChunkedRun.Settings.of(config, spark, maxRows, group, job.engine()),
           attempt::checkLock, chunks -> {
             if (progress != null) {

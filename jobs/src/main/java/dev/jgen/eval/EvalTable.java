@@ -100,6 +100,11 @@ final class EvalTable {
         .save(path);
   }
 
+  /** Starts the table state's replay the next chunk's append waits for ({@link dev.jgen.delta.GenerationsTable#prepareAppends()}). */
+  void prepareAppends() {
+    dev.jgen.delta.GenerationsTable.prepareAppends(spark, path);
+  }
+
   void deleteRun(String runId) {
     DeltaTable.forPath(spark, path).delete(col("run_id").equalTo(lit(runId)));
   }

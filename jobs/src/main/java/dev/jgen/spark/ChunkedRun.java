@@ -58,6 +58,23 @@ public final class ChunkedRun<T> {
   /** Commits one chunk's rows (an idempotent Delta append keyed by the chunk number). */
   public interface Committer {
     void commit(Dataset<Row> rows, int chunk);
+
+    /** After a commit that more chunks follow: starts, without waiting, what the next chunk's write will need. */
+    default void prepareNext() {}
+
+    static Committer of(Committer commit, Runnable prepareNext) {
+      return new Committer() {
+        @Override
+        public void commit(Dataset<Row> rows, int chunk) {
+          commit.commit(rows, chunk);
+        }
+
+        @Override
+        public void prepareNext() {
+          prepareNext.run();
+        }
+      };
+    }
   }
 
   /**
@@ -209,6 +226,9 @@ public final class ChunkedRun<T> {
         committed++;
         committedRows += d.written();
         onCommit.accept(committed);
+        if (failure == null && (cursor < slices.length || !leftovers.isEmpty() || !d.unstarted().isEmpty())) {
+          committer.prepareNext();
+        }
         if (!d.unstarted().isEmpty() && failure == null) {
           // The chunk's tasks reached their time limit: the items they did not start are planned again, first.
           Set<Long> left = new HashSet<>(d.unstarted());

@@ -279,7 +279,8 @@ public final class GenerateAction {
       ChunkedRun<Row> run = new ChunkedRun<>(spark, pending, plan::position,
           Math.max(1, Math.min(64, maxChunkRows / 8)), OutputSchema.SCHEMA,
           accounting -> new GeneratePartition(plan, spec, counters, accounting),
-          (out, chunk) -> table.append(out, appId + chunk, 0, commitMetadata(attempt, chunk)),
+          ChunkedRun.Committer.of((out, chunk) -> table.append(out, appId + chunk, 0, commitMetadata(attempt, chunk)),
+              table::prepareAppends),
           chunkSettings(attempt, maxChunkRows), current::checkLock, done -> line(done));
       long pendingRows = run.pendingItems();
       if (rowsIn < 0) {
