@@ -144,7 +144,7 @@ public final class ConfigKeys {
         oneOf(List.of("invocations", "openai")));
     key(DJL_COMMAND, Type.STRING, "djl-serving", "The server command (launch mode).", nonBlank());
     key(DJL_MODEL_ID, Type.STRING, null, "option.model_id for serving.properties (default: model.path, else the catalog's Hugging Face id).", nonBlank());
-    key(DJL_WINDOW, Type.INT, 0, "Requests in flight per server (0: max_rolling_batch_size).", atLeast(0));
+    key(DJL_WINDOW, Type.INT, 0, "Requests in flight per server (0: max_rolling_batch_size plus a quarter, queued at the server).", atLeast(0));
     key(DJL_MAX_ROLLING_BATCH_SIZE, Type.INT, 64, "option.max_rolling_batch_size: sequences the server batches together.", greaterThan(0));
     key(DJL_MAX_NUM_TOKENS, Type.INT, 0, "option.max_num_tokens (0: not set).", atLeast(0));
     key(DJL_MAX_INPUT_LEN, Type.INT, 0, "option.max_input_len (0: the model's context minus max_new_tokens).", atLeast(0));
@@ -180,7 +180,7 @@ public final class ConfigKeys {
     key(TRTLLM_BLOCK_REUSE, Type.BOOLEAN, true, "kv_cache_config.enable_block_reuse: reuse KV blocks of shared prompt prefixes (prefix caching).", null);
     key(TRTLLM_KV_DTYPE, Type.STRING, null, "kv_cache_config.dtype: auto | fp8 (default: fp8 with precision fp8, else auto).", oneOf(List.of("auto", "fp8")));
     key(TRTLLM_EXTRA_OPTIONS, Type.STRING, null, "A YAML file merged over the extra_llm_api_options jgen writes per server.", nonBlank());
-    key(TRTLLM_WINDOW, Type.INT, 0, "Requests in flight per server (0: max_batch_size).", atLeast(0));
+    key(TRTLLM_WINDOW, Type.INT, 0, "Requests in flight per server (0: max_batch_size plus a quarter, queued at the server).", atLeast(0));
     key(TRTLLM_REQUEST_TIMEOUT_S, Type.INT, 300, "Client timeout per request.", greaterThan(0));
     key(TRTLLM_READY_TIMEOUT_S, Type.INT, 1800, "How long a launched trtllm-serve may take to load.", greaterThan(0));
     key(TRTLLM_RETRIES, Type.INT, 5, "Retries per request on 503, 5xx, timeouts and refused connections.", atLeast(0));
