@@ -126,8 +126,8 @@ public final class GenerationsTable {
    * (a few Spark jobs: seconds in a fresh JVM or on busy cores, whatever the table's size). Called when the table is
    * open (while the input is read and checked, jobs of one or two tasks that leave the other cores idle) and after each
    * commit that more chunks follow (while the chunks in flight generate), so the next chunk's write finds the state
-   * computed and its generation starts at once. An append that comes before the replay ends waits for it; one after another commit replays again,
-   * as without this.
+   * computed and its generation starts at once. An append that comes before the replay ends waits for it; one after
+   * another commit replays again, as without this.
    */
   public void prepareAppends() {
     prepareAppends(spark, path);
@@ -151,6 +151,11 @@ public final class GenerationsTable {
    * and {@code userMetadata} carries the run's lineage into the table history.
    */
   public void append(Dataset<Row> rows, String appId, long version, String userMetadata) {
+    append(rows, path, appId, version, userMetadata);
+  }
+
+  /** {@link #append(Dataset, String, long, String)} to any Delta table (the MT-Bench and self-chat tables too). */
+  public static void append(Dataset<Row> rows, String path, String appId, long version, String userMetadata) {
     rows.write()
         .format("delta")
         .mode("append")

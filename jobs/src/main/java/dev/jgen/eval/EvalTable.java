@@ -93,11 +93,7 @@ final class EvalTable {
   }
 
   void append(Dataset<Row> rows, String appId, long version, String userMetadata) {
-    rows.write().format("delta").mode("append")
-        .option("txnAppId", appId)
-        .option("txnVersion", version)
-        .option("userMetadata", userMetadata)
-        .save(path);
+    dev.jgen.delta.GenerationsTable.append(rows, path, appId, version, userMetadata);
   }
 
   /** Starts the table state's replay the next chunk's append waits for ({@link dev.jgen.delta.GenerationsTable#prepareAppends()}). */

@@ -61,6 +61,8 @@ public final class ChunkTask {
     private final long deadline;
     private final Accounting accounting;
     private final Position<T> position;
+    /** Set once no new item will be started: {@code inputDone} counted once per task. */
+    private boolean ended;
 
     Bounded(Iterator<T> input, Accounting accounting, Position<T> position) {
       this.input = input;
@@ -68,8 +70,6 @@ public final class ChunkTask {
       this.accounting = accounting;
       this.position = position;
     }
-
-    private boolean ended;
 
     @Override
     public boolean hasNext() {

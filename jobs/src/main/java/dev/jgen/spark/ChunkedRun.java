@@ -33,10 +33,9 @@ import scala.jdk.javaapi.CollectionConverters;
 
 /**
  * The run engine every job kind shares: generates a run's pending items as a stream of chunks, several in flight at
- * once ({@code job.chunks_in_flight}). While one chunk drains its last generations, the next is already feeding the
- * engine, and the chunk after starts the moment a chunk's rows are written, while its commit is still under way: the
- * only drain of the whole run is the end of its input. Each chunk is one Spark job that
- * generates and appends to the Delta table with its own idempotent transaction id (chunks may commit in any order, and
+ * once ({@code job.chunks_in_flight}). The next chunk starts the moment a chunk stops starting items, while that one still
+ * drains its generations in flight and commits: the only drain of the whole run is the end of its input. Each chunk is
+ * one Spark job that generates and appends to the Delta table with its own idempotent transaction id (chunks may commit in any order, and
  * a replay of a committed chunk is a no-op). A chunk holds at most {@code job.chunk_rows} items and its tasks start no
  * new item after {@code job.commit_interval_s} ({@link ChunkTask}); items they left are planned again as a chunk of
  * their own, so a commit happens at least that often whatever the engine's speed. Chunk sizes follow the rate seen so
@@ -165,13 +164,6 @@ public final class ChunkedRun<T> {
   private record Done<T>(int number, Chunk<T> chunk, long planned, long written, List<Long> unstarted, Throwable failure) {}
 
   /**
-   * Runs every chunk. A chunk's write job generates and writes its rows, then the driver commits them. The next chunk
-   * is started when a chunk's write job ends ({@link GenerationEnds}), not when its commit ends: the commit (a Delta
-   * commit, the snapshot after it) and the next chunk's start overlap, and the chunks still generating are never left
-   * alone to feed the engine for a commit's length. At most {@code inFlight} chunks generate at once and as many more
-   * may be committing.
-   */
-  /**
    * Chunks submitted and not yet committed, at most: {@code inFlight} generating and as many draining or committing.
    * Chunk numbers follow submission, so none beyond the highest committed one plus this can exist (the fence's margin).
    */
@@ -179,6 +171,12 @@ public final class ChunkedRun<T> {
     return 2 * Math.max(1, inFlight);
   }
 
+  /**
+   * Runs every chunk. A chunk's write job generates and writes its rows, then the driver commits them. The next chunk
+   * starts when a chunk stops feeding the engine ({@link FeedingEnds}), not when it has drained and committed: its drain,
+   * its commit and the next chunk's start overlap. At most {@code inFlight} chunks feed at once and as many more may be
+   * draining or committing.
+   */
   public void run() {
     ExecutorService pool = Executors.newFixedThreadPool(maxUncommitted(settings.inFlight()), r -> {
       Thread t = new Thread(r, "jgen-chunk");
@@ -186,34 +184,34 @@ public final class ChunkedRun<T> {
       return t;
     });
     BlockingQueue<Object> events = new LinkedBlockingQueue<>();
-    GenerationEnds generationEnds = new GenerationEnds(rddPrefix, events);
-    spark.sparkContext().addSparkListener(generationEnds);
-    Set<Integer> generating = new HashSet<>();
+    FeedingEnds feedingEnds = new FeedingEnds(rddPrefix, events);
+    spark.sparkContext().addSparkListener(feedingEnds);
+    Set<Integer> feeding = new HashSet<>();
     long start = System.nanoTime();
     int running = 0;
     Throwable failure = null;
     Runnable releaseLocalLock = ChunkTask.guard(settings.group(), lockCheck);
     try {
       while (true) {
-        while (failure == null && generating.size() < settings.inFlight() && running < maxUncommitted(settings.inFlight())
+        while (failure == null && feeding.size() < settings.inFlight() && running < maxUncommitted(settings.inFlight())
             && (cursor < slices.length || !leftovers.isEmpty())) {
           lockCheck.run();
           int number = chunkNumber++;
-          generating.add(number);
-          submit(pool, events, generationEnds, number, nextChunk(running, start));
+          feeding.add(number);
+          submit(pool, events, feedingEnds, number, nextChunk(running, start));
           running++;
         }
         if (running == 0) {
           break;
         }
         Object event = events.take();
-        if (event instanceof Generated g) {
-          generating.remove(g.chunk());
+        if (event instanceof StoppedFeeding f) {
+          feeding.remove(f.chunk());
           continue;
         }
         @SuppressWarnings("unchecked")
         Done<T> d = (Done<T>) event;
-        generating.remove(d.number());
+        feeding.remove(d.number());
         running--;
         if (d.failure() != null) {
           if (failure == null) {
@@ -241,7 +239,7 @@ public final class ChunkedRun<T> {
       spark.sparkContext().cancelJobGroup(settings.group());
       throw new IllegalStateException("interrupted while generating", e);
     } finally {
-      spark.sparkContext().removeSparkListener(generationEnds);
+      spark.sparkContext().removeSparkListener(feedingEnds);
       pool.shutdownNow();
       releaseLocalLock.run();
     }
@@ -259,7 +257,7 @@ public final class ChunkedRun<T> {
   }
 
   /** A chunk starts no new item: a task of it ran out of input (or time), or its write job ended. */
-  private record Generated(int chunk) {}
+  private record StoppedFeeding(int chunk) {}
 
   /**
    * Tells the run loop when a chunk stops feeding the engine, so the next chunk starts while this one still drains its
@@ -268,13 +266,13 @@ public final class ChunkedRun<T> {
    * every second) or, failing that, the end of the chunk's write job (the job whose stages compute the chunk's
    * generation RDD, named {@code <prefix><chunk>}; Delta's own jobs do not).
    */
-  private static final class GenerationEnds extends SparkListener {
+  private static final class FeedingEnds extends SparkListener {
     private final String prefix;
     private final BlockingQueue<Object> events;
     private final Map<Integer, Integer> chunkOfJob = new ConcurrentHashMap<>();
     private final Map<Long, Integer> chunkOfAccumulator = new ConcurrentHashMap<>();
 
-    GenerationEnds(String prefix, BlockingQueue<Object> events) {
+    FeedingEnds(String prefix, BlockingQueue<Object> events) {
       this.prefix = prefix;
       this.events = events;
     }
@@ -291,7 +289,7 @@ public final class ChunkedRun<T> {
           Integer chunk = chunkOfAccumulator.get(info.id());
           if (chunk != null && info.update().isDefined() && ((Number) info.update().get()).longValue() > 0) {
             chunkOfAccumulator.remove(info.id());
-            events.add(new Generated(chunk));
+            events.add(new StoppedFeeding(chunk));
           }
         }
       }
@@ -314,7 +312,7 @@ public final class ChunkedRun<T> {
     public void onJobEnd(SparkListenerJobEnd jobEnd) {
       Integer chunk = chunkOfJob.remove(jobEnd.jobId());
       if (chunk != null) {
-        events.add(new Generated(chunk));
+        events.add(new StoppedFeeding(chunk));
       }
     }
   }
@@ -363,13 +361,13 @@ public final class ChunkedRun<T> {
         .values();
   }
 
-  private void submit(ExecutorService pool, BlockingQueue<Object> events, GenerationEnds generationEnds, int number,
+  private void submit(ExecutorService pool, BlockingQueue<Object> events, FeedingEnds feedingEnds, int number,
       Chunk<T> chunk) {
     var sc = spark.sparkContext();
     var written = sc.longAccumulator("jgen.chunk" + number + ".written");
     CollectionAccumulator<Long> unstarted = sc.collectionAccumulator("jgen.chunk" + number + ".unstarted");
     var inputDone = sc.longAccumulator("jgen.chunk" + number + ".input_done");
-    generationEnds.watch(inputDone.id(), number);
+    feedingEnds.watch(inputDone.id(), number);
     FlatMapFunction<Iterator<T>, Row> generate = tasks.forChunk(
         new ChunkTask.Accounting(written, unstarted, inputDone, settings.taskMillis(), settings.group()));
     pool.execute(() -> {

@@ -21,6 +21,7 @@ public final class SparkSessions {
 
   private static SparkSession create(String appName, String master, Map<String, Object> conf) {
     SparkConf submitted = new SparkConf();
+    int cores = Math.max(2, Runtime.getRuntime().availableProcessors());
     SparkSession.Builder b = SparkSession.builder().appName(appName);
     if (master != null) {
       b.master(master);
@@ -28,7 +29,7 @@ public final class SparkSessions {
       // One task slot more than cores: every chunk in flight holds its slots while it generates (its tasks mostly wait
       // for the engine), and Delta's own jobs before a chunk's write (the snapshot's state) need a free one; without
       // it the next chunk could only start after a chunk ended, leaving the engine to drain meanwhile.
-      b.master("local[" + (Math.max(2, Runtime.getRuntime().availableProcessors()) + 1) + "]");
+      b.master("local[" + (cores + 1) + "]");
     }
     b.config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
@@ -39,13 +40,12 @@ public final class SparkSessions {
       // Local mode: nothing to serve to a cluster, and the loopback address keeps it off the network. Spark's and
       // Delta's partition defaults (200 shuffle partitions, 50 for every Delta snapshot) are sized for clusters: on a
       // laptop they turn each small table read into hundreds of tasks.
-      String cores = String.valueOf(Math.max(2, Runtime.getRuntime().availableProcessors()));
       b.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
           // Heartbeats carry running tasks' accumulator updates: a chunk's task that ran out of input is heard within
           // a second (ChunkedRun starts the next chunk then), not ten. In one JVM a beat costs nothing.
           .config("spark.executor.heartbeatInterval", "1s")
-          .config("spark.sql.shuffle.partitions", cores)
-          .config("spark.databricks.delta.snapshotPartitions", cores);
+          .config("spark.sql.shuffle.partitions", String.valueOf(cores))
+          .config("spark.databricks.delta.snapshotPartitions", String.valueOf(cores));
     } else {
       // A generation table's metadata is small; 50 snapshot partitions per read only add tasks.
       b.config("spark.databricks.delta.snapshotPartitions", "8");

@@ -205,7 +205,7 @@ public final class Bench {
         r.jobSeconds(), r.settings());
     System.out.printf(Locale.ROOT, "zero-latency reference on these rows: %.4f (every freed slot refilled the same step with the"
         + " next row in input order, counted the same way; what it loses is the end of the input; another order can land a"
-        + " little above it); measured / reference %.4f%n", r.zeroLatencyBound(), r.busyFraction() / r.zeroLatencyBound());
+        + " little above it); measured / reference %.4f%n", r.zeroLatencyReference(), r.busyFraction() / r.zeroLatencyReference());
     return JSON.valueToTree(r);
   }
 

@@ -94,16 +94,16 @@ public final class ServingBench {
   /**
    * A GPU-cluster-shaped run's figures.
    *
-   * @param zeroLatencyBound the busy fraction of a feeder with no latency at all on the same rows: every slot of every
+   * @param zeroLatencyReference the busy fraction of a feeder with no latency at all on the same rows: every slot of every
    *     server takes the next row (input order) the step it frees, counted the same way (per server, first request to
    *     last answer). What it loses is the end of the input, which feeding that does not know the output lengths
    *     cannot fill; a reference, not a bound (rows in another order end differently, a little above or below)
    */
   public record ClusterResult(int rows, int servers, int batch, int stepMs, int minNew, int maxNew, double jobSeconds,
-      double busyFraction, double zeroLatencyBound, List<ServerFigures> perServer, String settings) {}
+      double busyFraction, double zeroLatencyReference, List<ServerFigures> perServer, String settings) {}
 
-  /** {@link ClusterResult#zeroLatencyBound}: list scheduling of the lengths in order onto the earliest free slot. */
-  static double zeroLatencyBound(int[] lengths, int servers, int batch) {
+  /** {@link ClusterResult#zeroLatencyReference}: list scheduling of the lengths in order onto the earliest free slot. */
+  static double zeroLatencyReference(int[] lengths, int servers, int batch) {
     java.util.PriorityQueue<long[]> free = new java.util.PriorityQueue<>(
         (a, b) -> a[0] != b[0] ? Long.compare(a[0], b[0]) : Long.compare(a[1], b[1]));
     for (int s = 0; s < servers; s++) {
@@ -192,7 +192,7 @@ public final class ServingBench {
         available += m.slotStepsAvailable();
       }
       return new ClusterResult(rows, servers, batch, stepMs, minNew, maxNew, seconds, available == 0 ? 0 : (double) used / available,
-          zeroLatencyBound(lengths, servers, batch), per, settings);
+          zeroLatencyReference(lengths, servers, batch), per, settings);
     } finally {
       for (DjlServingStandIn s : standIns) {
         s.close();
