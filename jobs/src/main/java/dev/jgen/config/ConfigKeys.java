@@ -54,6 +54,7 @@ public final class ConfigKeys {
   public static final int FASTCHAT_JUDGE_MAX_TOKENS = 2048;
   public static final String CHUNK_ROWS = "job.chunk_rows";
   public static final String PARTITIONS = "job.partitions";
+  public static final String LONGEST_FIRST = "job.longest_first";
   public static final String COMMIT_INTERVAL_S = "job.commit_interval_s";
   public static final String CHUNKS_IN_FLIGHT = "job.chunks_in_flight";
   public static final String MAX_FAILURE_RATE = "job.max_failure_rate";
@@ -221,6 +222,8 @@ public final class ConfigKeys {
         greaterThan(0));
     key(CHUNKS_IN_FLIGHT, Type.INT, 2, "Chunks generated at once: the next one keeps the engine full while one drains and commits.",
         greaterThan(0));
+    key(LONGEST_FIRST, Type.BOOLEAN, true, "Each task reads one in-flight window of rows ahead and starts those with the largest "
+        + "max_new_tokens first, so the end of the input drains short rows (same budget everywhere: input order); false: input order.", null);
     key(PARTITIONS, Type.INT, 0, "Spark tasks per chunk (0: (Spark's default parallelism - 1) / job.chunks_in_flight, at least 1: one slot stays free for Delta's own jobs).", atLeast(0));
     key(MAX_FAILURE_RATE, Type.DOUBLE, 0.5, "Stop the run (exit code 3) when this share of the last job.failure_window rows failed "
         + "for engine or internal reasons; row errors never count.", unitInterval());

@@ -273,7 +273,7 @@ public final class GenerateAction {
       JobPlan plan = new JobPlan(job.runId(), attempt, job.model().modelId(), job.model().fingerprint(), job.engine(),
           job.generation(), columns,
           new RunHealth.Limits(config.number(ConfigKeys.MAX_FAILURE_RATE), config.integer(ConfigKeys.FAILURE_WINDOW)), n,
-          retryErrors && resuming);
+          retryErrors && resuming, config.bool(ConfigKeys.LONGEST_FIRST));
       Broadcast<PromptSpec> spec = prompts;
       String appId = "jgen-" + job.runId() + "-attempt-" + attempt + "-chunk-";
       ChunkedRun<Row> run = new ChunkedRun<>(spark, pending, plan::position,

@@ -151,6 +151,18 @@ final class InputColumns implements Serializable {
     return out;
   }
 
+  /**
+   * The row's token budget, for the feeding order only: its {@code max_new_tokens} column when that holds a number, else
+   * {@code jobDefault} (a malformed value is the row's error later, where its parameters are resolved).
+   */
+  int maxNewTokens(Row r, int jobDefault) {
+    try {
+      return value(r, "max_new_tokens") instanceof Number n ? (int) Math.min(Integer.MAX_VALUE, n.longValue()) : jobDefault;
+    } catch (RuntimeException e) {
+      return jobDefault;
+    }
+  }
+
   /** A column's value as plain Java, or null when absent (structured output, issue 13: json_schema, choice). */
   Object column(Row r, String column) {
     return value(r, column);

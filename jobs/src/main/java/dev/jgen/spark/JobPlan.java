@@ -13,6 +13,7 @@ import org.apache.spark.sql.Row;
  * @param samples generation.n: samples per input row
  * @param reseed a --retry-errors attempt: rows get new seeds
  * @param health when run errors stop the run ({@code job.max_failure_rate} of {@code job.failure_window})
+ * @param longestFirst job.longest_first: tasks start the rows with the largest max_new_tokens first, over a read-ahead
  * @param engine null for a dry run ({@code engine.kind=none}): prompts are rendered and tokenized, nothing generated
  */
 record JobPlan(
@@ -25,7 +26,8 @@ record JobPlan(
     InputColumns columns,
     RunHealth.Limits health,
     int samples,
-    boolean reseed) implements Serializable {
+    boolean reseed,
+    boolean longestFirst) implements Serializable {
 
   /**
    * The key a row's seed is derived from: its id, or, in a --retry-errors attempt, its id and the attempt, so that a

@@ -53,6 +53,7 @@ public final class Bench {
     boolean quick = false;
     int stepMs = 1;
     int servingRows = 0;
+    List<String> servingSets = new ArrayList<>();
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--scenario" -> scenario = args[++i];
@@ -60,10 +61,11 @@ public final class Bench {
         case "--quick" -> quick = true;
         case "--step-ms" -> stepMs = Integer.parseInt(args[++i]);
         case "--rows" -> servingRows = Integer.parseInt(args[++i]);
+        case "--set" -> servingSets.add(args[++i]);
         default -> {
           System.err.println("usage: jgen bench [--scenario engine|pipeline|serving|structured|all] [--out FILE.json] [--quick]"
               + " [--step-ms N (serving: the stand-ins' time per generated token, default 1)] [--rows N (serving: input rows,"
-              + " default 6000)]");
+              + " default 6000)] [--set KEY=VALUE (serving: a job key away from its default, printed with the figures)]");
           System.exit(2);
         }
       }
@@ -81,7 +83,7 @@ public final class Bench {
         report.set("pipeline", pipeline(work, quick));
       }
       if (scenario.equals("all") || scenario.equals("serving")) {
-        report.set("serving", serving(quick, stepMs, servingRows));
+        report.set("serving", serving(quick, stepMs, servingRows, servingSets));
       }
       if (scenario.equals("all") || scenario.equals("structured")) {
         report.set("structured", structured(work, quick));
@@ -186,13 +188,13 @@ public final class Bench {
    *     proportionally fewer rows per second (on a 2-core machine the client and both stand-ins share the cores), which
    *     shows whether the run engine itself leaves slots idle
    */
-  private static ObjectNode serving(boolean quick, int stepMs, int rowsAsked) throws Exception {
+  private static ObjectNode serving(boolean quick, int stepMs, int rowsAsked, List<String> sets) throws Exception {
     int rows = rowsAsked > 0 ? rowsAsked : quick ? 2000 : 6000;
     System.out.println("== serving: the whole `jgen generate` command's job (in this JVM, local Spark, Delta commits) against 2 DJL"
         + " Serving stand-ins of 128 slots each, " + stepMs + " ms per generated token, output lengths uniform over 1..512 tokens, " + rows
-        + " rows, default job settings; busy fraction = slot-steps that emitted a token / slot-steps available, counted by"
+        + " rows, " + (sets.isEmpty() ? "default job settings" : "job settings at their defaults except " + sets) + "; busy fraction = slot-steps that emitted a token / slot-steps available, counted by"
         + " each server from its first request to its last answer");
-    ServingBench.ClusterResult r = ServingBench.runCluster(rows, 2, 128, stepMs, 1, 512);
+    ServingBench.ClusterResult r = ServingBench.runCluster(rows, 2, 128, stepMs, 1, 512, sets);
     for (int i = 0; i < r.perServer().size(); i++) {
       ServingBench.ServerFigures f = r.perServer().get(i);
       System.out.printf(Locale.ROOT, "server %d: busy fraction %.4f (slot-steps %d/%d), avg in flight %.1f, max %d, %d answers;"

@@ -190,6 +190,44 @@ class DjlServingJobTest {
     }
   }
   @Test
+  void rowsWithTheLargestBudgetStartFirstOverTheTasksReadAhead() throws Exception {
+    // One server taking one request at a time (window 1): requests arrive in the order the task starts them. With
+    // job.longest_first=false that is the task's input order (the chunk's shuffle decides it, not the file); with the
+    // default the task reads 2 rows ahead (its window: twice the engine's capacity) and each time starts the larger
+    // budget of the two it holds.
+    DjlServingStandIn.Options o = new DjlServingStandIn.Options();
+    o.batch = 1;
+    o.stepMillis = 1;
+    o.synthetic = true;
+    Path in = prompts(dir, 6, 8, 48, 16, 40, 24, 32);
+    List<Integer> inputOrder = arrivals(o, in, false);
+    assertEquals(List.of(8, 16, 24, 32, 40, 48), inputOrder.stream().sorted().toList(), "every row once: " + inputOrder);
+    List<Integer> expected = new ArrayList<>();
+    List<Integer> held = new ArrayList<>();
+    for (int budget : inputOrder) {
+      held.add(budget);
+      if (held.size() == 2) {
+        expected.add(held.remove(held.indexOf(java.util.Collections.max(held))));
+      }
+    }
+    expected.addAll(held);
+    assertFalse(expected.equals(inputOrder), "the read-ahead must change this order: " + inputOrder);
+    assertEquals(expected, arrivals(o, in, true), "largest budget first over 2 rows, from the task's input order " + inputOrder);
+  }
+
+  /** The max_new_tokens of each request in the order the stand-in received them, for one whole run. */
+  private List<Integer> arrivals(DjlServingStandIn.Options o, Path in, boolean longestFirst) throws Exception {
+    try (DjlServingStandIn s = DjlServingStandIn.start(o)) {
+      String out = dir.resolve("gen-" + longestFirst).toString();
+      Cli r = generate("input.path=" + in, "output.path=" + out, "engine.djl.endpoints=" + s.url(),
+          "engine.djl.max_rolling_batch_size=1", "engine.djl.window=1", "job.partitions=1", "job.longest_first=" + longestFirst);
+      assertEquals(6, r.summary().get("ok").asLong(), r.out());
+      assertEquals(6, table(out, r.summary().get("run_id").asText()).count(), "every row once");
+      return s.received().stream().map(x -> x.body().path("parameters").path("max_new_tokens").asInt()).toList();
+    }
+  }
+
+  @Test
   void theNextChunkStartsWhileTheLastOneStillGenerates() throws Exception {
     int batch = 4;
     try (DjlServingStandIn s = standIn(batch, 60, 0, 0)) {

@@ -138,7 +138,8 @@ public final class ServingBench {
    * token over slot-steps available, counted by the server from its first request to its last answer; overall: the
    * sums over all servers.
    */
-  public static ClusterResult runCluster(int rows, int servers, int batch, int stepMs, int minNew, int maxNew) throws Exception {
+  public static ClusterResult runCluster(int rows, int servers, int batch, int stepMs, int minNew, int maxNew, List<String> sets)
+      throws Exception {
     Path dir = Files.createTempDirectory("jgen-serving-cluster-bench-");
     Random r = new Random(11);
     List<String> lines = new ArrayList<>();
@@ -164,12 +165,17 @@ public final class ServingBench {
         urls.append(i == 0 ? "" : ",").append(s.url());
       }
       String settings = "engine.kind=djl-serving engine.djl.endpoints=<" + servers + " URLs> engine.djl.max_rolling_batch_size="
-          + batch + " generation.max_new_tokens=" + maxNew + " (per-row max_new_tokens); job.* at their defaults";
+          + batch + " generation.max_new_tokens=" + maxNew + " (per-row max_new_tokens); job.* at their defaults" + (sets.isEmpty() ? "" : " except " + String.join(" ", sets));
       long t0 = System.nanoTime();
-      Cli c = Cli.run("generate", "--config", TestFiles.conf().resolve("jobs/demo.yaml").toString(),
+      List<String> args = new ArrayList<>(List.of("generate", "--config", TestFiles.conf().resolve("jobs/demo.yaml").toString(),
           "--set", "input.path=" + in, "--set", "output.path=" + dir.resolve("out"), "--set", "engine.kind=djl-serving",
           "--set", "engine.djl.endpoints=" + urls, "--set", "engine.djl.max_rolling_batch_size=" + batch,
-          "--set", "generation.temperature=0.8", "--set", "generation.max_new_tokens=" + maxNew);
+          "--set", "generation.temperature=0.8", "--set", "generation.max_new_tokens=" + maxNew));
+      for (String set : sets) {
+        args.add("--set");
+        args.add(set);
+      }
+      Cli c = Cli.run(args.toArray(String[]::new));
       double seconds = (System.nanoTime() - t0) / 1e9;
       if (c.code() != 0) {
         throw new IllegalStateException("serving cluster bench job failed: " + c.err() + c.out());
