@@ -22,9 +22,12 @@ class LongestFirstTest {
   }
 
   @Test
-  void largestBudgetFirstWithTiesInInputOrderWhenEverythingFitsTheReadAhead() {
-    List<int[]> in = List.of(new int[] {0, 8}, new int[] {1, 48}, new int[] {2, 16}, new int[] {3, 48}, new int[] {4, 8});
-    assertEquals(List.of(1, 3, 2, 0, 4), ids(drain(new LongestFirst<>(in.iterator(), 10, a -> a[1]))));
+  void largestBudgetFirstWithTiesInInputOrderOverAReadAheadThatGrows() {
+    // Held before each yield: 1, 1, 2, 2, 3, ... (one more per two yielded), up to the lookahead of 10.
+    List<int[]> in = List.of(new int[] {0, 8}, new int[] {1, 48}, new int[] {2, 16}, new int[] {3, 48}, new int[] {4, 8},
+        new int[] {5, 64}, new int[] {6, 32});
+    // yield 0 (holds {0}); 1 ({1}); 3 ({2, 3}); 2 ({2, 4}); 5 ({4, 5, 6}); 6 ({4, 6}); 4.
+    assertEquals(List.of(0, 1, 3, 2, 5, 6, 4), ids(drain(new LongestFirst<>(in.iterator(), 10, a -> a[1]))));
   }
 
   @Test
