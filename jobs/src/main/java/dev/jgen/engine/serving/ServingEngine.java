@@ -315,7 +315,9 @@ final class ServingEngine implements Engine {
       if (result.isDone()) {
         f.cancel(true); // cancelled between the check above and now
       }
-      f.whenCompleteAsync(this::done, callbacks);
+      // On the thread that completes the exchange (one of the two above): another hop through the pool for every
+      // answer cost 0.005 of busy fraction in the serving bench (0.949-0.952 against 0.955-0.958).
+      f.whenComplete(this::done);
     }
 
     private void done(HttpResponse<String> response, Throwable error) {
