@@ -12,6 +12,22 @@ public final class TestSpark {
 
   private TestSpark() {}
 
+  /**
+   * Makes {@code session} the JVM's shared one, before any test made its own: a benchmark that measures what the
+   * command does uses the session the command would build (SparkSessions), not the tests' smaller one.
+   */
+  public static synchronized void use(SparkSession session) {
+    if (spark != null && spark != session) {
+      throw new IllegalStateException("a SparkSession is already in use: " + spark.sparkContext().master());
+    }
+    spark = session;
+  }
+
+  /** Whether the shared session exists yet. */
+  public static synchronized boolean started() {
+    return spark != null;
+  }
+
   public static synchronized SparkSession get() {
     if (spark == null) {
       spark = SparkSession.builder()

@@ -164,7 +164,15 @@ public final class ServingBench {
         standIns.add(s);
         urls.append(i == 0 ? "" : ",").append(s.url());
       }
-      String settings = "engine.kind=djl-serving engine.djl.endpoints=<" + servers + " URLs> engine.djl.max_rolling_batch_size="
+      if (!dev.jgen.testing.TestSpark.started()) {
+        // The session `jgen generate` builds for itself (SparkSessions: local[cores + 1], its local-mode settings), not
+        // the tests' local[2]: the command runs in this JVM, and Cli shares the JVM's session with it.
+        dev.jgen.testing.TestSpark.use(dev.jgen.spark.SparkSessions.create(dev.jgen.config.ConfigLoader.load(
+            TestFiles.conf().resolve("jobs/demo.yaml"), List.of())));
+      }
+      String master = dev.jgen.testing.TestSpark.get().sparkContext().master();
+      String settings = "Spark " + master + (master.equals("local[2]") ? " (the tests' session: another scenario made it first)" : "")
+          + "; engine.kind=djl-serving engine.djl.endpoints=<" + servers + " URLs> engine.djl.max_rolling_batch_size="
           + batch + " generation.max_new_tokens=" + maxNew + " (per-row max_new_tokens); job.* at their defaults" + (sets.isEmpty() ? "" : " except " + String.join(" ", sets));
       long t0 = System.nanoTime();
       List<String> args = new ArrayList<>(List.of("generate", "--config", TestFiles.conf().resolve("jobs/demo.yaml").toString(),
