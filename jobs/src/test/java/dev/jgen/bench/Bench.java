@@ -206,8 +206,8 @@ public final class Bench {
     System.out.printf(Locale.ROOT, "overall busy fraction %.4f (goal >= 0.95); command wall time %.1f s; %s%n", r.busyFraction(),
         r.jobSeconds(), r.settings());
     System.out.printf(Locale.ROOT, "zero-latency reference on these rows: %.4f (every freed slot refilled the same step with the"
-        + " next row in input order, counted the same way; what it loses is the end of the input; another order can land a"
-        + " little above it); measured / reference %.4f%n", r.zeroLatencyReference(), r.busyFraction() / r.zeroLatencyReference());
+        + " next row in input order, counted the same way; what it loses is the end of the input; jgen's default order,"
+        + " largest max_new_tokens first over a read-ahead (job.longest_first), can land above it); measured / reference %.4f%n", r.zeroLatencyReference(), r.busyFraction() / r.zeroLatencyReference());
     return JSON.valueToTree(r);
   }
 

@@ -97,7 +97,8 @@ public final class ServingBench {
    * @param zeroLatencyReference the busy fraction of a feeder with no latency at all on the same rows: every slot of every
    *     server takes the next row (input order) the step it frees, counted the same way (per server, first request to
    *     last answer). What it loses is the end of the input, which feeding that does not know the output lengths
-   *     cannot fill; a reference, not a bound (rows in another order end differently, a little above or below)
+   *     cannot fill; a reference, not a bound (rows in another order end differently: jgen's default, largest
+   *     max_new_tokens first over a read-ahead, lands above it when the budgets are the lengths, as here)
    */
   public record ClusterResult(int rows, int servers, int batch, int stepMs, int minNew, int maxNew, double jobSeconds,
       double busyFraction, double zeroLatencyReference, List<ServerFigures> perServer, String settings) {}
