@@ -141,7 +141,11 @@ final class EngineBench {
     // and jgen JGEN_BENCH_REPEATS times, and the table gives medians and the median of the pairs' ratios.
     int repeats = envInt("JGEN_BENCH_REPEATS", quick ? 1 : 3);
     o.put("repeats", repeats);
-    for (int s : SEQUENCES) {
+    // JGEN_BENCH_SEQUENCES (e.g. "1") runs only those counts; JGEN_BENCH_DEFAULTS=0 skips the sweep and the defaults rows:
+    // more pairs of one count in the same time, where the machine's drift needs them.
+    int[] sequences = System.getenv("JGEN_BENCH_SEQUENCES") == null ? SEQUENCES
+        : java.util.Arrays.stream(System.getenv("JGEN_BENCH_SEQUENCES").split(",")).map(String::trim).mapToInt(Integer::parseInt).toArray();
+    for (int s : sequences) {
       ObjectNode r = table.addObject();
       r.put("sequences", s);
       r.put("threads", threads);
@@ -185,6 +189,10 @@ final class EngineBench {
       System.out.printf(Locale.ROOT, "%-34s %5d %11s %13.1f %13s %11s %7d %9.2f%n", "java-llama.cpp 4.2.0 API, " + Math.min(jarRows, rows) + " rows", s, "-",
           jl.get("generation_tokens_per_second").asDouble(), "-", "-", jl.get("completion_tokens").asLong(),
           jl.get("generation_tokens_per_second").asDouble() / median(nativeRates));
+    }
+    if (envInt("JGEN_BENCH_DEFAULTS", 1) == 0) {
+      System.out.println("(JGEN_BENCH_DEFAULTS=0: the best native configuration and the defaults rows were not run)");
+      return o;
     }
     // The machine's best native configuration: every core, 1 to 16 sequences.
     int cores = Runtime.getRuntime().availableProcessors();
