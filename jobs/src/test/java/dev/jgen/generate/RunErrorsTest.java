@@ -38,10 +38,7 @@ class RunErrorsTest {
 
   @Test
   void aBrokenServerStopsTheRunAndTheSameCommandResumesExactlyOnce() throws Exception {
-    DjlServingStandIn.Options o = new DjlServingStandIn.Options();
-    o.batch = 16;
-    o.stepMillis = 1;
-    o.synthetic = true;
+    DjlServingStandIn.Options o = DjlServingStandIn.Options.synthetic(16, 1);
     String out = dir.resolve("gen").toString();
     try (DjlServingStandIn s = DjlServingStandIn.start(o)) {
       // A healthy first run over the first 100 rows: committed.

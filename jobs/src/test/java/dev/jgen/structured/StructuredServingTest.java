@@ -47,11 +47,7 @@ class StructuredServingTest {
   }
 
   private static DjlServingStandIn standIn() throws Exception {
-    DjlServingStandIn.Options o = new DjlServingStandIn.Options();
-    o.batch = 4;
-    o.stepMillis = 1;
-    o.synthetic = true;
-    return DjlServingStandIn.start(o);
+    return DjlServingStandIn.start(DjlServingStandIn.Options.synthetic(4, 1));
   }
 
   @Test

@@ -189,16 +189,14 @@ class DjlServingJobTest {
       assertTrue(gaps <= (last - first) / 10, msg);
     }
   }
+
   @Test
   void rowsWithTheLargestBudgetStartFirstOverTheTasksReadAhead() throws Exception {
     // One server taking one request at a time (window 1): requests arrive in the order the task starts them. With
     // job.longest_first=false that is the task's input order (the chunk's shuffle decides it, not the file); with the
     // default the task's read-ahead grows to 2 rows (its window: twice the engine's capacity) after the first two, and
     // from then on it starts the larger budget of the two rows it holds.
-    DjlServingStandIn.Options o = new DjlServingStandIn.Options();
-    o.batch = 1;
-    o.stepMillis = 1;
-    o.synthetic = true;
+    DjlServingStandIn.Options o = DjlServingStandIn.Options.synthetic(1, 1);
     Path in = prompts(dir, 6, 8, 48, 16, 40, 24, 32);
     List<Integer> inputOrder = arrivals(o, in, false);
     assertEquals(List.of(8, 16, 24, 32, 40, 48), inputOrder.stream().sorted().toList(), "every row once: " + inputOrder);

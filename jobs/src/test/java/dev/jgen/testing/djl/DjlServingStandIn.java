@@ -85,6 +85,15 @@ public final class DjlServingStandIn implements AutoCloseable {
      * step like any generation; finish reason eos.
      */
     public java.util.function.Function<String, String> responder = null;
+
+    /** A synthetic server ({@link #synthetic}) of {@code batch} slots stepping every {@code stepMillis}. */
+    public static Options synthetic(int batch, long stepMillis) {
+      Options o = new Options();
+      o.batch = batch;
+      o.stepMillis = stepMillis;
+      o.synthetic = true;
+      return o;
+    }
   }
 
   /** One request the server received. */
