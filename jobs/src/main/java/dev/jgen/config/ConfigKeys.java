@@ -222,8 +222,9 @@ public final class ConfigKeys {
         greaterThan(0));
     key(CHUNKS_IN_FLIGHT, Type.INT, 2, "Chunks generated at once: the next one keeps the engine full while one drains and commits.",
         greaterThan(0));
-    key(LONGEST_FIRST, Type.BOOLEAN, true, "Each task reads one in-flight window of rows ahead and starts those with the largest "
-        + "max_new_tokens first, so the end of the input drains short rows (same budget everywhere: input order); false: input order.", null);
+    key(LONGEST_FIRST, Type.BOOLEAN, true, "job.kind=generate: each task reads up to one in-flight window of rows ahead and starts "
+        + "those with the largest max_new_tokens first, so the end of the input drains short rows (same budget everywhere: input order); "
+        + "false: input order.", null);
     key(PARTITIONS, Type.INT, 0, "Spark tasks per chunk (0: (Spark's default parallelism - 1) / job.chunks_in_flight, at least 1: one slot stays free for Delta's own jobs).", atLeast(0));
     key(MAX_FAILURE_RATE, Type.DOUBLE, 0.5, "Stop the run (exit code 3) when this share of the last job.failure_window rows failed "
         + "for engine or internal reasons; row errors never count.", unitInterval());

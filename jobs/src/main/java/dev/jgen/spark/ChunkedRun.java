@@ -33,10 +33,10 @@ import scala.jdk.javaapi.CollectionConverters;
 
 /**
  * The run engine every job kind shares: generates a run's pending items as a stream of chunks, several in flight at
- * once ({@code job.chunks_in_flight}). The next chunk starts the moment a chunk stops starting items, while that one still
- * drains its generations in flight and commits: the only drain of the whole run is the end of its input. Each chunk is
- * one Spark job that generates and appends to the Delta table with its own idempotent transaction id (chunks may commit in any order, and
- * a replay of a committed chunk is a no-op). A chunk holds at most {@code job.chunk_rows} items and its tasks start no
+ * once ({@code job.chunks_in_flight}). The next chunk starts the moment a chunk stops starting items, while that one
+ * still drains its generations in flight and commits: the only drain of the whole run is the end of its input. Each
+ * chunk is one Spark job that generates and appends to the Delta table with its own idempotent transaction id (chunks
+ * may commit in any order, and a replay of a committed chunk is a no-op). A chunk holds at most {@code job.chunk_rows} items and its tasks start no
  * new item after {@code job.commit_interval_s} ({@link ChunkTask}); items they left are planned again as a chunk of
  * their own, so a commit happens at least that often whatever the engine's speed. Chunk sizes follow the rate seen so
  * far, so a chunk commits within the interval without being cut.

@@ -42,6 +42,9 @@ import org.apache.spark.resource.ResourceInformation;
  * HTTP exchange (a killed Spark task's rows stop occupying the window).
  */
 final class ServingEngine implements Engine {
+  /** Threads for the HTTP client's steps and the answers (see the constructor). */
+  private static final int CALLBACK_THREADS = 2;
+
   private final EngineSpec spec;
   private final ServerKind kind;
   private final WireProtocol wire;
@@ -51,7 +54,6 @@ final class ServingEngine implements Engine {
   private final int windowPerServer;
   private final Router router;
   private final HttpClient http;
-  private static final int CALLBACK_THREADS = 2;
   private final ExecutorService callbacks;
   private final ServerMetrics metrics;
   private final EngineInfo info;
