@@ -16,8 +16,6 @@ import io.delta.kernel.data.FilteredColumnarBatch;
 import io.delta.kernel.defaults.engine.DefaultEngine;
 import io.delta.kernel.engine.Engine;
 import io.delta.kernel.engine.FileReadResult;
-import io.delta.kernel.exceptions.ConcurrentWriteException;
-import io.delta.kernel.exceptions.TableAlreadyExistsException;
 import io.delta.kernel.exceptions.TableNotFoundException;
 import io.delta.kernel.expressions.Column;
 import io.delta.kernel.expressions.Literal;
@@ -44,7 +42,6 @@ import org.apache.spark.sql.catalyst.expressions.GenericRowWithSchema;
 import org.apache.spark.sql.expressions.Window;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
-import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 
 /**
@@ -103,12 +100,7 @@ public final class RunsTable {
   public static RunsTable openOrCreate(SparkSession spark, String path) {
     RunsTable t = new RunsTable(spark, path);
     if (!t.exists()) {
-      try {
-        TableManager.buildCreateTableTransaction(t.resolved(), kernelSchema(SCHEMA), ENGINE_INFO).build(t.kernel())
-            .commit(t.kernel(), CloseableIterable.emptyIterable());
-      } catch (TableAlreadyExistsException | ConcurrentWriteException e) {
-        // another job created it a moment ago: the same table either way
-      }
+      KernelTables.create(t.kernel(), t.resolved(), SCHEMA, List.of(), Map.of());
     }
     return t;
   }
@@ -230,7 +222,7 @@ public final class RunsTable {
     }
   }
 
-  private static final String ENGINE_INFO = "jgen";
+  private static final String ENGINE_INFO = KernelTables.ENGINE_INFO;
 
   private Snapshot snapshot() {
     return TableManager.loadSnapshot(resolved()).build(kernel());
@@ -240,11 +232,7 @@ public final class RunsTable {
   private String resolved() {
     String r = resolvedPath;
     if (r == null) {
-      try {
-        r = kernel().getFileSystemClient().resolvePath(path);
-      } catch (java.io.IOException e) {
-        throw new java.io.UncheckedIOException("runs table " + path + ": " + e.getMessage(), e);
-      }
+      r = KernelTables.resolve(kernel(), path);
       resolvedPath = r;
     }
     return r;
@@ -291,23 +279,6 @@ public final class RunsTable {
   }
 
   /** The Kernel schema of a flat Spark schema of the types a run record has. */
-  static io.delta.kernel.types.StructType kernelSchema(StructType spark) {
-    io.delta.kernel.types.StructType k = new io.delta.kernel.types.StructType();
-    for (StructField f : spark.fields()) {
-      k = k.add(f.name(), kernelType(f.dataType()), f.nullable());
-    }
-    return k;
-  }
-
-  private static io.delta.kernel.types.DataType kernelType(org.apache.spark.sql.types.DataType t) {
-    if (t == DataTypes.StringType) return io.delta.kernel.types.StringType.STRING;
-    if (t == DataTypes.IntegerType) return io.delta.kernel.types.IntegerType.INTEGER;
-    if (t == DataTypes.LongType) return io.delta.kernel.types.LongType.LONG;
-    if (t == DataTypes.DoubleType) return io.delta.kernel.types.DoubleType.DOUBLE;
-    if (t == DataTypes.TimestampType) return io.delta.kernel.types.TimestampType.TIMESTAMP;
-    throw new IllegalArgumentException("no Kernel type for " + t);
-  }
-
   /** One row of values as a Kernel batch: what a record append writes. */
   private record ValuesBatch(io.delta.kernel.types.StructType schema, Object[] row) implements ColumnarBatch {
     @Override

@@ -115,7 +115,13 @@ public final class GenerateAction {
     java.util.concurrent.CompletableFuture<Dataset<Row>> reading = java.util.concurrent.CompletableFuture.supplyAsync(this::readInput);
     String outputPath = config.string(ConfigKeys.OUTPUT_PATH);
     java.util.concurrent.CompletableFuture<GenerationsTable> opening =
-        java.util.concurrent.CompletableFuture.supplyAsync(() -> GenerationsTable.openOrCreate(spark, outputPath));
+        java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+          GenerationsTable t = GenerationsTable.openOrCreate(spark, outputPath);
+          // The first append's log replay (Delta-Spark's first use in this JVM when Kernel just made the table) starts
+          // now, beside the input's read and the lock check, rather than after the attempt starts.
+          t.prepareAppends();
+          return t;
+        });
     boolean replace = config.string(ConfigKeys.RUN_MODE).equals("new");
     java.util.concurrent.atomic.AtomicReference<Opened> opened = new java.util.concurrent.atomic.AtomicReference<>();
     RunAttempt attempt;
