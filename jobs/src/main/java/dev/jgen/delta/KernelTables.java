@@ -1,11 +1,13 @@
 package dev.jgen.delta;
 
 import io.delta.kernel.TableManager;
+import io.delta.kernel.TransactionCommitResult;
 import io.delta.kernel.defaults.engine.DefaultEngine;
 import io.delta.kernel.engine.Engine;
 import io.delta.kernel.exceptions.ConcurrentWriteException;
 import io.delta.kernel.exceptions.TableAlreadyExistsException;
 import io.delta.kernel.expressions.Column;
+import io.delta.kernel.hook.PostCommitHook;
 import io.delta.kernel.transaction.DataLayoutSpec;
 import io.delta.kernel.utils.CloseableIterable;
 import java.util.List;
@@ -64,9 +66,24 @@ final class KernelTables {
       builder = builder.withDataLayoutSpec(DataLayoutSpec.partitioned(partitionColumns.stream().map(Column::new).toList()));
     }
     try {
-      builder.build(engine).commit(engine, CloseableIterable.emptyIterable());
+      runHooks(engine, builder.build(engine).commit(engine, CloseableIterable.emptyIterable()));
     } catch (TableAlreadyExistsException | ConcurrentWriteException e) {
       // made by another job at the same moment: the same table either way
+    }
+  }
+
+  /**
+   * A commit's post-commit hooks: the version's checksum file (from which Delta-Spark reads protocol and metadata
+   * without a Spark job) and checkpoints (which keep the log quick to replay). A hook that fails leaves the commit in
+   * place; the next reader only replays a little more log.
+   */
+  static void runHooks(Engine engine, TransactionCommitResult result) {
+    for (PostCommitHook hook : result.getPostCommitHooks()) {
+      try {
+        hook.threadSafeInvoke(engine);
+      } catch (java.io.IOException | RuntimeException e) {
+        // see above
+      }
     }
   }
 

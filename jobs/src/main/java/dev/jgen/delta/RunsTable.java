@@ -20,7 +20,6 @@ import io.delta.kernel.exceptions.TableNotFoundException;
 import io.delta.kernel.expressions.Column;
 import io.delta.kernel.expressions.Literal;
 import io.delta.kernel.expressions.Predicate;
-import io.delta.kernel.hook.PostCommitHook;
 import io.delta.kernel.internal.InternalScanFileUtils;
 import io.delta.kernel.internal.data.ScanStateRow;
 import io.delta.kernel.internal.util.Utils;
@@ -210,13 +209,7 @@ public final class RunsTable {
           .writeParquetFiles(context.getTargetDirectory(), physical, context.getStatisticsColumns());
       TransactionCommitResult result = txn.commit(engine,
           CloseableIterable.inMemoryIterable(Transaction.generateAppendActions(engine, state, written, context)));
-      for (PostCommitHook hook : result.getPostCommitHooks()) {
-        try {
-          hook.threadSafeInvoke(engine); // checkpoints and checksums: what keeps the log quick to read
-        } catch (java.io.IOException | RuntimeException e) {
-          // the commit is in; a missed checkpoint only makes the next read replay a little more log
-        }
-      }
+      KernelTables.runHooks(engine, result);
     } catch (java.io.IOException e) {
       throw new java.io.UncheckedIOException("runs table " + path + ": " + e.getMessage(), e);
     }

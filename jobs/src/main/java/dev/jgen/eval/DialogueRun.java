@@ -122,6 +122,12 @@ final class DialogueRun {
   }
 
   Outcome execute() {
+    try (dev.jgen.spark.SmallRun small = dev.jgen.spark.SmallRun.forInput(spark, job.config().string(ConfigKeys.INPUT_PATH))) {
+      return executeRun();
+    }
+  }
+
+  private Outcome executeRun() {
     long start = System.nanoTime();
     JobConfig config = job.config();
     int n = config.integer(ConfigKeys.N);

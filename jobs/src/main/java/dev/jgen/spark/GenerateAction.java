@@ -101,6 +101,12 @@ public final class GenerateAction {
   }
 
   public GenerateResult execute() {
+    try (SmallRun small = SmallRun.forInput(spark, job.config().string(ConfigKeys.INPUT_PATH))) {
+      return executeRun();
+    }
+  }
+
+  private GenerateResult executeRun() {
     long start = System.nanoTime();
     phaseStart = start;
     JobConfig config = job.config();
