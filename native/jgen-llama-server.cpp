@@ -242,6 +242,16 @@ int main(int argc, char ** argv) {
   // llama.cpp pads the context it allocates; admission uses the size asked for, the number the user configured.
   const size_t n_ctx = std::min((size_t) llama_n_ctx(ctx), (size_t) kv_size);
 
+  // Warm-up before READY, as llama.cpp's own server does at load (common_init): one decode starts the compute threads
+  // and pages in the weights, so the first row is not slower than the rest and the load time says what loading costs.
+  {
+    llama_token bos = llama_vocab_bos(vocab);
+    llama_token tok[1] = { bos == LLAMA_TOKEN_NULL ? 0 : bos };
+    llama_decode(ctx, llama_batch_get_one(tok, 1));
+    llama_synchronize(ctx);
+    llama_memory_clear(mem, true);
+  }
+
   {
     std::ostringstream r;
     r << "READY kv_size=" << n_ctx << " parallel=" << parallel << " threads=" << threads << " threads_batch=" << threads_batch
