@@ -12,6 +12,7 @@ import dev.jgen.prompt.PromptSpec;
 import dev.jgen.spark.ChunkedRun;
 import dev.jgen.spark.GenerateJob;
 import dev.jgen.spark.RunAttempt;
+import dev.jgen.spark.SmallRun;
 import java.io.PrintStream;
 import java.util.HashSet;
 import java.util.List;
@@ -122,7 +123,7 @@ final class DialogueRun {
   }
 
   Outcome execute() {
-    try (dev.jgen.spark.SmallRun small = dev.jgen.spark.SmallRun.forInput(spark, job.config().string(ConfigKeys.INPUT_PATH))) {
+    try (SmallRun small = SmallRun.forInput(spark, job.config().string(ConfigKeys.INPUT_PATH))) {
       return executeRun();
     }
   }
