@@ -271,7 +271,6 @@ public final class RunsTable {
     return t;
   }
 
-  /** The Kernel schema of a flat Spark schema of the types a run record has. */
   /** One row of values as a Kernel batch: what a record append writes. */
   private record ValuesBatch(io.delta.kernel.types.StructType schema, Object[] row) implements ColumnarBatch {
     @Override

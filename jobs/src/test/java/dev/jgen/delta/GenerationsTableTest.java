@@ -1,7 +1,6 @@
 package dev.jgen.delta;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.jgen.testing.TestSpark;
 import io.delta.tables.DeltaTable;
@@ -25,7 +24,7 @@ class GenerationsTableTest {
     SparkSession spark = TestSpark.get();
     String byKernel = dir.resolve("by_kernel").toString();
     String bySpark = dir.resolve("by_spark").toString();
-    assertTrue(GenerationsTable.openOrCreate(spark, byKernel).lastAttempt("r") == 0);
+    assertEquals(0, GenerationsTable.openOrCreate(spark, byKernel).lastAttempt("r"));
     // What openOrCreate ran before this change, as the reference.
     DeltaTable.createIfNotExists(spark).location(bySpark).addColumns(OutputSchema.SCHEMA).partitionedBy("run_id")
         .property("delta.enableChangeDataFeed", "true").property("delta.appendOnly", "false").execute();
