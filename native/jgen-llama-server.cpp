@@ -247,7 +247,11 @@ int main(int argc, char ** argv) {
   {
     llama_token bos = llama_vocab_bos(vocab);
     llama_token tok[1] = { bos == LLAMA_TOKEN_NULL ? 0 : bos };
-    llama_decode(ctx, llama_batch_get_one(tok, 1));
+    // A model that cannot decode one token fails here, at load (a run error), not as an error on every row.
+    if (llama_decode(ctx, llama_batch_get_one(tok, 1)) != 0) {
+      fprintf(stderr, "jgen-llama-server: the model could not decode its first token\n");
+      return 3;
+    }
     llama_synchronize(ctx);
     llama_memory_clear(mem, true);
   }

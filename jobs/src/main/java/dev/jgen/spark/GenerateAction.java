@@ -167,12 +167,16 @@ public final class GenerateAction {
     try {
       // An earlier attempt that never ended may still commit chunks (a job paused past its lease): fenced off first,
       // and the table read again after, so what this attempt plans is final.
-      int lastAttempt = attempt.fenceUnfinished(spark, outputPath, a -> "jgen-" + job.runId() + "-attempt-" + a + "-chunk-",
-          Math.max(64, ChunkedRun.maxUncommitted(config.integer(ConfigKeys.CHUNKS_IN_FLIGHT)))) ? table.lastAttempt(job.runId()) : attemptsInTable;
-      if (replace && lastAttempt > 0) {
+      boolean fenced = attempt.fenceUnfinished(spark, outputPath, a -> "jgen-" + job.runId() + "-attempt-" + a + "-chunk-",
+          Math.max(64, ChunkedRun.maxUncommitted(config.integer(ConfigKeys.CHUNKS_IN_FLIGHT))));
+      int lastAttempt = fenced ? table.lastAttempt(job.runId()) : attemptsInTable;
+      boolean deleted = replace && lastAttempt > 0;
+      if (deleted) {
         table.deleteRun(job.runId());
       }
-      table.prepareAppends();
+      if (fenced || deleted) {
+        table.prepareAppends(); // the table changed since it was opened (and its replay started): replay the new version
+      }
       Generated g = generate(table, attempt.attempt(), input, idColumn, n, lastAttempt > 0 && !replace);
       if (config.bool(ConfigKeys.OPTIMIZE)) {
         table.optimizeRun(job.runId());
