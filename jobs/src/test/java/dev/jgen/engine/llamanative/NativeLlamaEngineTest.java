@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.jgen.catalog.ModelResolver;
 import dev.jgen.engine.Completion;
 import dev.jgen.engine.CompletionRequest;
 import dev.jgen.engine.Engine;
@@ -13,6 +14,9 @@ import dev.jgen.engine.EngineException;
 import dev.jgen.engine.EngineSpec;
 import dev.jgen.engine.SamplingParams;
 import dev.jgen.engine.llamacpp.LlamaCppEngineProvider;
+import dev.jgen.model.TensorType;
+import dev.jgen.model.TinyModelSpec;
+import dev.jgen.model.TinyModelWriter;
 import dev.jgen.prompt.HfTokenizer;
 import dev.jgen.testing.TestModels;
 import java.io.IOException;
@@ -271,6 +275,29 @@ class NativeLlamaEngineTest {
       Completion next = one.submit(new CompletionRequest("b", "", ids, greedy(8, List.of()))).get(120, TimeUnit.SECONDS);
       assertTrue(next.completionTokens() > 0);
       assertEquals(1, one.server().cancelledInServer(), "the server confirmed the cancel");
+    }
+  }
+
+  @Test
+  void aQuantizedModelRunsOnThisCpusMatrixKernels() throws Exception {
+    // Q4_0 weights take the CPU's quantized kernels (on AMX CPUs ggml's AMX tiles for every batch of more than one
+    // token; the unpatched release died there with SIGILL, native/patches/README.md). Prompts are several tokens and
+    // two rows run at once, so prompt batches and multi-sequence decode steps both go through them.
+    Path q4 = TinyModelWriter.ensure(ModelResolver.defaultCacheDir().resolve("models"),
+        TinyModelSpec.tiny().withType(TensorType.Q4_0));
+    EngineSpec s = new EngineSpec("llamacpp", q4.resolve("model.gguf").toString(),
+        Map.of("threads", "2", "parallel", "2", "ctx_size", "512"));
+    try (NativeLlamaEngine e = (NativeLlamaEngine) new NativeLlamaEngineProvider().open(s)) {
+      List<CompletableFuture<Completion>> rows = new java.util.ArrayList<>();
+      for (String prompt : PROMPTS) {
+        rows.add(e.submit(new CompletionRequest(prompt, "", tokenizer.encode(prompt), greedy(12, List.of()))));
+      }
+      for (int i = 0; i < rows.size(); i++) {
+        Completion c = rows.get(i).get(120, TimeUnit.SECONDS);
+        assertEquals(tokenizer.encode(PROMPTS.get(i)).length, c.promptTokens());
+        assertTrue(c.completionTokens() > 0 && c.completionTokens() <= 12, c.toString());
+        assertEquals(c.completionTokens() == 12 ? "length" : "stop", c.finishReason());
+      }
     }
   }
 
