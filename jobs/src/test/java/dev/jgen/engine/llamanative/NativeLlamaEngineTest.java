@@ -143,6 +143,29 @@ class NativeLlamaEngineTest {
   }
 
   @Test
+  void sequencesSampledTogetherKeepTheirOwnTokens() throws Exception {
+    // Sampled rows make the server pick every running sequence's token on its thread pool: a greedy row among them
+    // must still get exactly its own tokens (the ids it gets alone), and every row its requested length or a stop.
+    LlamaServerProcess server = ((NativeLlamaEngine) engine).server();
+    int[] ids = tokenizer.encode(PROMPTS.get(0));
+    String alone = java.util.Arrays.toString(server.generate(ids, greedy(24, List.of())).get(120, TimeUnit.SECONDS).tokenIds());
+    for (int round = 0; round < 3; round++) {
+      List<CompletableFuture<LlamaServerProcess.Reply>> sampled = new java.util.ArrayList<>();
+      for (int i = 0; i < 3; i++) {
+        sampled.add(server.generate(tokenizer.encode(PROMPTS.get(1 + i % 2)),
+            new SamplingParams(24, 1.0, 0.95, 0, 1.0, round * 10L + i, List.of())));
+      }
+      CompletableFuture<LlamaServerProcess.Reply> greedyRow = server.generate(ids, greedy(24, List.of()));
+      assertEquals(alone, java.util.Arrays.toString(greedyRow.get(120, TimeUnit.SECONDS).tokenIds()), "round " + round);
+      for (CompletableFuture<LlamaServerProcess.Reply> f : sampled) {
+        LlamaServerProcess.Reply r = f.get(120, TimeUnit.SECONDS);
+        assertEquals(r.completionTokens(), r.tokenIds().length);
+        assertEquals(r.completionTokens() == 24 ? "length" : "stop", r.finishReason());
+      }
+    }
+  }
+
+  @Test
   void theEngineReportsItsGenerationWindow() throws Exception {
     try (Engine fresh = new NativeLlamaEngineProvider().open(spec(Map.of()))) {
       assertTrue(fresh.serverMetrics().isEmpty(), "nothing generated yet: no window");
