@@ -9,6 +9,7 @@ import dev.jgen.config.ConfigKey;
 import dev.jgen.config.ConfigKeys;
 import dev.jgen.config.ConfigLoader;
 import dev.jgen.config.JobConfig;
+import dev.jgen.delta.RefusedException;
 import dev.jgen.engine.EngineRegistry;
 import dev.jgen.eval.ExportJudgments;
 import dev.jgen.eval.ExportMtBenchAnswers;
@@ -39,8 +40,8 @@ import org.apache.spark.sql.SparkSession;
 
 /**
  * {@code jgen <command>}: the same entry point for {@code bin/jgen} and {@code spark-submit --class dev.jgen.cli.Main}.
- * Exit codes: 0 done (error rows are counted, not fatal), 1 failure or refusal (another job on the run, a foreign
- * table), 2 usage or configuration error (before Spark starts), 3 run error (the run stopped on a systemic fault: the
+ * Exit codes: 0 done (error rows are counted, not fatal), 1 refusal (another job holds or claimed the run, a foreign
+ * table: "jgen: refused: ...") or an unexpected failure ("jgen: failed: ...", the stack trace with --verbose), 2 usage or configuration error (before Spark starts), 3 run error (the run stopped on a systemic fault: the
  * engine, the tokenizer or jgen itself; see {@code job.max_failure_rate}), 4 the run's lock was lost.
  */
 public final class Main {
@@ -76,7 +77,8 @@ public final class Main {
   /** Runs one command; returns the exit code. */
   public static int run(String[] argv, PrintStream out, PrintStream err) {
     // batchio: --verbose (any position) shows llama.cpp's own log, which jgen keeps at DEBUG (LlamaCppLogging).
-    if (java.util.Arrays.asList(argv).contains("--verbose")) {
+    boolean verbose = java.util.Arrays.asList(argv).contains("--verbose");
+    if (verbose) {
       argv = java.util.Arrays.stream(argv).filter(x -> !x.equals("--verbose")).toArray(String[]::new);
       verbose();
     }
@@ -112,11 +114,40 @@ public final class Main {
     } catch (LockLostException e) {
       err.println("jgen: " + e.getMessage());
       return EXIT_LOCK_LOST;
-    } catch (IllegalStateException | IllegalArgumentException e) {
-      // Refusals that protect data (another job on the run, a foreign table): a message, no stack trace.
-      err.println("jgen: " + e.getMessage());
+    } catch (RefusedException e) {
+      // Refusals that protect data (another job on the run, a foreign table): the message says what to do.
+      err.println("jgen: refused: " + e.getMessage());
+      return 1;
+    } catch (RuntimeException e) {
+      // Anything else is a failure with a cause to find (a failed Spark job, a Delta error, a bug of jgen's): its class
+      // and message always, the stack trace with --verbose.
+      err.println("jgen: failed: " + describe(e));
+      if (verbose) {
+        e.printStackTrace(err);
+      } else {
+        err.println("jgen: (--verbose prints the stack trace)");
+      }
       return 1;
     }
+  }
+
+  /** An exception and its causes in one line: each distinct message once, with the class of the first. */
+  static String describe(Throwable e) {
+    StringBuilder b = new StringBuilder(e.getClass().getName());
+    String last = null;
+    for (Throwable c = e; c != null; c = c.getCause() == c ? null : c.getCause()) {
+      String m = c.getMessage();
+      if (m != null && !m.isBlank() && (last == null || !last.contains(m))) {
+        b.append(last == null ? ": " : "; caused by " + c.getClass().getSimpleName() + ": ").append(firstLine(m));
+        last = m;
+      }
+    }
+    return b.toString();
+  }
+
+  private static String firstLine(String m) {
+    int nl = m.indexOf('\n');
+    return nl < 0 ? m : m.substring(0, nl);
   }
 
   /** The native log's logger to DEBUG in this JVM (local runs: driver and executor are this JVM). */

@@ -46,17 +46,19 @@ final class KernelTables {
   }
 
   /** {@link #create(Engine, String, StructType, List, Map)} at an absolute path or URI, with an engine of its own. */
-  static void create(SparkSession spark, String path, StructType schema, List<String> partitionColumns,
+  static boolean create(SparkSession spark, String path, StructType schema, List<String> partitionColumns,
       Map<String, String> properties) {
     Engine engine = engine(spark);
-    create(engine, resolve(engine, path), schema, partitionColumns, properties);
+    return create(engine, resolve(engine, path), schema, partitionColumns, properties);
   }
 
   /**
    * Creates an empty table at {@code resolvedPath} (a path Kernel's file system client resolved). Another job that
    * created it a moment earlier is not an error: the caller checks what is there as it would for any existing table.
+   *
+   * @return true when this call created it, false when it existed already (made by another job at the same moment)
    */
-  static void create(Engine engine, String resolvedPath, StructType schema, List<String> partitionColumns,
+  static boolean create(Engine engine, String resolvedPath, StructType schema, List<String> partitionColumns,
       Map<String, String> properties) {
     var builder = TableManager.buildCreateTableTransaction(resolvedPath, schema(schema), ENGINE_INFO);
     if (!properties.isEmpty()) {
@@ -67,8 +69,9 @@ final class KernelTables {
     }
     try {
       runHooks(engine, builder.build(engine).commit(engine, CloseableIterable.emptyIterable()));
+      return true;
     } catch (TableAlreadyExistsException | ConcurrentWriteException e) {
-      // made by another job at the same moment: the same table either way
+      return false; // made by another job at the same moment
     }
   }
 

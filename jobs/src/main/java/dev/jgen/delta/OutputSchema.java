@@ -73,5 +73,9 @@ public final class OutputSchema {
   /** Columns added after the first release: a table without them gains them when opened (null in older rows). */
   public static final java.util.List<String> ADDED_LATER = java.util.List.of("output_json", "constraint_sha256");
 
+  /** The generations table of {@code job.kind=generate}. */
+  public static final RunTable.Spec SPEC = new RunTable.Spec(TableKind.GENERATE, SCHEMA, "sample_index",
+      java.util.Map.of("delta.enableChangeDataFeed", "true", "delta.appendOnly", "false"), ADDED_LATER);
+
   private OutputSchema() {}
 }

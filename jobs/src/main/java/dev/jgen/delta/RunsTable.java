@@ -16,6 +16,7 @@ import io.delta.kernel.data.FilteredColumnarBatch;
 import io.delta.kernel.defaults.engine.DefaultEngine;
 import io.delta.kernel.engine.Engine;
 import io.delta.kernel.engine.FileReadResult;
+import io.delta.kernel.exceptions.ConcurrentTransactionException;
 import io.delta.kernel.exceptions.TableNotFoundException;
 import io.delta.kernel.expressions.Column;
 import io.delta.kernel.expressions.Literal;
@@ -138,19 +139,71 @@ public final class RunsTable {
 
   /** The current state of each attempt of one run (its newest record), by attempt number. */
   public List<RunRecord> attempts(String runId) {
+    return newestOfEach(records(runId, snapshot()));
+  }
+
+  private static List<RunRecord> newestOfEach(List<RunRecord> records) {
     Map<Integer, RunRecord> newest = new TreeMap<>();
     Comparator<RunRecord> order = Comparator.comparing(RunRecord::heartbeatAt, Comparator.nullsFirst(Comparator.naturalOrder()))
         .thenComparing(RunRecord::endedAt, Comparator.nullsFirst(Comparator.naturalOrder()));
-    for (RunRecord r : records(runId)) {
+    for (RunRecord r : records) {
       newest.merge(r.attempt(), r, (a, b) -> order.compare(a, b) >= 0 ? a : b);
     }
     return new ArrayList<>(newest.values());
   }
 
-  /** Every record of one run, read with Kernel: the files whose statistics rule the run out are skipped. */
-  private List<RunRecord> records(String runId) {
+  /** What a claim decides from: the run's attempts and heartbeat files, read from the snapshot the claim commits on. */
+  @FunctionalInterface
+  public interface ClaimDecision {
+    /**
+     * @return the record of the new attempt (status running)
+     * @throws RuntimeException to refuse the claim; nothing is written
+     */
+    RunRecord decide(List<RunRecord> attempts, Map<Integer, Long> heartbeatFiles);
+  }
+
+  /** Another job's claim on the same run committed first: this one wrote nothing. */
+  public static final class ClaimLostException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    ClaimLostException(String message, Throwable cause) {
+      super(message, cause);
+    }
+  }
+
+  /**
+   * Claims a run: reads its attempts from one snapshot, lets {@code decision} refuse or make the new attempt's record,
+   * and appends that record in a commit that also sets the run's claim transaction ({@code jgen-claim-<run>}, one
+   * version past the snapshot's). Delta's optimistic concurrency makes the claim atomic: of any jobs that read the
+   * same state and claim the run, the first commit wins and every other fails its commit with
+   * ConcurrentTransactionException (a concurrent commit set the same application id, which this transaction read),
+   * whatever their attempt numbers and clocks; a job that reads after the winner's commit sees its running record.
+   *
+   * @throws ClaimLostException when another job's claim committed first (nothing written)
+   */
+  public RunRecord claim(String runId, ClaimDecision decision) {
     Engine engine = kernel();
-    Scan scan = snapshot().getScanBuilder()
+    Snapshot snapshot = snapshot();
+    RunRecord mine = decision.decide(newestOfEach(records(runId, snapshot)), heartbeats(runId));
+    String appId = claimAppId(runId);
+    long version = snapshot.getLatestTransactionVersion(engine, appId).orElse(0L) + 1;
+    try {
+      append(snapshot, mine, appId, version);
+    } catch (ConcurrentTransactionException e) {
+      throw new ClaimLostException("another job claimed run " + runId + " first", e);
+    }
+    return mine;
+  }
+
+  /** The application id of a run's claims in this table's log (its version counts the claims). */
+  static String claimAppId(String runId) {
+    return "jgen-claim-" + runId;
+  }
+
+  /** Every record of one run, read with Kernel: the files whose statistics rule the run out are skipped. */
+  private List<RunRecord> records(String runId, Snapshot snapshot) {
+    Engine engine = kernel();
+    Scan scan = snapshot.getScanBuilder()
         .withFilter(new Predicate("=", new Column("run_id"), Literal.ofString(runId))).build();
     io.delta.kernel.data.Row state = scan.getScanState(engine);
     io.delta.kernel.types.StructType physical = ScanStateRow.getPhysicalDataReadSchema(state);
@@ -187,9 +240,17 @@ public final class RunsTable {
 
   /** Records the attempt's new state: one appended row (a Parquet file and a commit). */
   public void upsert(RunRecord run) {
+    append(snapshot(), run, null, 0);
+  }
+
+  /** Appends one record on {@code snapshot}, setting transaction {@code appId} to {@code version} when appId is not null. */
+  private void append(Snapshot snapshot, RunRecord run, String appId, long version) {
     Engine engine = kernel();
-    Snapshot snapshot = snapshot();
-    Transaction txn = snapshot.buildUpdateTableTransaction(ENGINE_INFO, Operation.WRITE).build(engine);
+    var builder = snapshot.buildUpdateTableTransaction(ENGINE_INFO, Operation.WRITE);
+    if (appId != null) {
+      builder = builder.withTransactionId(appId, version);
+    }
+    Transaction txn = builder.build(engine);
     io.delta.kernel.data.Row state = txn.getTransactionState(engine);
     // Filled by column name from the table's own schema (a table made by Spark, or by an older jgen, has its own).
     io.delta.kernel.types.StructType tableSchema = snapshot.getSchema();

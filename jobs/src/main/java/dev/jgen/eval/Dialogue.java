@@ -39,6 +39,14 @@ final class Dialogue implements Serializable {
   String engineVersion;
   String engineInstance;
   long finishedMillis;
+  /** Appended to the keys this conversation's seeds derive from: "" normally, new in a --retry-errors attempt. */
+  String seedSalt = "";
+
+  /** This conversation, to be sampled with seeds of another key (a --retry-errors attempt). */
+  Dialogue withSeedSalt(String salt) {
+    seedSalt = salt;
+    return this;
+  }
 
   /** One generation: its rendered prompt and what came back. */
   record Step(int turn, String kind, String prompt, Integer promptTokens, String text, Integer completionTokens,

@@ -63,7 +63,7 @@ final class DialoguePartition implements FlatMapFunction<Iterator<Dialogue>, Row
 
   /** Counts read on the driver. */
   record Counters(LongAccumulator generated, LongAccumulator failed, LongAccumulator promptTokens,
-      LongAccumulator completionTokens, LongAccumulator conversations) implements Serializable {}
+      LongAccumulator completionTokens, LongAccumulator conversations, LongAccumulator modelLoadMs) implements Serializable {}
 
   /** What every task of a multi-turn run needs, fixed on the driver. */
   record Plan(String runId, int attempt, int samples, int maxSteps, EngineSpec engine, RunHealth.Limits health)
@@ -105,7 +105,7 @@ final class DialoguePartition implements FlatMapFunction<Iterator<Dialogue>, Row
   @Override
   public Iterator<Row> call(Iterator<Dialogue> input) {
     PromptTranslator translator = PromptTranslator.shared(prompts.value());
-    Engine engine = EngineRegistry.shared(plan.engine());
+    Engine engine = EngineRegistry.shared(plan.engine(), loaded -> counters.modelLoadMs().add(loaded.loadMillis()));
     Generator generator = new Generator(translator, engine, RunHealth.of(plan.runId() + "/" + plan.attempt(), plan.health()));
     EngineInfo info = generator.engineInfo();
     Plan p = plan;

@@ -61,7 +61,7 @@ public final class ExportJudgments {
     if (dir == null) {
       throw new IllegalArgumentException("--to: missing; the folder to write model_judgment/<judge>_single.jsonl into");
     }
-    EvalTable table = EvalTable.open(spark, tablePath, GenerateJudgments.SCHEMA, GenerateJudgments.WHAT, "turn");
+    dev.jgen.delta.RunTable table = dev.jgen.delta.RunTable.open(spark, tablePath, GenerateJudgments.SPEC);
     String run = runId;
     List<String> runs = table.runIds();
     if (run == null) {

@@ -77,7 +77,7 @@ public final class ExportMtBenchAnswers {
     if (dir == null) {
       throw new IllegalArgumentException("--to: missing; the folder to write <model_id>.jsonl into");
     }
-    EvalTable table = EvalTable.open(spark, tablePath, GenerateMtBenchAnswers.SCHEMA, GenerateMtBenchAnswers.WHAT, "choice_index");
+    dev.jgen.delta.RunTable table = dev.jgen.delta.RunTable.open(spark, tablePath, GenerateMtBenchAnswers.SPEC);
     String run = runId;
     if (run == null) {
       List<String> runs = table.runIds();

@@ -89,7 +89,9 @@ public final class GenerateJudgments {
       .add("tstamp", DataTypes.DoubleType)
       .add("created_at", DataTypes.TimestampType, false);
 
-  static final String WHAT = "MT-Bench judgments";
+  /** The table this kind writes (output.path). */
+  static final dev.jgen.delta.RunTable.Spec SPEC = DialogueRun.spec(dev.jgen.delta.TableKind.JUDGE, SCHEMA, "turn");
+
 
   private final SparkSession spark;
   private final GenerateJob job;
@@ -150,7 +152,7 @@ public final class GenerateJudgments {
     String judgeModel = job.model().modelId();
     String fingerprint = job.model().fingerprint();
     String template = job.prompts().templateSha256();
-    DialogueRun.Outcome o = new DialogueRun(spark, job, new DialogueRun.Kind(WHAT, SCHEMA, "turn") {
+    DialogueRun.Outcome o = new DialogueRun(spark, job, new DialogueRun.Kind(SPEC) {
       @Override
       public JavaRDD<EvalInput.Record> input(SparkSession s, GenerateJob j, String idColumn, String idName) {
         List<EvalInput.Record> answers = withMissing(readAnswers(s, j), questions);
@@ -184,21 +186,13 @@ public final class GenerateJudgments {
       }
 
       @Override
-      public String commitMetadata(int attempt, int chunk) {
-        ObjectNode m = new ObjectMapper().createObjectNode();
-        m.put("job_kind", "judge");
-        m.put("run_id", runId);
-        m.put("attempt", attempt);
-        m.put("chunk", chunk);
-        m.put("config_hash", job.configHash());
+      public void describeCommit(ObjectNode m) {
         m.put("judge", judge);
         m.put("judge_model_id", judgeModel);
-        m.put("template_sha256", template);
         m.put("judge_prompts", p.file());
-        return m.toString();
       }
     }, "question_id", "question_id").progress(progress).retryErrors(retryErrors).execute();
-    EvalTable table = EvalTable.open(spark, o.output(), SCHEMA, WHAT, "turn");
+    dev.jgen.delta.RunTable table = dev.jgen.delta.RunTable.open(spark, o.output(), SPEC);
     Row s = table.latest(runId).agg(sum(when(col("status").equalTo("ok").and(col("score").equalTo(-1)), 1).otherwise(0)))
         .first();
     long failedRatings = s.isNullAt(0) ? 0 : s.getLong(0);
@@ -297,7 +291,7 @@ public final class GenerateJudgments {
     List<EvalInput.Record> out = new ArrayList<>();
     Map<String, Long> firstRow = new HashMap<>();
     if (job.inputFormat().equals("delta")) {
-      EvalTable table = EvalTable.open(spark, path, GenerateMtBenchAnswers.SCHEMA, GenerateMtBenchAnswers.WHAT, "choice_index");
+      dev.jgen.delta.RunTable table = dev.jgen.delta.RunTable.open(spark, path, GenerateMtBenchAnswers.SPEC);
       List<String> runs = table.runIds();
       Map<String, Integer> modelRuns = new HashMap<>();
       Map<String, String> runModel = new LinkedHashMap<>();
@@ -511,7 +505,7 @@ public final class GenerateJudgments {
       if (step != 1 || d.userTurns.isEmpty()) {
         return null;
       }
-      var params = generation.resolve(Map.of("temperature", 0.0), d.rowKey + "#judge-turn" + d.sample, 0);
+      var params = generation.resolve(Map.of("temperature", 0.0), d.rowKey + d.seedSalt + "#judge-turn" + d.sample, 0);
       return new DialoguePartition.Request(d.sample, "judgment",
           new ChatInput(List.of(Dialogue.message("user", d.userTurns.get(0))), null, d.system, Map.of(), true, null, null), params,
           constraint);

@@ -83,7 +83,9 @@ public final class GenerateMtBenchAnswers {
       .add("tstamp", DataTypes.DoubleType)
       .add("created_at", DataTypes.TimestampType, false);
 
-  static final String WHAT = "MT-Bench answers";
+  /** The table this kind writes (output.path). */
+  static final dev.jgen.delta.RunTable.Spec SPEC = DialogueRun.spec(dev.jgen.delta.TableKind.MTBENCH, SCHEMA, "choice_index");
+
 
   private final SparkSession spark;
   private final GenerateJob job;
@@ -126,7 +128,7 @@ public final class GenerateMtBenchAnswers {
     String modelId = job.model().modelId();
     String fingerprint = job.model().fingerprint();
     String template = job.prompts().templateSha256();
-    DialogueRun.Outcome o = new DialogueRun(spark, job, new DialogueRun.Kind(WHAT, SCHEMA, "choice_index") {
+    DialogueRun.Outcome o = new DialogueRun(spark, job, new DialogueRun.Kind(SPEC) {
       @Override
       public JavaRDD<Dialogue> dialogues(JavaRDD<EvalInput.Record> input, int samples) {
         return input.flatMap(r -> questions(r, samples, temps).iterator());
@@ -147,12 +149,8 @@ public final class GenerateMtBenchAnswers {
         return d -> toRow(d, runId, attempt, modelId, fingerprint, template);
       }
 
-      @Override
-      public String commitMetadata(int attempt, int chunk) {
-        return GenerateMtBenchAnswers.this.commitMetadata(attempt, chunk);
-      }
     }, "question_id", "question_id").progress(progress).retryErrors(retryErrors).execute();
-    EvalTable table = EvalTable.open(spark, o.output(), SCHEMA, WHAT, "choice_index");
+    dev.jgen.delta.RunTable table = dev.jgen.delta.RunTable.open(spark, o.output(), SPEC);
     Row tok = table.latest(runId).select(explode(col("turns")).as("t"))
         .agg(sum(coalesce(col("t.prompt_tokens"), lit(0))), sum(coalesce(col("t.completion_tokens"), lit(0)))).first();
     return new MtBenchResult(runId, o.attempt(), o.rowsIn() / Math.max(1, n), n, o.rowsIn(), o.ok(), o.error(), o.generatedNow(),
@@ -249,7 +247,7 @@ public final class GenerateMtBenchAnswers {
           messages.add(Dialogue.message("assistant", d.answers.get(i)));
         }
       }
-      var params = generation.resolve(Map.of("temperature", d.temperature), d.id + "#turn" + pass, d.sample);
+      var params = generation.resolve(Map.of("temperature", d.temperature), d.id + d.seedSalt + "#turn" + pass, d.sample);
       return new DialoguePartition.Request(pass, "answer", new ChatInput(messages, null, d.system, Map.of(), true, null, null), params);
     }
 
@@ -276,16 +274,4 @@ public final class GenerateMtBenchAnswers {
         turns.toArray(Row[]::new), finished / 1000.0, new Timestamp(System.currentTimeMillis()));
   }
 
-  private String commitMetadata(int attempt, int chunk) {
-    ObjectNode o = new ObjectMapper().createObjectNode();
-    o.put("job_kind", "mtbench");
-    o.put("run_id", job.runId());
-    o.put("attempt", attempt);
-    o.put("chunk", chunk);
-    o.put("config_hash", job.configHash());
-    o.put("model_id", job.model().modelId());
-    o.put("template_sha256", job.prompts().templateSha256());
-    o.put("template_origin", job.prompts().templateOrigin());
-    return o.toString();
-  }
 }

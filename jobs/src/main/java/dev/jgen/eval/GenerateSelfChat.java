@@ -89,7 +89,9 @@ public final class GenerateSelfChat {
       .add("user_prompt_sha256", DataTypes.StringType)
       .add("created_at", DataTypes.TimestampType, false);
 
-  static final String WHAT = "self-chat";
+  /** The table this kind writes (output.path). */
+  static final dev.jgen.delta.RunTable.Spec SPEC = DialogueRun.spec(dev.jgen.delta.TableKind.SELFCHAT, SCHEMA, "sample_index");
+
 
   private final SparkSession spark;
   private final GenerateJob job;
@@ -135,7 +137,7 @@ public final class GenerateSelfChat {
     String modelId = job.model().modelId();
     String fingerprint = job.model().fingerprint();
     String template = job.prompts().templateSha256();
-    DialogueRun.Outcome o = new DialogueRun(spark, job, new DialogueRun.Kind(WHAT, SCHEMA, "sample_index") {
+    DialogueRun.Outcome o = new DialogueRun(spark, job, new DialogueRun.Kind(SPEC) {
       @Override
       public JavaRDD<Dialogue> dialogues(JavaRDD<EvalInput.Record> input, int samples) {
         return input.flatMap(r -> seeds(r, samples).iterator());
@@ -157,8 +159,9 @@ public final class GenerateSelfChat {
       }
 
       @Override
-      public String commitMetadata(int attempt, int chunk) {
-        return GenerateSelfChat.this.commitMetadata(attempt, chunk, turns, userPromptSha);
+      public void describeCommit(ObjectNode o) {
+        o.put("selfchat_turns", turns);
+        o.put("user_prompt_sha256", userPromptSha);
       }
     }, idColumn, "id").progress(progress).retryErrors(retryErrors).execute();
     return new SelfChatResult(runId, o.attempt(), o.rowsIn(), o.ok(), o.error(), o.generatedNow(), turns, o.output(),
@@ -225,13 +228,13 @@ public final class GenerateSelfChat {
         if (d.userTurns.size() != round || d.answers.size() != round - 1) {
           return null;
         }
-        var params = generation.resolve(Map.of(), d.id + "#answer" + round, d.sample);
+        var params = generation.resolve(Map.of(), d.id + d.seedSalt + "#answer" + round, d.sample);
         return new DialoguePartition.Request(round, "answer", new ChatInput(d.messages(), null, d.system, Map.of(), true, null, null), params);
       }
       if (d.userTurns.size() != round || d.answers.size() != round) {
         return null;
       }
-      var params = generation.resolve(Map.of(), d.id + "#user" + (round + 1), d.sample);
+      var params = generation.resolve(Map.of(), d.id + d.seedSalt + "#user" + (round + 1), d.sample);
       return new DialoguePartition.Request(round + 1, "user_simulator", ChatInput.ofPrompt(simulatorPrompt(d)), params);
     }
 
@@ -288,17 +291,4 @@ public final class GenerateSelfChat {
         steps.toArray(Row[]::new), userPromptSha, new Timestamp(System.currentTimeMillis()));
   }
 
-  private String commitMetadata(int attempt, int chunk, int turns, String userPromptSha) {
-    ObjectNode o = new ObjectMapper().createObjectNode();
-    o.put("job_kind", "selfchat");
-    o.put("run_id", job.runId());
-    o.put("attempt", attempt);
-    o.put("chunk", chunk);
-    o.put("config_hash", job.configHash());
-    o.put("model_id", job.model().modelId());
-    o.put("template_sha256", job.prompts().templateSha256());
-    o.put("selfchat_turns", turns);
-    o.put("user_prompt_sha256", userPromptSha);
-    return o.toString();
-  }
 }

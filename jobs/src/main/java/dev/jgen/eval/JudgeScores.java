@@ -52,7 +52,7 @@ public final class JudgeScores {
 
   /** Every run of a judgments table (or the named ones), each its own run. */
   public static List<Run> fromTable(SparkSession spark, String path, List<String> runIds) {
-    EvalTable table = EvalTable.open(spark, path, GenerateJudgments.SCHEMA, GenerateJudgments.WHAT, "turn");
+    dev.jgen.delta.RunTable table = dev.jgen.delta.RunTable.open(spark, path, GenerateJudgments.SPEC);
     List<String> all = table.runIds();
     List<String> ids = runIds == null || runIds.isEmpty() ? all : runIds;
     List<Run> out = new ArrayList<>();

@@ -5,7 +5,7 @@ import static org.apache.spark.sql.functions.col;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.jgen.delta.GenerationsTable;
+import dev.jgen.delta.RunTable;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -73,7 +73,7 @@ public final class ExportOpenAiBatch {
     if (errorFile.toAbsolutePath().normalize().equals(results.toAbsolutePath().normalize())) {
       throw new IllegalArgumentException("--errors: must differ from --to (" + results + ")");
     }
-    GenerationsTable table = GenerationsTable.open(spark, tablePath);
+    RunTable table = RunTable.open(spark, tablePath, dev.jgen.delta.OutputSchema.SPEC);
     String run = runId;
     if (run == null) {
       List<String> runs = table.all().select("run_id").distinct().orderBy("run_id").as(org.apache.spark.sql.Encoders.STRING())

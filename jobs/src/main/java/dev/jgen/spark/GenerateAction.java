@@ -18,7 +18,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.jgen.config.ConfigException;
 import dev.jgen.config.ConfigKeys;
 import dev.jgen.config.JobConfig;
-import dev.jgen.delta.GenerationsTable;
+import dev.jgen.delta.RunTable;
 import dev.jgen.engine.EngineRegistry;
 import dev.jgen.delta.OutputSchema;
 import dev.jgen.delta.RunsTable;
@@ -54,21 +54,18 @@ import org.apache.spark.storage.StorageLevel;
 
 /**
  * Runs a generation job: read the input, number and check its rows, skip what the run already holds, and generate the
- * rest chunk by chunk, each chunk one idempotent Delta commit. Options, then {@link #execute()}.
+ * rest chunk by chunk, each chunk one idempotent Delta commit. Options, then {@link #execute()}; the run's claim,
+ * fencing, resume and commits are {@link BaseRunAction}'s, as for every kind.
  */
-public final class GenerateAction {
-  private static final ObjectMapper JSON = new ObjectMapper();
-
-  private final SparkSession spark;
-  private final GenerateJob job;
-  private PrintStream progress = System.err;
+public final class GenerateAction extends BaseRunAction<GenerateResult> {
   private Duration progressEvery = Duration.ofSeconds(5);
-  private boolean retryErrors;
-  /** The attempt being generated: its lock is checked before every chunk starts. */
-  private RunAttempt current;
   /** Wall time of each phase, printed with the progress lines at the end (where a run's time goes). */
   private final Map<String, Long> phaseMillis = new LinkedHashMap<>();
   private long phaseStart;
+  private long start;
+  /** The input, read while the tables open and the runs table is read. */
+  private java.util.concurrent.CompletableFuture<Dataset<Row>> reading;
+  private Dataset<Row> input;
 
   private void phase(String name) {
     long now = System.nanoTime();
@@ -79,8 +76,7 @@ public final class GenerateAction {
   }
 
   private GenerateAction(SparkSession spark, GenerateJob job) {
-    this.spark = spark;
-    this.job = job;
+    super(spark, job, OutputSchema.SPEC);
   }
 
   public static GenerateAction of(SparkSession spark, GenerateJob job) {
@@ -100,119 +96,77 @@ public final class GenerateAction {
     return this;
   }
 
-  public GenerateResult execute() {
-    try (SmallRun small = SmallRun.forInput(spark, job.config().string(ConfigKeys.INPUT_PATH))) {
-      return executeRun();
+  /**
+   * Three things a small run waits seconds for in a fresh JVM (Delta's and Spark's first use) are done at once: reading
+   * the input (JSON schema inference is a Spark job), opening or creating the output table, and on this thread the
+   * runs table with the claim's read. None has a side effect on the run until the attempt's record is written, which
+   * waits for the other two (a missing id column or a broken table is reported before any record exists).
+   */
+  @Override
+  protected void prepare() {
+    start = System.nanoTime();
+    phaseStart = start;
+    preloadEngine();
+    reading = java.util.concurrent.CompletableFuture.supplyAsync(this::readInput);
+  }
+
+  @Override
+  protected void beforeClaim(RunTable table) {
+    String idColumn = job.config().string(ConfigKeys.INPUT_ID_COLUMN);
+    Dataset<Row> in = joined(reading);
+    if (!List.of(in.columns()).contains(idColumn)) {
+      throw new ConfigException(ConfigKeys.INPUT_ID_COLUMN + ": column '" + idColumn + "' is not in the input (columns: "
+          + String.join(", ", in.columns()) + ")");
+    }
+    input = in;
+    phase("open tables, check the lock");
+  }
+
+  @Override
+  protected void claimFailed() {
+    if (reading != null) {
+      reading.handle((r, x) -> null).join();
     }
   }
 
-  private GenerateResult executeRun() {
-    long start = System.nanoTime();
-    phaseStart = start;
+  @Override
+  protected GenerateResult run(Attempt attempt) {
+    phase("start attempt");
     JobConfig config = job.config();
     int n = config.integer(ConfigKeys.N);
     String idColumn = config.string(ConfigKeys.INPUT_ID_COLUMN);
-    preloadEngine();
-
-    // Three things a small run waits seconds for in a fresh JVM (Delta's and Spark's first use), done at once: reading
-    // the input (JSON schema inference is a Spark job), opening or creating the output table, and on this thread the
-    // runs table with the lock check's read. None has a side effect on the run until the attempt's record is written,
-    // which waits for the other two (a missing id column or a broken table is reported before any record exists).
-    java.util.concurrent.CompletableFuture<Dataset<Row>> reading = java.util.concurrent.CompletableFuture.supplyAsync(this::readInput);
-    String outputPath = config.string(ConfigKeys.OUTPUT_PATH);
-    java.util.concurrent.CompletableFuture<GenerationsTable> opening =
-        java.util.concurrent.CompletableFuture.supplyAsync(() -> {
-          GenerationsTable t = GenerationsTable.openOrCreate(spark, outputPath);
-          // The first append's log replay (Delta-Spark's first use in this JVM when Kernel just made the table) starts
-          // now, beside the input's read and the lock check, rather than after the attempt starts.
-          t.prepareAppends();
-          return t;
-        });
-    boolean replace = config.string(ConfigKeys.RUN_MODE).equals("new");
-    java.util.concurrent.atomic.AtomicReference<Opened> opened = new java.util.concurrent.atomic.AtomicReference<>();
-    RunAttempt attempt;
-    try {
-      java.util.Optional<RunsTable> existing = RunsTable.openIfExists(spark, job.runsPath());
-      if (existing.isEmpty() && !GenerationsTable.isNew(outputPath)) {
-        // No runs table yet beside a path that holds something: the output is checked before one is created, so a
-        // path holding anything but a jgen table is refused without a trace.
-        joined(opening);
-      }
-      RunsTable runs = existing.orElseGet(() -> RunsTable.openOrCreate(spark, job.runsPath()));
-      attempt = RunAttempt.start(runs, job, () -> {
-        GenerationsTable t = joined(opening);
-        Dataset<Row> in = joined(reading);
-        if (!List.of(in.columns()).contains(idColumn)) {
-          throw new ConfigException(ConfigKeys.INPUT_ID_COLUMN + ": column '" + idColumn + "' is not in the input (columns: "
-              + String.join(", ", in.columns()) + ")");
-        }
-        Opened o = new Opened(t, in, t.lastAttempt(job.runId()));
-        opened.set(o);
-        phase("open tables, check the lock");
-        return o.attemptsInTable() + 1;
-      }, replace);
-    } catch (RuntimeException | Error e) {
-      // no Spark job of this run left behind; the first error is the one to tell
-      reading.handle((r, x) -> null).join();
-      opening.handle((r, x) -> null).join();
-      throw e;
+    Generated g = generate(attempt, input, idColumn, n);
+    if (config.bool(ConfigKeys.OPTIMIZE)) {
+      attempt.table().optimizeRun(job.runId());
     }
-    GenerationsTable table = opened.get().table();
-    Dataset<Row> input = opened.get().input();
-    int attemptsInTable = opened.get().attemptsInTable();
-    current = attempt;
-    // A lock that cannot be renewed, or that another job took over, stops this job's chunks before they commit.
-    attempt.onLockLost(() -> spark.sparkContext().cancelJobGroup("jgen-" + job.runId() + "-attempt-" + attempt.attempt()));
-    phase("start attempt");
-    try {
-      // An earlier attempt that never ended may still commit chunks (a job paused past its lease): fenced off first,
-      // and the table read again after, so what this attempt plans is final.
-      boolean fenced = attempt.fenceUnfinished(spark, outputPath, a -> "jgen-" + job.runId() + "-attempt-" + a + "-chunk-",
-          Math.max(64, ChunkedRun.maxUncommitted(config.integer(ConfigKeys.CHUNKS_IN_FLIGHT))));
-      int lastAttempt = fenced ? table.lastAttempt(job.runId()) : attemptsInTable;
-      boolean deleted = replace && lastAttempt > 0;
-      if (deleted) {
-        table.deleteRun(job.runId());
-      }
-      if (fenced || deleted) {
-        table.prepareAppends(); // the table changed since it was opened (and its replay started): replay the new version
-      }
-      Generated g = generate(table, attempt.attempt(), input, idColumn, n, lastAttempt > 0 && !replace);
-      if (config.bool(ConfigKeys.OPTIMIZE)) {
-        table.optimizeRun(job.runId());
-      }
-      // A first attempt (or a replaced run) holds one row per (row, sample): no need for the latest-attempt window.
-      GenerateResult r = summarize(table, attempt.attempt(), g, n, start, lastAttempt == 0 || replace);
-      phase("summarize");
-      attempt.finish(r, r.missingFromInput(), r.modelLoadMs());
-      phase("finish attempt");
-      if (progress != null) {
-        progress.println("jgen: time by phase (ms): " + phaseMillis);
-      }
-      return r;
-    } catch (RuntimeException | Error e) {
-      attempt.fail(e);
-      throw e;
-    } finally {
-      attempt.close();
+    // A first attempt (or a replaced run) holds one row per (row, sample): no need for the latest-attempt window.
+    GenerateResult r = summarize(attempt.table(), attempt.number(), g, n, start, !attempt.resuming());
+    phase("summarize");
+    if (progress != null) {
+      progress.println("jgen: time by phase (ms): " + phaseMillis);
     }
+    return r;
   }
 
-  /** The output table (and the run's attempts already in it) and the input, made ready while the lock was checked. */
-  private record Opened(GenerationsTable table, Dataset<Row> input, int attemptsInTable) {}
+  @Override
+  protected Totals totals(GenerateResult r) {
+    String metrics = null;
+    if (!r.serverMetrics().isEmpty()) {
+      try {
+        metrics = "server metrics: " + new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(r.serverMetrics());
+      } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        metrics = "server metrics: " + r.serverMetrics();
+      }
+    }
+    return new Totals(r.rowsIn(), r.generatedNow(), r.ok(), r.error(), r.missingFromInput(), r.promptTokens(),
+        r.completionTokens(), r.completionTokensPerSecond(), r.modelLoadMs(), r.generationSeconds(), r.seconds(), metrics);
+  }
 
-  /** A result made on another thread; its own exception (a missing file, a bad format) as if made on this one. */
-  private static <T> T joined(java.util.concurrent.CompletableFuture<T> future) {
-    try {
-      return future.join();
-    } catch (java.util.concurrent.CompletionException e) {
-      if (e.getCause() instanceof RuntimeException r) {
-        throw r;
-      }
-      if (e.getCause() instanceof Error err) {
-        throw err;
-      }
-      throw e;
+  @Override
+  protected void describeCommit(ObjectNode o) {
+    // Structured output (issue 13): the job's constraint itself and its SHA-256 (each row carries constraint_sha256).
+    if (job.generation().constraint() != null) {
+      o.set("output_constraint", new com.fasterxml.jackson.databind.ObjectMapper().valueToTree(job.generation().constraint().describe()));
     }
   }
 
@@ -243,9 +197,13 @@ public final class GenerateAction {
   private record Generated(long rowsIn, long pendingRows, long missingFromInput, long completionTokens, long loadMs, double seconds,
       Map<String, Map<String, Double>> serverMetrics, WrittenTally.Totals written) {}
 
-  /** @param resuming the run already has rows in the table (otherwise there is nothing to skip or to miss) */
-  private Generated generate(GenerationsTable table, int attempt, Dataset<Row> input, String idColumn, int n, boolean resuming) {
+  /** What this attempt generates: the input's (row, sample) pairs the run does not hold yet. */
+  private Generated generate(Attempt a, Dataset<Row> input, String idColumn, int n) {
     JobConfig config = job.config();
+    RunTable table = a.table();
+    int attempt = a.number();
+    // The run already has rows in the table (otherwise there is nothing to skip or to miss).
+    boolean resuming = a.resuming();
     Map<String, List<Integer>> sweep = AttributeSweep.parse(config.map(ConfigKeys.ATTRIBUTES_SWEEP));
     // A sweep turns each prompt into its attribute variants (each a row with its own id and seed); dedup then marks
     // repeated instructions, in input order, so each variant of a repeat points at the same variant of the original.
@@ -268,8 +226,7 @@ public final class GenerateAction {
         // Rows of the run that the input no longer has: reported, never silently forgotten.
         missing = latest.select(col("row_key")).distinct()
             .join(numbered.select(col(InputColumns.KEY).as("row_key")), "row_key", "left_anti").count();
-        Dataset<Row> done = retryErrors ? latest.where(col("status").notEqual("error")) : latest;
-        samples = samples.join(done.select(col("row_key").as("_done_key"), col("sample_index").as("_done_sample")),
+        samples = samples.join(done(a),
             col(InputColumns.KEY).equalTo(col("_done_key")).and(col(InputColumns.SAMPLE).equalTo(col("_done_sample"))), "left_anti");
       }
       // Slices of a few rows, in input order, are the unit chunks are cut from: the driver sizes each chunk as the run
@@ -289,15 +246,12 @@ public final class GenerateAction {
       JobPlan plan = new JobPlan(job.runId(), attempt, job.model().modelId(), job.model().fingerprint(), job.engine(),
           job.generation(), columns,
           new RunHealth.Limits(config.number(ConfigKeys.MAX_FAILURE_RATE), config.integer(ConfigKeys.FAILURE_WINDOW)), n,
-          retryErrors && resuming, config.bool(ConfigKeys.LONGEST_FIRST));
+          a.reseed(retryErrors), config.bool(ConfigKeys.LONGEST_FIRST));
       Broadcast<PromptSpec> spec = prompts;
-      String appId = "jgen-" + job.runId() + "-attempt-" + attempt + "-chunk-";
       ChunkedRun<Row> run = new ChunkedRun<>(spark, pending, plan::position,
           Math.max(1, Math.min(64, maxChunkRows / 8)), OutputSchema.SCHEMA,
           accounting -> new GeneratePartition(plan, spec, counters, accounting),
-          ChunkedRun.Committer.of((out, chunk) -> table.append(out, appId + chunk, 0, commitMetadata(attempt, chunk)),
-              table::prepareAppends),
-          chunkSettings(attempt, maxChunkRows), current::checkLock, done -> line(done));
+          committer(a), chunkSettings(a, maxChunkRows), a.lock()::checkLock, done -> line(done));
       long pendingRows = run.pendingItems();
       if (rowsIn < 0) {
         rowsIn = pendingRows / n;
@@ -337,16 +291,11 @@ public final class GenerateAction {
     }
   }
 
-  /** How chunks run: defaults derive from the engine's capacity and Spark's parallelism (see ConfigKeys). */
-  private ChunkedRun.Settings chunkSettings(int attempt, long maxChunkRows) {
-    return ChunkedRun.Settings.of(job.config(), spark, maxChunkRows, "jgen-" + job.runId() + "-attempt-" + attempt, job.engine());
-  }
-
   /**
    * The run's totals. When the run's rows are all this attempt's (a first attempt, or a replaced run), they are what
    * this attempt wrote, tallied as it wrote them; otherwise the table is read for each (row, sample)'s latest attempt.
    */
-  private GenerateResult summarize(GenerationsTable table, int attempt, Generated g, int n, long start, boolean onlyAttempt) {
+  private GenerateResult summarize(RunTable table, int attempt, Generated g, int n, long start, boolean onlyAttempt) {
     WrittenTally.Totals t = onlyAttempt ? g.written() : latestTotals(table);
     return new GenerateResult(job.runId(), attempt, g.rowsIn(), n, t.ok(), t.error(), t.skipped(), g.pendingRows(),
         g.missingFromInput(), table.path(), t.promptTokens(), t.completionTokens(), g.completionTokens(), g.loadMs(),
@@ -354,7 +303,7 @@ public final class GenerateAction {
   }
 
   /** The same totals read from the table: each (row, sample)'s latest attempt in the run. */
-  private WrittenTally.Totals latestTotals(GenerationsTable table) {
+  private WrittenTally.Totals latestTotals(RunTable table) {
     Dataset<Row> latest = table.latest(job.runId()).persist(StorageLevel.MEMORY_AND_DISK());
     try {
       Row r = latest.agg(
@@ -421,27 +370,6 @@ public final class GenerateAction {
         .withColumn(InputColumns.PRECHECK, when(duplicate,
             concat(lit("duplicate id '"), id, lit("' (first at input row "), col("_jgen_first").cast("string"), lit(")"))))
         .drop("_jgen_first");
-  }
-
-  private String commitMetadata(int attempt, long chunk) {
-    ObjectNode o = JSON.createObjectNode();
-    o.put("jgen_version", JgenVersion.version());
-    String git = JgenVersion.gitRevision();
-    if (git != null) {
-      o.put("git_revision", git);
-    }
-    o.put("run_id", job.runId());
-    o.put("attempt", attempt);
-    o.put("chunk", chunk);
-    o.put("config_hash", job.configHash());
-    o.put("model_id", job.model().modelId());
-    o.put("template_sha256", job.prompts().templateSha256());
-    o.put("template_origin", job.prompts().templateOrigin());
-    // Structured output (issue 13): the job's constraint itself and its SHA-256 (each row carries constraint_sha256).
-    if (job.generation().constraint() != null) {
-      o.set("output_constraint", JSON.valueToTree(job.generation().constraint().describe()));
-    }
-    return o.toString();
   }
 
   /** Prints "rows done / total, tokens per second" at most every interval, from the tasks' accumulators. */

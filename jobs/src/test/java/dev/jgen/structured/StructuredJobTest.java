@@ -194,7 +194,7 @@ class StructuredJobTest {
       }
     }
     TestSpark.get().createDataFrame(List.of(), old).write().format("delta").partitionBy("run_id").save(path);
-    dev.jgen.delta.GenerationsTable.openOrCreate(TestSpark.get(), path);
+    dev.jgen.delta.RunTable.openOrCreate(TestSpark.get(), path, dev.jgen.delta.OutputSchema.SPEC);
     List<String> columns = List.of(TestSpark.get().read().format("delta").load(path).schema().fieldNames());
     assertTrue(columns.containsAll(dev.jgen.delta.OutputSchema.ADDED_LATER), columns.toString());
   }

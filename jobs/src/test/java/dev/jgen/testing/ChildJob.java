@@ -28,9 +28,17 @@ public final class ChildJob {
 
   /** As {@link #start(Path, Path, java.util.Map, String...)}, with the child's maximum heap ({@code -Xmx}) in MiB. */
   public static Process start(Path log, Path errLog, java.util.Map<String, String> env, int heapMb, String... args) {
+    return startMain("dev.jgen.cli.Main", log, errLog, env, heapMb, args);
+  }
+
+  /** A JVM like {@link #start(Path, Path, java.util.Map, int, String...)} running another main class (its stdin a pipe). */
+  public static Process startMain(String mainClass, Path log, Path errLog, java.util.Map<String, String> env, int heapMb,
+      String... args) {
     Path target = Path.of("target");
     try {
-      String cp = target.resolve("classes").toAbsolutePath() + File.pathSeparator + Files.readString(target.resolve("classpath.txt")).trim();
+      // test-classes after classes: a test's own main class (JobServer) runs jgen's code as a job would.
+      String cp = target.resolve("classes").toAbsolutePath() + File.pathSeparator + target.resolve("test-classes").toAbsolutePath()
+          + File.pathSeparator + Files.readString(target.resolve("classpath.txt")).trim();
       List<String> cmd = new ArrayList<>();
       cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
       cmd.add("-XX:TieredStopAtLevel=1");
@@ -49,11 +57,14 @@ public final class ChildJob {
       cmd.add("-Dde.kherud.llama.tmpdir=" + llamaTmp);
       cmd.add("-cp");
       cmd.add(cp);
-      cmd.add("dev.jgen.cli.Main");
+      cmd.add(mainClass);
       cmd.addAll(List.of(args));
-      ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(log.toFile());
+      ProcessBuilder pb = new ProcessBuilder(cmd);
+      if (log != null) {
+        pb.redirectOutput(log.toFile()); // otherwise a pipe: Process.getInputStream
+      }
       if (errLog == null) {
-        pb.redirectErrorStream(true);
+        pb.redirectErrorStream(true); // with log null too: stderr joins the pipe
       } else {
         pb.redirectError(errLog.toFile());
       }
