@@ -169,7 +169,8 @@ final class DialogueRun {
           sc.longAccumulator("jgen.eval.prompt_tokens"), sc.longAccumulator("jgen.eval.completion_tokens"),
           sc.longAccumulator("jgen.eval.conversations"));
       DialoguePartition.Plan plan = new DialoguePartition.Plan(job.runId(), attempt.attempt(), kind.samplesPerRow(n), kind.maxSteps(), job.engine(),
-          new RunHealth.Limits(config.number(ConfigKeys.MAX_FAILURE_RATE), config.integer(ConfigKeys.FAILURE_WINDOW)));
+          new RunHealth.Limits(config.number(ConfigKeys.MAX_FAILURE_RATE), config.integer(ConfigKeys.FAILURE_WINDOW),
+              config.integer(ConfigKeys.ENGINE_REQUEST_TIMEOUT_S)));
       DialoguePartition.Planner planner = kind.planner();
       DialoguePartition.RowMaker rows = kind.rows(attempt.attempt());
       Broadcast<PromptSpec> spec = prompts;

@@ -112,6 +112,9 @@ public final class GenerateAction {
     JobConfig config = job.config();
     int n = config.integer(ConfigKeys.N);
     String idColumn = config.string(ConfigKeys.INPUT_ID_COLUMN);
+    // A new command tries again what failed to load before in this JVM (the cause may be fixed); within the command,
+    // a failed load is not repeated by every task.
+    dev.jgen.engine.EngineRegistry.forgetFailedLoads();
     preloadEngine();
 
     // Three things a small run waits seconds for in a fresh JVM (Delta's and Spark's first use), done at once: reading
@@ -222,7 +225,8 @@ public final class GenerateAction {
   /**
    * In local mode the driver is the executor: the engine starts loading now, on a daemon thread, while the input is
    * read and the tables open, instead of inside the first task (a 1 GB GGUF takes seconds; a small run feels every
-   * one). A failed preload is forgotten: the first task loads again and reports the error as usual.
+   * one). A failed preload is remembered by the registry: the first task reports its error at once, as a run error,
+   * without loading again.
    */
   private void preloadEngine() {
     if (job.engine() == null || !spark.sparkContext().isLocal()) {
@@ -288,7 +292,8 @@ public final class GenerateAction {
       sc.register(counters.written(), "jgen.written");
       JobPlan plan = new JobPlan(job.runId(), attempt, job.model().modelId(), job.model().fingerprint(), job.engine(),
           job.generation(), columns,
-          new RunHealth.Limits(config.number(ConfigKeys.MAX_FAILURE_RATE), config.integer(ConfigKeys.FAILURE_WINDOW)), n,
+          new RunHealth.Limits(config.number(ConfigKeys.MAX_FAILURE_RATE), config.integer(ConfigKeys.FAILURE_WINDOW),
+              config.integer(ConfigKeys.ENGINE_REQUEST_TIMEOUT_S)), n,
           retryErrors && resuming, config.bool(ConfigKeys.LONGEST_FIRST));
       Broadcast<PromptSpec> spec = prompts;
       String appId = "jgen-" + job.runId() + "-attempt-" + attempt + "-chunk-";
