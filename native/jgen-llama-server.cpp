@@ -12,8 +12,17 @@
 //        C <id>                       cancel (a queued or running request; its reply is "X <id>")
 //   out: READY <key=value>...         once, after the model loaded
 //        D <id> <prompt_tokens> <completion_tokens> <stop|length> <hex text> <token ids comma-joined or ->
-//        E <id> <hex message>         the request failed (a row error); the server goes on
+//        E <id> <hex message>         the request failed for what it holds (a row error: bad hex, numbers or counts out of
+//                                     range, token ids outside the vocabulary, a prompt longer than the KV cache, a grammar
+//                                     or JSON schema llama.cpp rejects, a grammar that fails while sampling); the server
+//                                     goes on, and no other request is affected. "E ? ..." answers a line whose id could
+//                                     not be read (the client broke the protocol).
+//        F <id> <hex message>         the request failed for the engine's reason (llama_decode failed, an unexpected
+//                                     exception in a step): a run error; the server goes on
 //        X <id>                       the request was cancelled
+// Every request whose id can be read gets exactly one D, E, F or X reply: exceptions are caught per request (parsing,
+// admission) and per sequence (sampling, on the pool's threads too), and a request's token ids are checked against the
+// vocabulary before they join a batch, so one row's bad input never fails another row of the same decode step.
 // EOF on stdin ends the process at once, running requests included. Anything llama.cpp prints goes to stderr; stdout carries only the protocol.
 //
 // The loop is llama.cpp's continuous batching (as in its examples/batched and tools/server): every step decodes one
@@ -34,10 +43,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <cerrno>
+#include <cmath>
+#include <climits>
 #include <deque>
 #include <iostream>
 #include <mutex>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -59,13 +72,43 @@ std::string to_hex(const std::string & s) {
   return r.empty() ? "-" : r;
 }
 
-std::string from_hex(const std::string & h) {
-  if (h == "-") return "";
-  std::string r;
-  for (size_t i = 0; i + 1 < h.size(); i += 2) {
-    r.push_back((char) std::stoi(h.substr(i, 2), nullptr, 16));
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Strict: an odd length or a character that is not a hex digit is an error (std::stoi threw here, and an uncaught
+// exception ended the process and every request in it).
+bool from_hex(const std::string & h, std::string & out) {
+  out.clear();
+  if (h == "-") return true;
+  if (h.empty() || h.size() % 2 != 0) return false;
+  out.reserve(h.size() / 2);
+  for (size_t i = 0; i < h.size(); i += 2) {
+    int a = hex_digit(h[i]), b = hex_digit(h[i + 1]);
+    if (a < 0 || b < 0) return false;
+    out.push_back((char) (a * 16 + b));
   }
-  return r;
+  return true;
+}
+
+// Whole-field number parsing: no sign tricks (an unsigned stream read takes "-5" as a huge number), no trailing bytes.
+bool parse_ll(const std::string & f, long long & v) {
+  if (f.empty()) return false;
+  errno = 0;
+  char * end = nullptr;
+  v = std::strtoll(f.c_str(), &end, 10);
+  return errno == 0 && end == f.c_str() + f.size();
+}
+
+bool parse_float(const std::string & f, float & v) {
+  if (f.empty()) return false;
+  errno = 0;
+  char * end = nullptr;
+  v = std::strtof(f.c_str(), &end);
+  return errno == 0 && end == f.c_str() + f.size() && std::isfinite(v);
 }
 
 void reply(const std::string & line) {
@@ -98,6 +141,7 @@ struct Slot {
   const float * logits = nullptr;           // this step's logits (read on the main thread, sampled on any)
   std::vector<llama_token_data> candidates;  // reused every step: one entry per vocabulary token
   llama_token sampled = -1;
+  std::string sample_error;   // set when this step's sampling threw (a grammar that fails mid-generation): a row error
   std::vector<llama_token> out;
   std::string text;
   size_t reserved = 0;        // KV cells reserved for this request
@@ -120,27 +164,113 @@ void reader() {
   g_cv.notify_one();
 }
 
-bool parse_generate(const std::string & line, Request & r, std::string & err) {
-  std::istringstream in(line);
-  std::string tag;
-  size_t n_stop = 0, n_prompt = 0;
-  in >> tag >> r.id >> r.max_new >> r.temperature >> r.top_p >> r.top_k >> r.repeat_penalty >> r.seed >> n_stop;
-  if (!in) { err = "malformed request"; return false; }
-  for (size_t i = 0; i < n_stop; i++) {
-    std::string h;
-    in >> h;
-    r.stop.push_back(from_hex(h));
+// What a request may hold, checked before it is queued: a request that passes never fails for its numbers or ids.
+struct Limits {
+  int n_vocab;
+  size_t n_ctx;
+};
+
+// Parses "G ..." into r. On failure err says why; r.id is set as soon as the id could be read (so the reply names it).
+bool parse_generate(const std::string & line, const Limits & lim, Request & r, std::string & err) {
+  std::vector<std::string> f;
+  {
+    size_t at = 0;
+    while (at <= line.size()) {
+      size_t sp = line.find(' ', at);
+      if (sp == std::string::npos) sp = line.size();
+      f.push_back(line.substr(at, sp - at));
+      at = sp + 1;
+    }
   }
-  in >> n_prompt;
-  r.prompt.resize(n_prompt);
-  for (size_t i = 0; i < n_prompt; i++) in >> r.prompt[i];
-  if (!in) { err = "malformed request"; return false; }
-  std::string c;
-  if (in >> c && c != "-") {
-    if (c[0] == 'g') r.grammar = from_hex(c.substr(1));
-    else if (c[0] == 'j') r.json_schema = from_hex(c.substr(1));
-    else { err = "unknown output constraint kind '" + c.substr(0, 1) + "'"; return false; }
+  if (f.size() < 2 || f[1].empty()) { err = "malformed request: no id"; return false; }
+  r.id = f[1];
+  size_t k = 2;
+  auto field = [&](const char * what, std::string & out) {
+    if (k >= f.size()) { err = std::string("malformed request: ") + what + " missing"; return false; }
+    out = f[k++];
+    return true;
+  };
+  auto integer = [&](const char * what, long long lo, long long hi, long long & v) {
+    std::string t;
+    if (!field(what, t)) return false;
+    if (!parse_ll(t, v)) { err = std::string("malformed request: ") + what + " '" + t.substr(0, 32) + "' is not an integer"; return false; }
+    if (v < lo || v > hi) {
+      err = std::string(what) + " " + std::to_string(v) + " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+      return false;
+    }
+    return true;
+  };
+  auto real = [&](const char * what, float & v) {
+    std::string t;
+    if (!field(what, t)) return false;
+    if (!parse_float(t, v)) { err = std::string("malformed request: ") + what + " '" + t.substr(0, 32) + "' is not a finite number"; return false; }
+    return true;
+  };
+  long long v;
+  if (!integer("max_new_tokens", 1, (long long) lim.n_ctx, v)) {
+    if (err.rfind("max_new_tokens", 0) == 0) err += " (the engine's KV cache holds " + std::to_string(lim.n_ctx) + " tokens, engine.ctx_size)";
+    return false;
   }
+  r.max_new = (int) v;
+  if (!real("temperature", r.temperature)) return false;
+  if (r.temperature < 0) { err = "temperature " + std::to_string(r.temperature) + " is negative"; return false; }
+  if (!real("top_p", r.top_p)) return false;
+  if (!(r.top_p > 0 && r.top_p <= 1)) { err = "top_p " + std::to_string(r.top_p) + " is not in (0, 1]"; return false; }
+  if (!integer("top_k", 0, INT32_MAX, v)) return false;
+  r.top_k = (int) v;
+  if (!real("repeat_penalty", r.repeat_penalty)) return false;
+  if (!(r.repeat_penalty > 0)) { err = "repeat_penalty " + std::to_string(r.repeat_penalty) + " is not positive"; return false; }
+  if (!integer("seed", 0, UINT32_MAX, v)) return false;
+  r.seed = (uint32_t) v;
+  long long n_stop;
+  const long long fields_left = std::max(0LL, (long long) f.size() - (long long) k - 1);  // after the count itself
+  if (!integer("stop string count", 0, fields_left, n_stop)) return false;
+  for (long long i = 0; i < n_stop; i++) {
+    std::string h, text;
+    if (!field("stop string", h)) return false;
+    if (!from_hex(h, text)) { err = "stop string " + std::to_string(i) + " is not hex-encoded: '" + h.substr(0, 32) + "'"; return false; }
+    r.stop.push_back(text);
+  }
+  long long n_prompt;
+  {
+    std::string t;
+    if (!field("prompt token count", t)) return false;
+    if (!parse_ll(t, n_prompt) || n_prompt < 0) { err = "malformed request: prompt token count '" + t.substr(0, 32) + "'"; return false; }
+  }
+  if (n_prompt == 0) { err = "empty prompt"; return false; }
+  if ((size_t) n_prompt > lim.n_ctx) {
+    err = "the prompt is " + std::to_string(n_prompt) + " tokens, longer than the engine's KV cache of " + std::to_string(lim.n_ctx)
+        + " tokens (engine.ctx_size)";
+    return false;
+  }
+  if (f.size() - k < (size_t) n_prompt) {
+    err = "malformed request: " + std::to_string(n_prompt) + " prompt tokens announced, " + std::to_string(f.size() - k) + " fields left";
+    return false;
+  }
+  r.prompt.resize((size_t) n_prompt);
+  for (long long i = 0; i < n_prompt; i++) {
+    const std::string & t = f[k++];
+    long long id;
+    if (!parse_ll(t, id)) { err = "malformed request: prompt token " + std::to_string(i) + " '" + t.substr(0, 32) + "' is not an integer"; return false; }
+    if (id < 0 || id >= lim.n_vocab) {
+      err = "prompt token " + std::to_string(i) + " is id " + std::to_string(id) + ", outside the model's vocabulary of "
+          + std::to_string(lim.n_vocab) + " tokens (is the tokenizer.json the GGUF's?)";
+      return false;
+    }
+    r.prompt[(size_t) i] = (llama_token) id;
+  }
+  if (k < f.size()) {
+    const std::string & c = f[k++];
+    if (c.empty()) { err = "malformed request: empty constraint field"; return false; }
+    if (c != "-") {
+      std::string text;
+      if (c[0] != 'g' && c[0] != 'j') { err = "unknown output constraint kind '" + c.substr(0, 1) + "'"; return false; }
+      if (!from_hex(c.substr(1), text)) { err = "the output constraint is not hex-encoded"; return false; }
+      if (c[0] == 'g') r.grammar = text;
+      else r.json_schema = text;
+    }
+  }
+  if (k < f.size()) { err = "malformed request: " + std::to_string(f.size() - k) + " extra fields after the constraint"; return false; }
   return true;
 }
 
@@ -164,7 +294,12 @@ llama_sampler * make_sampler(const Request & r, const llama_vocab * vocab) {
   llama_sampler * s = llama_sampler_chain_init(llama_sampler_chain_default_params());
   if (!r.grammar.empty()) {
     // First in the chain: tokens the grammar does not allow next are masked before any other sampler sees them.
-    llama_sampler_chain_add(s, llama_sampler_init_grammar(vocab, r.grammar.c_str(), "root"));
+    llama_sampler * g = llama_sampler_init_grammar(vocab, r.grammar.c_str(), "root");
+    if (g == nullptr) {
+      llama_sampler_free(s);
+      throw std::runtime_error("llama.cpp could not parse the grammar (GBNF, root rule)");
+    }
+    llama_sampler_chain_add(s, g);
   }
   if (r.repeat_penalty != 1.0f) {
     // llama.cpp's server default window (penalty_last_n = 64); the prompt is fed to it too, as the server does.
@@ -202,6 +337,21 @@ llama_token sample_slot(Slot & s, int n_vocab) {
   return t;
 }
 
+// sample_slot, with whatever it throws kept on the slot: an exception must not leave a pool thread (that would end the
+// process, every request in it) nor reach the main loop; the slot's request alone fails.
+void sample_into(Slot & s, int n_vocab) {
+  s.sample_error.clear();
+  try {
+    s.sampled = sample_slot(s, n_vocab);
+  } catch (const std::exception & e) {
+    s.sampled = -1;
+    s.sample_error = std::string("sampling failed: ") + e.what();
+  } catch (...) {
+    s.sampled = -1;
+    s.sample_error = "sampling failed (unknown exception)";
+  }
+}
+
 // Samples the slots of one step on the compute threads, which sleep between decode steps (OMP_WAIT_POLICY=PASSIVE):
 // sampling is per sequence and serial in llama.cpp's own server, and on a large vocabulary it is a sizeable part of a
 // step (top-p over 99,584 candidates: milliseconds a sequence), time in which every core but one stood idle.
@@ -221,7 +371,7 @@ class SamplerPool {
   void sample(std::vector<Slot *> & todo) {
     bool cheap = std::all_of(todo.begin(), todo.end(), [](const Slot * s) { return s->argmax; });
     if (threads_.empty() || todo.size() < 2 || cheap) {
-      for (Slot * s : todo) s->sampled = sample_slot(*s, n_vocab_);
+      for (Slot * s : todo) sample_into(*s, n_vocab_);
       return;
     }
     {
@@ -244,7 +394,7 @@ class SamplerPool {
   void drain(std::vector<Slot *> & todo) {
     size_t n = 0;
     for (size_t i; (i = next_.fetch_add(1)) < todo.size(); n++) {
-      todo[i]->sampled = sample_slot(*todo[i], n_vocab_);
+      sample_into(*todo[i], n_vocab_);
     }
     std::lock_guard<std::mutex> lk(mu_);
     done_ += n;
@@ -301,7 +451,7 @@ int main(int argc, char ** argv) {
   int parallel = 4;
   int kv_size = 4096;
   int n_batch = 512;
-  for (int i = 1; i < argc; i++) {
+  for (int i = 1; i < argc; i++) try {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
       if (i + 1 >= argc) { fprintf(stderr, "jgen-llama-server: %s needs a value\n", a.c_str()); exit(2); }
@@ -315,6 +465,9 @@ int main(int argc, char ** argv) {
     else if (a == "--batch") n_batch = std::stoi(next());
     else if (a == "--system-info") { printf("%s\n", llama_print_system_info()); return 0; }
     else { fprintf(stderr, "jgen-llama-server: unknown argument %s\n", a.c_str()); return 2; }
+  } catch (const std::exception & e) {
+    fprintf(stderr, "jgen-llama-server: bad value for %s: %s\n", argv[i - 1], e.what());
+    return 2;
   }
   if (model_path.empty()) { fprintf(stderr, "jgen-llama-server: --model is required\n"); return 2; }
   if (threads_batch <= 0) threads_batch = threads;
@@ -390,30 +543,32 @@ int main(int argc, char ** argv) {
     s.text.clear();
   };
 
-  while (true) {
-    // 1. Take new lines; block only when nothing is running.
-    std::deque<std::string> lines;
-    {
-      std::unique_lock<std::mutex> lk(g_mu);
-      bool idle = queue.empty() && std::none_of(slots.begin(), slots.end(), [](const Slot & s) { return s.busy; });
-      if (idle) g_cv.wait(lk, [] { return !g_inbox.empty() || g_eof; });
-      // EOF: the JVM closed the engine or died (a killed executor). Stop at once; nobody reads the replies any more.
-      if (g_eof) break;
-      lines.swap(g_inbox);
+  const Limits limits{ n_vocab, n_ctx };
+
+  // Every busy slot's request fails with an F reply (the engine's fault, not the row's).
+  auto fail_busy = [&](const std::string & msg) {
+    for (Slot & s : slots) {
+      if (s.busy) {
+        reply("F " + s.req.id + " " + to_hex(msg));
+        finish(s);
+      }
     }
-    for (const std::string & line : lines) {
+  };
+
+  // One protocol line. Whatever a request holds, it gets one reply naming its id (or "?" when no id could be read),
+  // and an exception here fails that request alone.
+  auto handle_line = [&](const std::string & line) {
+    Request r;
+    try {
       if (line.rfind("G ", 0) == 0) {
-        Request r;
         std::string err;
-        if (!parse_generate(line, r, err)) {
+        if (!parse_generate(line, limits, r, err)) {
           reply("E " + (r.id.empty() ? std::string("?") : r.id) + " " + to_hex(err));
-          continue;
+          return;
         }
         size_t need = r.prompt.size() + (size_t) r.max_new;
         if (!r.json_schema.empty() && !schema_grammar(r.json_schema, r.grammar, err)) {
           reply("E " + r.id + " " + to_hex(err));
-        } else if (r.prompt.empty()) {
-          reply("E " + r.id + " " + to_hex("empty prompt"));
         } else if (need > n_ctx) {
           reply("E " + r.id + " " + to_hex("the row needs " + std::to_string(need) + " tokens of KV cache (prompt "
               + std::to_string(r.prompt.size()) + " + max_new_tokens " + std::to_string(r.max_new)
@@ -433,34 +588,18 @@ int main(int argc, char ** argv) {
           if (!found && s.busy && s.req.id == id) { finish(s); found = true; }
         }
         if (found) reply("X " + id);
+      } else {
+        reply("E ? " + to_hex("not a request: '" + line.substr(0, 40) + "'"));
       }
+    } catch (const std::exception & e) {
+      reply("E " + (r.id.empty() ? std::string("?") : r.id) + " " + to_hex(std::string("the request failed: ") + e.what()));
+    } catch (...) {
+      reply("E " + (r.id.empty() ? std::string("?") : r.id) + " " + to_hex("the request failed (unknown exception)"));
     }
-    if (!lines.empty()) fflush(g_out);  // refusals and cancels are answered even when no decode step follows
+  };
 
-    // 2. Admit queued requests, in order, while a slot and their KV cells are free.
-    while (!queue.empty()) {
-      size_t need = queue.front().prompt.size() + (size_t) queue.front().max_new;
-      auto free_slot = std::find_if(slots.begin(), slots.end(), [](const Slot & s) { return !s.busy; });
-      if (free_slot == slots.end() || reserved + need > n_ctx) break;
-      Slot & s = *free_slot;
-      s.req = std::move(queue.front());
-      queue.pop_front();
-      s.busy = true;
-      s.n_fed = 0;
-      s.pos = 0;
-      s.next = -1;
-      s.reserved = need;
-      reserved += need;
-      s.smpl = make_sampler(s.req, vocab);
-      s.argmax = s.req.temperature <= 0 && s.req.grammar.empty() && s.req.repeat_penalty == 1.0f;
-      // The prompt feeds the repetition penalty's window, as llama.cpp's server does; not under a grammar, whose
-      // state must see only generated tokens.
-      if (s.req.repeat_penalty != 1.0f && s.req.grammar.empty()) {
-        for (llama_token t : s.req.prompt) llama_sampler_accept(s.smpl, t);
-      }
-    }
-
-    // 3. One batch: the next token of every generating sequence, then prompt chunks up to n_batch.
+  // One decode step and its replies; false when nothing was there to decode.
+  auto step = [&]() -> bool {
     batch.n_tokens = 0;
     auto add = [&](llama_token t, llama_pos p, llama_seq_id seq, bool logits) {
       int i = batch.n_tokens++;
@@ -487,19 +626,14 @@ int main(int argc, char ** argv) {
         if (last) s.batch_idx = i;
       }
     }
-    if (batch.n_tokens == 0) continue;
+    if (batch.n_tokens == 0) return false;
 
     int rc = llama_decode(ctx, batch);
     if (rc != 0) {
-      // Reservations keep this from happening; if it does, fail the rows of this step rather than the executor.
-      for (Slot & s : slots) {
-        if (s.busy) {
-          reply("E " + s.req.id + " " + to_hex("llama_decode failed (" + std::to_string(rc) + ")"));
-          finish(s);
-        }
-      }
-      fflush(g_out);
-      continue;
+      // Reservations and the checks on every request keep this from happening; if it does, it is the engine's fault:
+      // the rows of this step fail as run errors rather than the executor.
+      fail_busy("llama_decode failed (" + std::to_string(rc) + ")");
+      return true;
     }
 
     // 4. Sample for every sequence whose logits came out of this step: logits read here (llama_get_logits_ith may
@@ -514,6 +648,12 @@ int main(int argc, char ** argv) {
     for (size_t k = 0; k < slots.size(); k++) {
       Slot & s = slots[k];
       if (!s.busy || s.batch_idx < 0) continue;
+      if (!s.sample_error.empty()) {
+        // The row's own grammar failed while sampling: its error alone.
+        reply("E " + s.req.id + " " + to_hex(s.sample_error));
+        finish(s);
+        continue;
+      }
       llama_token t = s.sampled;
       s.out.push_back(t);
       const char * reason = nullptr;
@@ -550,6 +690,65 @@ int main(int argc, char ** argv) {
       } else {
         s.next = t;
       }
+    }
+    return true;
+  };
+
+  while (true) {
+    // 1. Take new lines; block only when nothing is running.
+    std::deque<std::string> lines;
+    {
+      std::unique_lock<std::mutex> lk(g_mu);
+      bool idle = queue.empty() && std::none_of(slots.begin(), slots.end(), [](const Slot & s) { return s.busy; });
+      if (idle) g_cv.wait(lk, [] { return !g_inbox.empty() || g_eof; });
+      // EOF: the JVM closed the engine or died (a killed executor). Stop at once; nobody reads the replies any more.
+      if (g_eof) break;
+      lines.swap(g_inbox);
+    }
+    for (const std::string & line : lines) {
+      handle_line(line);
+    }
+    if (!lines.empty()) fflush(g_out);  // refusals and cancels are answered even when no decode step follows
+
+    // 2. Admit queued requests, in order, while a slot and their KV cells are free.
+    while (!queue.empty()) {
+      size_t need = queue.front().prompt.size() + (size_t) queue.front().max_new;
+      auto free_slot = std::find_if(slots.begin(), slots.end(), [](const Slot & s) { return !s.busy; });
+      if (free_slot == slots.end() || reserved + need > n_ctx) break;
+      Slot & s = *free_slot;
+      s.req = std::move(queue.front());
+      queue.pop_front();
+      s.busy = true;
+      s.n_fed = 0;
+      s.pos = 0;
+      s.next = -1;
+      s.reserved = need;
+      reserved += need;
+      try {
+        s.smpl = make_sampler(s.req, vocab);
+        s.argmax = s.req.temperature <= 0 && s.req.grammar.empty() && s.req.repeat_penalty == 1.0f;
+        // The prompt feeds the repetition penalty's window, as llama.cpp's server does; not under a grammar, whose
+        // state must see only generated tokens.
+        if (s.req.repeat_penalty != 1.0f && s.req.grammar.empty()) {
+          for (llama_token t : s.req.prompt) llama_sampler_accept(s.smpl, t);
+        }
+      } catch (const std::exception & e) {
+        reply("E " + s.req.id + " " + to_hex(std::string("the request was refused at admission: ") + e.what()));
+        finish(s);
+        fflush(g_out);
+      }
+    }
+
+    // 3. One batch: the next token of every generating sequence, then prompt chunks up to n_batch. Every token in it
+    // was checked against the vocabulary (parse_generate) or sampled from it.
+    try {
+      if (!step()) continue;
+    } catch (const std::exception & e) {
+      // Not a row's doing (rows are checked before they join a batch): the rows of this step fail as run errors, the
+      // server goes on with the next requests.
+      fail_busy(std::string("the engine failed in a decode step: ") + e.what());
+    } catch (...) {
+      fail_busy("the engine failed in a decode step (unknown exception)");
     }
     fflush(g_out);
   }

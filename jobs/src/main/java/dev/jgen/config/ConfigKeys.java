@@ -19,6 +19,7 @@ public final class ConfigKeys {
   public static final String ENGINE_THREADS = "engine.threads";
   public static final String ENGINE_PARALLEL = "engine.parallel";
   public static final String ENGINE_CTX_SIZE = "engine.ctx_size";
+  public static final String ENGINE_REQUEST_TIMEOUT_S = "engine.request_timeout_s";
   public static final String MAX_NEW_TOKENS = "generation.max_new_tokens";
   public static final String TEMPERATURE = "generation.temperature";
   public static final String TOP_P = "generation.top_p";
@@ -138,6 +139,9 @@ public final class ConfigKeys {
         + "one cache among the sequences (a row takes prompt + max_new_tokens of it); the jar gives each sequence this many.",
         atLeast(0));
     // --- end nativecpu ---
+    key(ENGINE_REQUEST_TIMEOUT_S, Type.INT, 0, "Seconds one row's request may take in any engine, queueing included; one not "
+        + "answered in time is cancelled and counts as a run error (0: 300 s plus 2 s per max_new_tokens of the row).",
+        atLeast(0));
     key(DJL_MODE, Type.STRING, "endpoint", "endpoint: servers at engine.djl.endpoints | launch: each executor starts its own.",
         oneOf(List.of("endpoint", "launch")));
     key(DJL_ENDPOINTS, Type.STRING_LIST, List.of(), "Server URLs (endpoint mode): one shared, or one per GPU address in order.", null);

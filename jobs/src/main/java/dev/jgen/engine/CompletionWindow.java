@@ -35,6 +35,11 @@ public final class CompletionWindow<I, P, O> implements Iterator<O> {
   private final Set<CompletableFuture<?>> inFlight = ConcurrentHashMap.newKeySet();
   private int started;
   private int emitted;
+  private java.util.function.Supplier<java.time.Duration> stallLimit = () -> DEFAULT_STALL_LIMIT;
+  private java.util.function.Function<String, RuntimeException> onStall = IllegalStateException::new;
+
+  /** How long {@link #next()} waits for a completion when no {@link #stallLimit} was set. */
+  public static final java.time.Duration DEFAULT_STALL_LIMIT = java.time.Duration.ofHours(1);
 
   /**
    * @param start prepares an input and submits it (must not block on the engine)
@@ -60,6 +65,18 @@ public final class CompletionWindow<I, P, O> implements Iterator<O> {
     this.pending = pending;
     this.advance = advance;
     this.finish = finish;
+  }
+
+  /**
+   * The longest {@link #next()} waits for any request to complete (read at each wait): every request is bounded by its
+   * own deadline, so this only fires when an engine never completes a future (a bug); then every request in flight is
+   * cancelled and {@code onStall} makes the exception thrown (the run error it is).
+   */
+  public CompletionWindow<I, P, O> stallLimit(java.util.function.Supplier<java.time.Duration> limit,
+      java.util.function.Function<String, RuntimeException> onStall) {
+    this.stallLimit = limit;
+    this.onStall = onStall;
+    return this;
   }
 
   @Override
@@ -91,13 +108,20 @@ public final class CompletionWindow<I, P, O> implements Iterator<O> {
     }
     while (true) {
       P p;
+      java.time.Duration limit = stallLimit.get();
       try {
-        p = completed.take();
+        p = completed.poll(limit.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
       } catch (InterruptedException e) {
         // Spark interrupts a task it kills: stop waiting, and let the task's completion listener cancel the rest.
         Thread.currentThread().interrupt();
         cancelAll();
         throw new IllegalStateException("interrupted while waiting for generations (the task was killed)", e);
+      }
+      if (p == null) {
+        int n = inFlight();
+        cancelAll();
+        throw onStall.apply("no request of " + n + " in flight completed within " + limit.toSeconds()
+            + " s, longer than any request's deadline: the engine lost them; they were cancelled");
       }
       CompletableFuture<?> next = advance.apply(p);
       if (next != null) {

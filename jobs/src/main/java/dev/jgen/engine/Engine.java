@@ -15,8 +15,9 @@ public interface Engine extends AutoCloseable {
   EngineInfo info();
 
   /**
-   * Starts one generation. The future fails with {@link EngineException} for a request that cannot complete; that
-   * fails the row, not the task.
+   * Starts one generation; never blocks the calling task. The future fails with {@link EngineException} for a request
+   * that cannot complete: {@link EngineException#isRowError()} when the request's own content is the cause (the row
+   * fails, the run goes on), otherwise a run error ({@link EngineLostException} when the engine itself is gone).
    */
   CompletableFuture<Completion> submit(CompletionRequest request);
 
@@ -24,6 +25,14 @@ public interface Engine extends AutoCloseable {
   int capacity();
 
   default java.util.Map<String, Double> serverMetrics() { return java.util.Map.of(); }
+
+  /**
+   * False once the engine is gone for good (its process died): the {@link EngineRegistry} then loads a new one for the
+   * next task instead of handing this one out.
+   */
+  default boolean isAlive() {
+    return true;
+  }
 
   @Override
   void close();

@@ -105,7 +105,12 @@ final class DialoguePartition implements FlatMapFunction<Iterator<Dialogue>, Row
   @Override
   public Iterator<Row> call(Iterator<Dialogue> input) {
     PromptTranslator translator = PromptTranslator.shared(prompts.value());
-    Engine engine = EngineRegistry.shared(plan.engine(), loaded -> counters.modelLoadMs().add(loaded.loadMillis()));
+    Engine engine;
+    try {
+      engine = EngineRegistry.shared(plan.engine(), loaded -> counters.modelLoadMs().add(loaded.loadMillis()));
+    } catch (dev.jgen.engine.EngineException e) {
+      throw new dev.jgen.generate.RunFailedException("the engine could not be loaded: " + e.getMessage(), e);
+    }
     Generator generator = new Generator(translator, engine, RunHealth.of(plan.runId() + "/" + plan.attempt(), plan.health()));
     EngineInfo info = generator.engineInfo();
     Plan p = plan;
@@ -129,6 +134,7 @@ final class DialoguePartition implements FlatMapFunction<Iterator<Dialogue>, Row
           counters.conversations().add(1);
           return rows.make(x.dialogue);
         });
+    window.stallLimit(generator::stallLimit, dev.jgen.generate.RunFailedException::new);
     return ChunkTask.outputs(window, bounded, accounting, generator::checkHealthAtEnd);
   }
 

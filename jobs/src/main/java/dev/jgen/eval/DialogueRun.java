@@ -146,7 +146,8 @@ final class DialogueRun extends BaseRunAction<DialogueRun.Outcome> {
           sc.longAccumulator("jgen.eval.prompt_tokens"), sc.longAccumulator("jgen.eval.completion_tokens"),
           sc.longAccumulator("jgen.eval.conversations"), sc.longAccumulator("jgen.eval.model_load_ms"));
       DialoguePartition.Plan plan = new DialoguePartition.Plan(job.runId(), attempt.number(), kind.samplesPerRow(n), kind.maxSteps(),
-          job.engine(), new RunHealth.Limits(config.number(ConfigKeys.MAX_FAILURE_RATE), config.integer(ConfigKeys.FAILURE_WINDOW)));
+          job.engine(), new RunHealth.Limits(config.number(ConfigKeys.MAX_FAILURE_RATE), config.integer(ConfigKeys.FAILURE_WINDOW),
+              config.integer(ConfigKeys.ENGINE_REQUEST_TIMEOUT_S)));
       DialoguePartition.Planner planner = kind.planner();
       DialoguePartition.RowMaker rows = kind.rows(attempt.number());
       Broadcast<PromptSpec> spec = prompts;

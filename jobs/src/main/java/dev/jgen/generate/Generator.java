@@ -5,6 +5,8 @@ import dev.jgen.engine.CompletionRequest;
 import dev.jgen.engine.Engine;
 import dev.jgen.engine.EngineException;
 import dev.jgen.engine.EngineInfo;
+import dev.jgen.engine.EngineLostException;
+import dev.jgen.engine.RequestDeadline;
 import dev.jgen.engine.SamplingParams;
 import dev.jgen.prompt.ChatInput;
 import dev.jgen.prompt.InvalidRowException;
@@ -28,9 +30,13 @@ import org.slf4j.LoggerFactory;
  *   <li>a <b>row error</b> is the row's own content (bad parameters, a conversation the template rejects, a prompt
  *       too long): the row fails, the run goes on;
  *   <li>a <b>run error</b> is the engine's, the tokenizer's or jgen's own fault: the row fails too, and it counts
- *       towards {@link RunHealth}, which stops the run when such failures dominate.
+ *       towards {@link RunHealth}, which stops the run when such failures dominate; an engine that is lost
+ *       ({@link EngineLostException}: its process died) stops the run at once.
  * </ul>
- * Engines never see a row they could reject for its content, and never edit prompts.
+ * An engine failure is classified by the engine ({@link EngineException#isRowError()}): what the row itself holds (its
+ * prompt ids, schema, grammar, parameters) that the engine refuses is a row error; a timeout, a server error after its
+ * retries, a dead process or a broken protocol is a run error. Every request is bounded by its deadline
+ * ({@code engine.request_timeout_s}, {@link RequestDeadline}). Engines never edit prompts.
  */
 public final class Generator {
   private static final Logger LOG = LoggerFactory.getLogger(Generator.class);
@@ -38,6 +44,8 @@ public final class Generator {
   private final PromptTranslator translator;
   private final Engine engine;
   private final RunHealth health;
+  /** The longest deadline handed out so far: the window waits no longer than this (plus a margin) for a completion. */
+  private final java.util.concurrent.atomic.AtomicLong longestDeadlineMs = new java.util.concurrent.atomic.AtomicLong();
 
   /** @param engine null for a dry run: prompts are rendered and tokenized, nothing is generated */
   public Generator(PromptTranslator translator, Engine engine, RunHealth health) {
@@ -58,6 +66,15 @@ public final class Generator {
 
   public PromptTranslator translator() {
     return translator;
+  }
+
+  /**
+   * How long a task's window may wait for any of its requests to complete: the longest request deadline so far plus a
+   * minute. Only an engine that never completes a future (a bug) reaches it.
+   */
+  public java.time.Duration stallLimit() {
+    return java.time.Duration.ofMillis(Math.max(longestDeadlineMs.get(),
+        RequestDeadline.of(health.limits().requestTimeoutS(), 0).toMillis())).plusSeconds(60);
   }
 
   /** Stops the run if this JVM has seen too many run errors of the attempt. */
@@ -101,7 +118,11 @@ public final class Generator {
       g.prompt = translator.prepare(chat, params.maxNewTokens());
       if (submit && engine != null) {
         g.submittedNanos = System.nanoTime();
-        g.future = engine.submit(new CompletionRequest(requestId, g.prompt.text(), g.prompt.tokenIds(), params, constraint));
+        java.time.Duration deadline = RequestDeadline.of(health.limits().requestTimeoutS(), params.maxNewTokens());
+        longestDeadlineMs.accumulateAndGet(deadline.toMillis(), Math::max);
+        g.future = RequestDeadline.bound(
+            engine.submit(new CompletionRequest(requestId, g.prompt.text(), g.prompt.tokenIds(), params, constraint)), deadline,
+            "request " + requestId);
       } else {
         health.healthy();
       }
@@ -160,11 +181,19 @@ public final class Generator {
       } catch (ExecutionException | CompletionException | CancellationException e) {
         Throwable cause = e.getCause() == null ? e : e.getCause();
         error = "generation failed: " + cause.getMessage();
-        systemic = true;
-        if (!(cause instanceof EngineException)) {
-          LOG.error("engine failure", cause);
+        if (cause instanceof EngineException ee && ee.isRowError()) {
+          // What the row holds, refused by the engine (its schema, grammar, token ids, length): the row's error alone.
+          health.healthy();
+        } else if (cause instanceof EngineLostException) {
+          systemic = true;
+          health.stop(error);
+        } else {
+          systemic = true;
+          if (!(cause instanceof EngineException)) {
+            LOG.error("engine failure", cause);
+          }
+          health.systemicFailure(error);
         }
-        health.systemicFailure(error);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new IllegalStateException("interrupted while generating", e);

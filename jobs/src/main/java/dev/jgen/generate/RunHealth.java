@@ -13,8 +13,15 @@ import java.util.concurrent.ConcurrentHashMap;
  * does every later row of the attempt in this JVM (Spark's task retries then fail fast too).
  */
 public final class RunHealth {
-  /** The thresholds, decided on the driver from {@code job.max_failure_rate} and {@code job.failure_window}. */
-  public record Limits(double maxRate, int window) implements Serializable {}
+  /**
+   * The thresholds, decided on the driver from {@code job.max_failure_rate} and {@code job.failure_window}, and the
+   * bound on each engine request, {@code engine.request_timeout_s} (0: sized from each row's max_new_tokens).
+   */
+  public record Limits(double maxRate, int window, int requestTimeoutS) implements Serializable {
+    public Limits(double maxRate, int window) {
+      this(maxRate, window, 0);
+    }
+  }
 
   private static final Map<String, RunHealth> BY_ATTEMPT = new ConcurrentHashMap<>();
 
@@ -39,6 +46,22 @@ public final class RunHealth {
   /** A row that ended well, or with a row error. */
   public void healthy() {
     record(false, null);
+  }
+
+  /** The limits this health judges by. */
+  public Limits limits() {
+    return limits;
+  }
+
+  /**
+   * The engine is gone (its process died, it broke the protocol): the run stops now, whatever the rate; every later
+   * row of the attempt in this JVM throws {@link RunFailedException} with this message.
+   */
+  public synchronized void stop(String message) {
+    record(true, message);
+    if (tripped == null) {
+      tripped = "the engine was lost: " + message;
+    }
   }
 
   /** A row that failed for an engine, tokenizer or internal reason. */

@@ -79,6 +79,9 @@ public abstract class BaseRunAction<R> {
 
   public final R execute() {
     try (SmallRun small = SmallRun.forInput(spark, job.config().string(ConfigKeys.INPUT_PATH))) {
+      // A new command tries again what failed to load before in this JVM (the cause may be fixed); within the command,
+      // a failed load is not repeated by every task.
+      dev.jgen.engine.EngineRegistry.forgetFailedLoads();
       prepare();
       Attempt attempt = begin();
       try {

@@ -176,7 +176,8 @@ public final class GenerateAction extends BaseRunAction<GenerateResult> {
   /**
    * In local mode the driver is the executor: the engine starts loading now, on a daemon thread, while the input is
    * read and the tables open, instead of inside the first task (a 1 GB GGUF takes seconds; a small run feels every
-   * one). A failed preload is forgotten: the first task loads again and reports the error as usual.
+   * one). A failed preload is remembered by the registry: the first task reports its error at once, as a run error,
+   * without loading again.
    */
   private void preloadEngine() {
     if (job.engine() == null || !spark.sparkContext().isLocal()) {
@@ -245,7 +246,8 @@ public final class GenerateAction extends BaseRunAction<GenerateResult> {
       sc.register(counters.written(), "jgen.written");
       JobPlan plan = new JobPlan(job.runId(), attempt, job.model().modelId(), job.model().fingerprint(), job.engine(),
           job.generation(), columns,
-          new RunHealth.Limits(config.number(ConfigKeys.MAX_FAILURE_RATE), config.integer(ConfigKeys.FAILURE_WINDOW)), n,
+          new RunHealth.Limits(config.number(ConfigKeys.MAX_FAILURE_RATE), config.integer(ConfigKeys.FAILURE_WINDOW),
+              config.integer(ConfigKeys.ENGINE_REQUEST_TIMEOUT_S)), n,
           a.reseed(retryErrors), config.bool(ConfigKeys.LONGEST_FIRST));
       Broadcast<PromptSpec> spec = prompts;
       ChunkedRun<Row> run = new ChunkedRun<>(spark, pending, plan::position,

@@ -9,6 +9,7 @@ import dev.jgen.engine.LongestFirst;
 import dev.jgen.engine.SamplingParams;
 import dev.jgen.generate.EngineMetrics;
 import dev.jgen.generate.Generator;
+import dev.jgen.generate.RunFailedException;
 import dev.jgen.generate.RunHealth;
 import dev.jgen.prompt.ChatInput;
 import dev.jgen.prompt.InvalidRowException;
@@ -62,8 +63,7 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
   public Iterator<Row> call(Iterator<Row> input) {
     PARTITIONS_STARTED.incrementAndGet();
     PromptTranslator translator = PromptTranslator.shared(prompts.value());
-    Engine engine = plan.engine() == null ? null
-        : EngineRegistry.shared(plan.engine(), loaded -> counters.modelLoadMs().add(loaded.loadMillis()));
+    Engine engine = plan.engine() == null ? null : load(plan.engine(), counters);
     RunHealth health = RunHealth.of(plan.runId() + "/" + plan.attempt(), plan.health());
     Generator generator = new Generator(translator, engine, health);
     String executorId = SparkEnv.get() == null ? "driver" : SparkEnv.get().executorId();
@@ -85,6 +85,7 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
     CompletionWindow<Row, Pending, Row> window = new CompletionWindow<>(bounded, generator.window(),
         row -> start(row, generator), p -> p.generation == null ? null : p.generation.pending(),
         p -> finish(p, info, executorId));
+    window.stallLimit(generator::stallLimit, RunFailedException::new);
     return ChunkTask.outputs(window, bounded, accounting, () -> {
       generator.checkHealthAtEnd();
       Map<String, Double> metrics = engine == null ? Map.of() : engine.serverMetrics();
@@ -92,6 +93,15 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
         counters.serverMetrics().add(new EngineMetrics(info.instanceId(), metrics));
       }
     });
+  }
+
+  /** The executor's engine; one that cannot load stops the run (a run error, exit code 3), never a row at a time. */
+  static Engine load(dev.jgen.engine.EngineSpec spec, RunCounters counters) {
+    try {
+      return EngineRegistry.shared(spec, loaded -> { if (counters != null) counters.modelLoadMs().add(loaded.loadMillis()); });
+    } catch (dev.jgen.engine.EngineException e) {
+      throw new RunFailedException("the engine could not be loaded: " + e.getMessage(), e);
+    }
   }
 
   /** One row between preparation and its output. */

@@ -1,13 +1,14 @@
 package dev.jgen.engine.llamanative;
 
 import dev.jgen.engine.EngineException;
+import dev.jgen.engine.EngineLostException;
 import dev.jgen.engine.SamplingParams;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -17,12 +18,19 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * One running {@code jgen-llama-server} (native/jgen-llama-server.cpp) and the line protocol to it. Requests go to its
  * stdin as one line each; one reply line per request comes back on its stdout, read by a single daemon thread that
  * completes the matching future. The process does its own continuous batching, so this class only routes lines.
+ *
+ * <p>Nothing here waits without a bound, and no failure is lost: the model must load within the load timeout; a reply
+ * {@code E} fails its request as a row error, {@code F} as a run error; when the process exits (killed, crashed) or its
+ * output breaks the protocol (an unreadable reply, a reply to no id), every pending request fails at once with
+ * {@link EngineLostException}, the process is killed, and the {@link #onLost} callbacks run (the engine leaves the
+ * registry). A request sent after that fails at once the same way.
  */
 public final class LlamaServerProcess implements AutoCloseable {
 
@@ -35,8 +43,10 @@ public final class LlamaServerProcess implements AutoCloseable {
   private final AtomicLong ids = new AtomicLong();
   private final AtomicLong cancelledInServer = new AtomicLong();
   private final Deque<String> stderrTail = new ArrayDeque<>();
+  private final List<Runnable> onLost = new java.util.concurrent.CopyOnWriteArrayList<>();
   private final Map<String, String> ready;
   private volatile String deathReason;
+  private volatile boolean closing;
 
   /** A request in flight: cancelling it also cancels the sequence in the server (its slot and KV cells are freed). */
   public final class Pending extends CompletableFuture<Reply> {
@@ -56,12 +66,8 @@ public final class LlamaServerProcess implements AutoCloseable {
     }
   }
 
-  /**
-   * Starts the server and waits until the model is loaded.
-   *
-   * @throws EngineException if it exits or says something other than READY
-   */
-  public LlamaServerProcess(List<String> command) {
+  /** Starts the server and waits until the model is loaded, at most {@code loadTimeout}. */
+  public LlamaServerProcess(List<String> command, Duration loadTimeout) {
     ProcessBuilder pb = new ProcessBuilder(command);
     // ggml's OpenMP workers: sleep at barriers instead of spinning once a step is done, so Spark's own threads get the
     // cores between steps rather than competing with spinning workers (the reason the embedded engine left a core idle).
@@ -76,26 +82,68 @@ public final class LlamaServerProcess implements AutoCloseable {
     err.setDaemon(true);
     err.start();
     BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
-    String first;
+    // The first line (READY) is read on the reader thread too, so the load is waited for with a bound: a server stuck
+    // loading (a model on a hung file system) fails the load instead of holding the task forever.
+    CompletableFuture<String> first = new CompletableFuture<>();
+    Thread reader = new Thread(() -> {
+      String line;
+      try {
+        line = out.readLine();
+      } catch (IOException e) {
+        line = null;
+      }
+      first.complete(line);
+      if (line != null && line.startsWith("READY")) {
+        readReplies(out);
+      }
+    }, "jgen-llama-server-reader");
+    reader.setDaemon(true);
+    reader.start();
+    String line;
     try {
-      first = out.readLine();
-    } catch (IOException e) {
-      first = null;
+      line = first.get(loadTimeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      process.destroyForcibly();
+      waitQuietly();
+      throw new EngineException("the native llama.cpp server did not load the model within " + loadTimeout.toSeconds()
+          + " s (load_timeout_s); killed it" + (stderrText().isEmpty() ? "" : ": " + stderrText()));
+    } catch (InterruptedException e) {
+      process.destroyForcibly();
+      Thread.currentThread().interrupt();
+      throw new EngineException("interrupted while the native llama.cpp server loaded the model", e);
+    } catch (java.util.concurrent.ExecutionException e) {
+      line = null;
     }
-    if (first == null || !first.startsWith("READY")) {
+    if (line == null || !line.startsWith("READY")) {
+      process.destroyForcibly();
       waitQuietly();
       throw new EngineException("the native llama.cpp server did not start (" + exitText() + "): " + stderrText());
     }
     ready = new HashMap<>();
-    for (String kv : first.substring("READY".length()).trim().split(" ")) {
+    for (String kv : line.substring("READY".length()).trim().split(" ")) {
       int eq = kv.indexOf('=');
       if (eq > 0) {
         ready.put(kv.substring(0, eq), kv.substring(eq + 1));
       }
     }
-    Thread reader = new Thread(() -> readReplies(out), "jgen-llama-server-reader");
-    reader.setDaemon(true);
-    reader.start();
+  }
+
+  /** Runs once when the server is lost (exited, killed, broke the protocol), after every pending request failed. */
+  public void onLost(Runnable r) {
+    onLost.add(r);
+    if (deathReason != null) {
+      r.run();
+    }
+  }
+
+  /** Why the server is gone, or null while it serves. */
+  public String lostReason() {
+    return deathReason;
+  }
+
+  /** The server process's pid. */
+  public long pid() {
+    return process.pid();
   }
 
   /** The server's READY fields: kv_size, parallel, threads, n_ctx_train, n_params, model_bytes, system_info. */
@@ -150,12 +198,21 @@ public final class LlamaServerProcess implements AutoCloseable {
     }
     line.append('\n');
     pending.put(id, f);
-    if (deathReason != null) {
+    String lost = deathReason; // set before pending requests are failed: a request put after that sees it here
+    if (lost != null) {
       pending.remove(id);
-      f.completeExceptionally(new EngineException(deathReason));
+      f.completeExceptionally(new EngineLostException(lost));
       return f;
     }
     send(line.toString());
+    return f;
+  }
+
+  /** Sends one raw protocol line (tests feed what the JVM never writes); its reply completes the returned future. */
+  Pending sendRaw(String id, String line) {
+    Pending f = new Pending(id);
+    pending.put(id, f);
+    send(line.endsWith("\n") ? line : line + "\n");
     return f;
   }
 
@@ -166,38 +223,109 @@ public final class LlamaServerProcess implements AutoCloseable {
         stdin.flush();
       }
     } catch (IOException e) {
-      // The reader thread sees the process end and fails every pending request with the reason.
+      if (!closing) {
+        lose("the native llama.cpp server no longer reads its input (" + e.getMessage() + "; " + exitText() + ")");
+      }
     }
   }
 
   private void readReplies(BufferedReader out) {
+    String broken = null;
     try {
       String line;
-      while ((line = out.readLine()) != null) {
-        String[] f = line.split(" ");
-        if (f.length < 2) {
-          continue;
-        }
-        Pending p = pending.remove(f[1]);
-        if (p == null) {
-          continue;
-        }
-        switch (f[0]) {
-          case "D" -> p.complete(new Reply(fromHex(f[5]), Integer.parseInt(f[2]), Integer.parseInt(f[3]), f[4], parseIds(f[6])));
-          case "E" -> p.completeExceptionally(new EngineException(fromHex(f[2])));
-          case "X" -> cancelledInServer.incrementAndGet(); // the future is already cancelled on this side
-          default -> { }
+      while (broken == null && (line = out.readLine()) != null) {
+        String violation = dispatch(line);
+        if (violation != null) {
+          broken = "the native llama.cpp server broke the protocol (" + violation + "): '"
+              + (line.length() > 120 ? line.substring(0, 120) + "..." : line) + "'";
         }
       }
     } catch (IOException | RuntimeException e) {
-      // fall through: the process is gone or spoke garbage; fail what is pending
+      broken = "the native llama.cpp server's output could not be read: " + e;
     }
-    waitQuietly();
-    deathReason = "the native llama.cpp server exited (" + exitText() + ")" + (stderrText().isEmpty() ? "" : ": " + stderrText());
+    if (broken == null) {
+      waitQuietly(); // its stdout closed: it exited or is about to; the exit code says how
+      broken = "the native llama.cpp server exited (" + exitText() + ")" + (stderrText().isEmpty() ? "" : ": " + stderrText());
+    }
+    lose(broken);
+  }
+
+  /** Completes the request a reply line answers; returns what is wrong with the line, or null. */
+  private String dispatch(String line) {
+    String[] f = line.split(" ", -1);
+    if (f.length < 2 || f[1].isEmpty()) {
+      return "a reply without an id";
+    }
+    switch (f[0]) {
+      case "D" -> {
+        if (f.length != 7) {
+          return "a D reply has 7 fields, this one " + f.length;
+        }
+        Reply r;
+        try {
+          r = new Reply(fromHex(f[5]), Integer.parseInt(f[2]), Integer.parseInt(f[3]), f[4], parseIds(f[6]));
+        } catch (RuntimeException e) {
+          return "an unreadable D reply: " + e.getMessage();
+        }
+        Pending p = pending.remove(f[1]);
+        if (p != null) {
+          p.complete(r);
+        }
+        return null;
+      }
+      case "E", "F" -> {
+        if (f.length != 3) {
+          return "an " + f[0] + " reply has 3 fields, this one " + f.length;
+        }
+        String msg;
+        try {
+          msg = fromHex(f[2]);
+        } catch (RuntimeException e) {
+          return "an unreadable " + f[0] + " reply: " + e.getMessage();
+        }
+        if (f[1].equals("?")) {
+          return "it could not read a request's id: " + msg;
+        }
+        Pending p = pending.remove(f[1]);
+        if (p != null) {
+          p.completeExceptionally(f[0].equals("E") ? EngineException.rowError(msg)
+              : new EngineException("the native llama.cpp server failed the request: " + msg));
+        }
+        return null;
+      }
+      case "X" -> {
+        if (pending.remove(f[1]) != null) {
+          cancelledInServer.incrementAndGet(); // the future is already cancelled on this side
+        }
+        return null;
+      }
+      default -> {
+        return "an unknown reply kind '" + f[0] + "'";
+      }
+    }
+  }
+
+  /** The server is gone: it is killed, every pending request fails at once, and the callbacks run. Once. */
+  private void lose(String reason) {
+    synchronized (this) {
+      if (deathReason != null) {
+        return;
+      }
+      deathReason = closing ? "the native llama.cpp engine was closed" : reason;
+    }
+    process.destroyForcibly();
+    EngineLostException lost = new EngineLostException(deathReason);
     for (String id : new ArrayList<>(pending.keySet())) {
       Pending p = pending.remove(id);
       if (p != null) {
-        p.completeExceptionally(new EngineException(deathReason));
+        p.completeExceptionally(lost);
+      }
+    }
+    for (Runnable r : onLost) {
+      try {
+        r.run();
+      } catch (RuntimeException ignored) {
+        // a callback's failure must not stop the others
       }
     }
   }
@@ -240,6 +368,7 @@ public final class LlamaServerProcess implements AutoCloseable {
   /** Closes stdin (the server finishes and exits), then waits briefly before killing it. */
   @Override
   public void close() {
+    closing = true;
     try {
       stdin.close();
     } catch (IOException ignored) {
@@ -266,7 +395,7 @@ public final class LlamaServerProcess implements AutoCloseable {
   }
 
   public boolean isAlive() {
-    return process.isAlive();
+    return deathReason == null && process.isAlive();
   }
 
   static String toHex(String s) {
@@ -284,6 +413,9 @@ public final class LlamaServerProcess implements AutoCloseable {
   static String fromHex(String h) {
     if (h.equals("-")) {
       return "";
+    }
+    if (h.length() % 2 != 0) {
+      throw new IllegalArgumentException("odd-length hex");
     }
     byte[] b = new byte[h.length() / 2];
     for (int i = 0; i < b.length; i++) {

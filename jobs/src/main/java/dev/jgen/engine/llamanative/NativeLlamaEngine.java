@@ -29,8 +29,17 @@ public final class NativeLlamaEngine implements Engine {
 
   /** Starts the server; {@code command} is the binary followed by its arguments. */
   public NativeLlamaEngine(List<String> command, int parallel) {
+    this(command, parallel, java.time.Duration.ofSeconds(NativeLlamaEngineProvider.DEFAULT_LOAD_TIMEOUT_S));
+  }
+
+  /**
+   * @param loadTimeout how long the model may take to load; a server lost later (killed, crashed, broke the protocol)
+   *     takes this engine out of the {@link dev.jgen.engine.EngineRegistry}, so the next load starts a new one
+   */
+  public NativeLlamaEngine(List<String> command, int parallel, java.time.Duration loadTimeout) {
     long start = System.nanoTime();
-    this.server = new LlamaServerProcess(command);
+    this.server = new LlamaServerProcess(command, loadTimeout);
+    this.server.onLost(() -> dev.jgen.engine.EngineRegistry.discard(this));
     this.parallel = parallel;
     long loadMillis = (System.nanoTime() - start) / 1_000_000;
     this.info = new EngineInfo("llamacpp", version(server), UUID.randomUUID().toString(), loadMillis);
@@ -121,6 +130,11 @@ public final class NativeLlamaEngine implements Engine {
     return java.util.Map.of("answered", (double) answered.sum(), "prompt_tokens", (double) promptTokens.sum(),
         "completion_tokens", (double) completionTokens.sum(), "generation_window_s", window,
         "completion_tokens_per_s", completionTokens.sum() / window);
+  }
+
+  @Override
+  public boolean isAlive() {
+    return server.isAlive();
   }
 
   @Override

@@ -17,10 +17,12 @@ import java.util.List;
  *
  * <p>Options: {@code threads} and {@code parallel} (0: {@link MachineDefaults}), {@code ctx_size} (the KV cache,
  * shared by all sequences; a row needs prompt + max_new_tokens of it), {@code kv_size} (overrides ctx_size for the
- * cache), {@code native_server} (a binary to use instead of the cached build).
+ * cache), {@code native_server} (a binary to use instead of the cached build), {@code load_timeout_s}.
  */
 public final class NativeLlamaEngineProvider implements EngineProvider {
   public static final String KIND = "llamacpp-native";
+  /** Load timeout when neither option {@code load_timeout_s} nor the model's size says more. */
+  static final int DEFAULT_LOAD_TIMEOUT_S = 300;
 
   @Override
   public String kind() {
@@ -32,7 +34,16 @@ public final class NativeLlamaEngineProvider implements EngineProvider {
     String explicit = spec.option("native_server", "");
     Path server = !explicit.isBlank() ? Paths.get(explicit) : NativeBuild.server().orElseThrow(() -> new EngineException(
         "no native llama.cpp build for this machine: run bin/build-native (it needs cmake, a C++ compiler, git and npm)"));
-    return new NativeLlamaEngine(command(server, spec), parallel(spec));
+    return new NativeLlamaEngine(command(server, spec), parallel(spec), java.time.Duration.ofSeconds(loadTimeoutS(spec)));
+  }
+
+  /**
+   * Option {@code load_timeout_s}, else 300 s plus 20 s per GB of weights (a 40 GB GGUF read at 50 MB/s from a slow
+   * disk): the server must say READY within it, or the load fails and the process is killed.
+   */
+  static long loadTimeoutS(EngineSpec spec) {
+    int explicit = spec.intOption("load_timeout_s", 0);
+    return explicit > 0 ? explicit : DEFAULT_LOAD_TIMEOUT_S + 20 * (modelBytes(spec.model()) / 1_000_000_000L);
   }
 
   static int parallel(EngineSpec spec) {

@@ -18,6 +18,15 @@ record RetryPolicy(int retries, long baseMs, long maxMs) {
     return status == 503 || status == 429 || status >= 500;
   }
 
+  /**
+   * A status that blames the request's content (400 bad request, 413 too large, 422 unprocessable: a prompt too long,
+   * a schema the server cannot compile): a row error. Any other non-retryable status (401, 403, 404...) is the
+   * configuration's and a run error, as is a retryable one after its retries.
+   */
+  static boolean rowStatus(int status) {
+    return status == 400 || status == 413 || status == 422;
+  }
+
   static boolean retryable(Throwable cause) {
     return cause instanceof IOException; // HttpTimeoutException and ConnectException are IOExceptions
   }

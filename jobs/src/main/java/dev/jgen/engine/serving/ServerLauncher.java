@@ -205,14 +205,29 @@ final class ServerLauncher implements AutoCloseable {
     if (e != null || knownGroups) {
       return e;
     }
-    synchronized (this) { // executor's GPUs unknown: a task pinned to a new group starts that group's server
-      e = find(taskGpus[0]);
-      if (e == null) {
-        startAll(List.of(GpuGroups.alignedGroup(taskGpus[0], perServer)));
-        e = find(taskGpus[0]);
-      }
-      return e;
-    }
+    // The executor's GPUs are unknown and a task is pinned to a group without a server: that group's server starts in
+    // the background, once, and the task's rows go to the servers already up meanwhile (null: the router balances).
+    // submit() never waits for a server to load; a start that fails is reported once and not tried again.
+    List<String> group = GpuGroups.alignedGroup(taskGpus[0], perServer);
+    lateStarts.computeIfAbsent(String.join(",", group), k -> CompletableFuture.runAsync(() -> startAll(List.of(group)), r -> {
+      Thread t = new Thread(r, "jgen-serving-late-launch");
+      t.setDaemon(true);
+      t.start();
+    }).exceptionally(t -> {
+      Throwable c = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
+      System.err.println("jgen: the " + recipe.serverName() + " server of GPU group " + k + " did not start; its tasks use the "
+          + "other servers, and it is not started again: " + c.getMessage());
+      return null;
+    }));
+    return null;
+  }
+
+  /** Servers of groups first seen in a task (executor GPUs unknown), started in the background: done or failed. */
+  private final java.util.Map<String, CompletableFuture<Void>> lateStarts = new java.util.concurrent.ConcurrentHashMap<>();
+
+  /** The background starts of groups first seen in a task (tests wait for them). */
+  java.util.Collection<CompletableFuture<Void>> lateStarts() {
+    return lateStarts.values();
   }
 
   private Endpoint find(String gpu) {

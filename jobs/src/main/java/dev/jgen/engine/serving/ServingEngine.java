@@ -351,8 +351,12 @@ final class ServingEngine implements Engine {
       String what = "HTTP " + status + ": " + WireProtocol.serverMessage(response.body());
       if (RetryPolicy.retryableStatus(status)) {
         retryOrFail(what, null);
+      } else if (RetryPolicy.rowStatus(status)) {
+        // The server refused what this row holds (its prompt's length, its schema, its parameters): a row error.
+        endpoint.failed.incrementAndGet();
+        result.completeExceptionally(EngineException.rowError(kind.serverName() + " at " + endpoint.base + " " + what));
       } else {
-        fail(what, null);
+        fail(what, null); // 401, 404, ...: the configuration, not the row
       }
     }
 

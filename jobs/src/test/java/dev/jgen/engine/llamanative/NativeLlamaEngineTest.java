@@ -333,4 +333,145 @@ class NativeLlamaEngineTest {
         () -> new LlamaCppEngineProvider().open(spec(Map.of("impl", "gpu"))));
     assertTrue(bad.getMessage().contains("auto, native or jar"), bad.getMessage());
   }
+
+  /** Hex of a string's UTF-8 bytes, as the protocol writes strings. */
+  private static String hex(String s) {
+    return LlamaServerProcess.toHex(s);
+  }
+
+  @Test
+  void badInputFailsItsOwnRequestAloneAndTheServerLives() throws Exception {
+    // Raw protocol lines the JVM never writes (it hex-encodes stop strings and sends tokenizer ids), next to good rows
+    // generating at the same time: each bad line gets its own E reply naming the cause, the good rows their answers,
+    // and the process stays the same one (a non-hex stop string ended it with std::stoi's terminate, exit 134; an
+    // out-of-vocabulary id failed every row of its decode step).
+    LlamaServerProcess server = ((NativeLlamaEngine) engine).server();
+    long pid = server.pid();
+    int[] good = tokenizer.encode(PROMPTS.get(0));
+    String goodIds = String.join(" ", java.util.Arrays.stream(good).mapToObj(String::valueOf).toList());
+    String alone = java.util.Arrays.toString(server.generate(good, greedy(24, List.of())).get(120, TimeUnit.SECONDS).tokenIds());
+    int nVocab = 64 * 1024 * 1024;
+    Map<String, String> bad = new java.util.LinkedHashMap<>();
+    Map<String, String> cause = new java.util.HashMap<>();
+    bad.put("nonhex", "G nonhex 8 0.0 1.0 0 1.0 0 1 zz " + good.length + " " + goodIds + " -");
+    cause.put("nonhex", "not hex-encoded");
+    bad.put("oddhex", "G oddhex 8 0.0 1.0 0 1.0 0 1 abc " + good.length + " " + goodIds + " -");
+    cause.put("oddhex", "not hex-encoded");
+    bad.put("oov", "G oov 8 0.0 1.0 0 1.0 0 0 3 5 " + nVocab + " 7 -");
+    cause.put("oov", "outside the model's vocabulary");
+    bad.put("negative", "G negative 8 0.0 1.0 0 1.0 0 0 2 5 -3 -");
+    cause.put("negative", "outside the model's vocabulary");
+    bad.put("toolong", "G toolong 8 0.0 1.0 0 1.0 0 0 100000 " + goodIds + " -");
+    cause.put("toolong", "longer than the engine's KV cache");
+    bad.put("grammar", "G grammar 8 0.0 1.0 0 1.0 0 0 " + good.length + " " + goodIds + " g" + hex("root ::= undefined-rule"));
+    cause.put("grammar", "could not parse the grammar");
+    bad.put("schema", "G schema 8 0.0 1.0 0 1.0 0 0 " + good.length + " " + goodIds + " j" + hex("{\"$ref\": \"#/$defs/none\"}"));
+    cause.put("schema", "could not convert the JSON schema");
+    bad.put("number", "G number eight 0.0 1.0 0 1.0 0 0 " + good.length + " " + goodIds + " -");
+    cause.put("number", "is not an integer");
+    bad.put("nan", "G nan 8 nan 1.0 0 1.0 0 0 " + good.length + " " + goodIds + " -");
+    cause.put("nan", "not a finite number");
+    bad.put("stopcount", "G stopcount 8 0.0 1.0 0 1.0 0 999999999 " + good.length + " " + goodIds + " -");
+    cause.put("stopcount", "out of range");
+    bad.put("zeromax", "G zeromax 0 0.0 1.0 0 1.0 0 0 " + good.length + " " + goodIds + " -");
+    cause.put("zeromax", "max_new_tokens 0 is out of range");
+    bad.put("extra", "G extra 8 0.0 1.0 0 1.0 0 0 " + good.length + " " + goodIds + " - junk");
+    cause.put("extra", "extra fields");
+    List<CompletableFuture<LlamaServerProcess.Reply>> goods = new java.util.ArrayList<>();
+    Map<String, CompletableFuture<LlamaServerProcess.Reply>> bads = new java.util.LinkedHashMap<>();
+    for (Map.Entry<String, String> b : bad.entrySet()) {
+      goods.add(server.generate(good, greedy(24, List.of())));
+      bads.put(b.getKey(), server.sendRaw(b.getKey(), b.getValue()));
+    }
+    for (Map.Entry<String, CompletableFuture<LlamaServerProcess.Reply>> b : bads.entrySet()) {
+      ExecutionException e = assertThrows(ExecutionException.class, () -> b.getValue().get(60, TimeUnit.SECONDS), b.getKey());
+      EngineException ee = assertInstanceOf(EngineException.class, e.getCause());
+      assertTrue(ee.isRowError(), b.getKey() + " is a row error: " + ee.getMessage());
+      assertTrue(ee.getMessage().contains(cause.get(b.getKey())), b.getKey() + ": " + ee.getMessage());
+    }
+    for (CompletableFuture<LlamaServerProcess.Reply> g : goods) {
+      assertEquals(alone, java.util.Arrays.toString(g.get(120, TimeUnit.SECONDS).tokenIds()), "a good row beside bad ones");
+    }
+    assertTrue(server.isAlive());
+    assertEquals(pid, server.pid());
+    assertEquals(0, server.pending());
+    System.out.println("bad input: " + bads.size() + " bad requests refused with row errors beside " + goods.size()
+        + " good ones, all answered by pid " + pid);
+  }
+
+  @Test
+  void aServerThatExitsFailsEveryPendingRequestAtOnceAndLeavesTheRegistry() throws Exception {
+    // The same build in the registry, killed (SIGKILL) with requests in flight: every one fails at once with
+    // EngineLostException, a request after that fails at once too, and the registry loads a new process next time.
+    EngineSpec s = new EngineSpec(NativeLlamaEngineProvider.KIND, gguf.toString(),
+        Map.of("threads", "1", "parallel", "2", "ctx_size", "4096"));
+    dev.jgen.engine.EngineRegistry.closeAll();
+    NativeLlamaEngine e = (NativeLlamaEngine) dev.jgen.engine.EngineRegistry.shared(s);
+    try {
+      int[] ids = tokenizer.encode(PROMPTS.get(2));
+      List<CompletableFuture<Completion>> rows = new java.util.ArrayList<>();
+      for (int i = 0; i < 5; i++) {
+        rows.add(e.submit(new CompletionRequest("k" + i, "", ids, greedy(3000, List.of()))));
+      }
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (e.server().pending() < 5) {
+        assertTrue(System.nanoTime() < deadline, "requests sent");
+        Thread.sleep(5);
+      }
+      long t0 = System.nanoTime();
+      assertTrue(ProcessHandle.of(e.server().pid()).orElseThrow().destroyForcibly());
+      for (CompletableFuture<Completion> f : rows) {
+        ExecutionException x = assertThrows(ExecutionException.class, () -> f.get(30, TimeUnit.SECONDS));
+        assertInstanceOf(dev.jgen.engine.EngineLostException.class, x.getCause());
+        assertTrue(x.getCause().getMessage().contains("exited"), x.getCause().getMessage());
+      }
+      long failedMs = (System.nanoTime() - t0) / 1_000_000;
+      ExecutionException after = assertThrows(ExecutionException.class, () -> e.submit(new CompletionRequest("late", "", ids,
+          greedy(4, List.of()))).get(5, TimeUnit.SECONDS));
+      assertInstanceOf(dev.jgen.engine.EngineLostException.class, after.getCause());
+      assertTrue(!e.isAlive());
+      Engine next = dev.jgen.engine.EngineRegistry.shared(s);
+      assertTrue(next != e, "a new engine after the lost one");
+      assertEquals(1, next.submit(new CompletionRequest("new", "", ids, greedy(1, List.of()))).get(60, TimeUnit.SECONDS)
+          .completionTokens());
+      System.out.println("SIGKILL with 5 requests pending: all failed " + failedMs + " ms later; " + after.getCause().getMessage());
+    } finally {
+      dev.jgen.engine.EngineRegistry.closeAll();
+    }
+  }
+
+  @Test
+  void aServerThatDoesNotLoadInTimeIsKilledAndTheLoadFails() throws Exception {
+    // A "server" that never says READY (sleep): the load fails after the load timeout, and the process is gone.
+    long t0 = System.nanoTime();
+    EngineException e = assertThrows(EngineException.class,
+        () -> new LlamaServerProcess(List.of("bash", "-c", "echo loading >&2; exec sleep 600"), java.time.Duration.ofSeconds(2)));
+    long ms = (System.nanoTime() - t0) / 1_000_000;
+    assertTrue(e.getMessage().contains("did not load the model within 2 s") && e.getMessage().contains("loading"), e.getMessage());
+    assertTrue(ms < 15_000, ms + " ms");
+    System.out.println("load timeout 2 s: failed after " + ms + " ms");
+  }
+
+  @Test
+  void aRequestDeadlineFailsTheRowAsARunErrorAndCancelsItsSequence() throws Exception {
+    try (NativeLlamaEngine one = (NativeLlamaEngine) new NativeLlamaEngineProvider().open(spec(Map.of("parallel", "1",
+        "ctx_size", "4096")))) {
+      int[] ids = tokenizer.encode(PROMPTS.get(2));
+      long t0 = System.nanoTime();
+      CompletableFuture<Completion> f = dev.jgen.engine.RequestDeadline.bound(
+          one.submit(new CompletionRequest("slow", "", ids, greedy(4000, List.of()))), java.time.Duration.ofSeconds(1), "request slow");
+      ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(30, TimeUnit.SECONDS));
+      long ms = (System.nanoTime() - t0) / 1_000_000;
+      EngineException ee = assertInstanceOf(EngineException.class, e.getCause());
+      assertTrue(!ee.isRowError() && ee.getMessage().contains("no answer within 1 s"), ee.getMessage());
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (one.server().cancelledInServer() < 1) {
+        assertTrue(System.nanoTime() < deadline, "the server confirms the cancel");
+        Thread.sleep(5);
+      }
+      assertEquals(0, one.server().pending());
+      assertTrue(one.isAlive());
+      System.out.println("request deadline 1 s: failed after " + ms + " ms, the sequence cancelled in the server");
+    }
+  }
 }

@@ -178,4 +178,32 @@ class DjlLaunchModeTest {
     assertTrue(x.getMessage().contains("exited with code 3") && x.getMessage().contains("CUDA error: out of memory (fake)")
         && x.getMessage().contains("Loading model jgen"), x.getMessage());
   }
+
+  @Test
+  void aFailedLaunchFailsTheLoadOnceAndLaterTasksAreNotHeldByIt() throws Exception {
+    // Through the registry, as every task loads: the first load fails with the server's log tail; the next (another
+    // task, a Spark retry) fails at once with the same cause instead of launching and waiting again.
+    Path records = dir.resolve("records-once");
+    Path script = FakeDjlServing.write(dir.resolve("bin-once"), records, tinyModel(), "RuntimeError: CUDA error: out of memory (fake)");
+    EngineSpec spec = new EngineSpec("djl-serving", "m-once", Map.of("mode", "launch", "command", script.toString(),
+        "ready_timeout_s", "30"));
+    dev.jgen.engine.EngineRegistry.forgetFailedLoads();
+    try {
+      long t0 = System.nanoTime();
+      EngineException first = assertThrows(EngineException.class, () -> dev.jgen.engine.EngineRegistry.shared(spec));
+      long firstMs = (System.nanoTime() - t0) / 1_000_000;
+      assertTrue(first.getMessage().contains("exited with code 3") && first.getMessage().contains("CUDA error: out of memory (fake)"),
+          first.getMessage());
+      long t1 = System.nanoTime();
+      EngineException again = assertThrows(EngineException.class, () -> dev.jgen.engine.EngineRegistry.shared(spec));
+      long againMs = (System.nanoTime() - t1) / 1_000_000;
+      assertTrue(again.getMessage().contains("failed to load earlier") && again.getMessage().contains("CUDA error: out of memory (fake)"),
+          again.getMessage());
+      assertEquals(1, FakeDjlServing.launches(records).size(), "launched once");
+      System.out.println("failed launch: the load failed after " + firstMs + " ms with the log tail; the next load " + againMs
+          + " ms, without a launch");
+    } finally {
+      dev.jgen.engine.EngineRegistry.forgetFailedLoads();
+    }
+  }
 }
