@@ -201,6 +201,8 @@ class JinjaSemanticsTest {
     // the generic one, not str's "can only concatenate"
     assertEquals("TypeError: unsupported operand type(s) for +: 'Markup' and 'int'", err("{{ 'a'|safe + 1 }}").pythonStyle());
     assertEquals("'markupsafe.Markup object' has no attribute 'nokey'", err("{{ ('a'|safe).nokey.x }}").getMessage());
+    // str * Markup runs Markup.__rmul__ first, which multiplies the Markup by the str
+    assertEquals("TypeError: can't multiply sequence by non-int of type 'str'", err("{{ 'a' * ('b'|safe) }}").pythonStyle());
   }
 
   @Test

@@ -537,8 +537,12 @@ final class PyValues {
     if ((b instanceof String || b instanceof List) && (isInt(a) || a instanceof Boolean)) {
       return repeat(b, toLong(a));
     }
-    throw Errors.type(a instanceof String || a instanceof List || b instanceof String || b instanceof List
-        ? "can't multiply sequence by non-int of type '" + typeName(a instanceof String || a instanceof List ? b : a)
+    if (b instanceof Markup && !(a instanceof Markup)) {
+      // Markup.__rmul__ runs first and multiplies the Markup by the left operand
+      throw Errors.type("can't multiply sequence by non-int of type '" + typeName(a) + "'");
+    }
+    throw Errors.type(Markup.isStr(a) || a instanceof List || Markup.isStr(b) || b instanceof List
+        ? "can't multiply sequence by non-int of type '" + typeName(Markup.isStr(a) || a instanceof List ? b : a)
             + "'"
         : "unsupported operand type(s) for *: '" + typeName(a) + "' and '" + typeName(b) + "'");
   }
