@@ -66,7 +66,7 @@ class GoldenRendersTest {
   @TestFactory
   Stream<DynamicTest> goldenCases() throws IOException {
     List<Map<String, Object>> cases = cases();
-    assertEquals(66, cases.size(), "golden case count");
+    assertEquals(75, cases.size(), "golden case count");
     List<DynamicTest> tests = new ArrayList<>();
     for (Map<String, Object> c : cases) {
       tests.add(DynamicTest.dynamicTest(String.valueOf(c.get("id")), () -> {

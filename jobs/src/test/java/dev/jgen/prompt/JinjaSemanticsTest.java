@@ -191,6 +191,20 @@ class JinjaSemanticsTest {
             + "|{% filter upper %}hello {{ x }}{% endfilter %}"));
   }
 
+  /** The Markup operations themselves are golden cases (ids M30_*); these pin down Markup acting as its str. */
+  @Test
+  void markupIsAStrWhereItDoesNotEscape() {
+    assertEquals("True|True|3|5|1|True|['<', 'a']|a<",
+        r("{{ '<a>'|safe == '<a>' }}|{{ '<a>'|safe in ['<a>'] }}|{{ '<a>'|safe|length }}|{{ '5'|safe|int }}"
+            + "|{{ {'k': 1}['k'|safe] }}|{{ 'a'|safe in 'cat' }}|{{ '<a'|safe|list }}|{{ ('a'|safe|list)[0] + '<' }}"));
+    // Markup.__add__ returns NotImplemented for a non-str; markupsafe's class has no sq_concat, so the message is
+    // the generic one, not str's "can only concatenate"
+    assertEquals("TypeError: unsupported operand type(s) for +: 'Markup' and 'int'", err("{{ 'a'|safe + 1 }}").pythonStyle());
+    assertEquals("'markupsafe.Markup object' has no attribute 'nokey'", err("{{ ('a'|safe).nokey.x }}").getMessage());
+    // str * Markup runs Markup.__rmul__ first, which multiplies the Markup by the str
+    assertEquals("TypeError: can't multiply sequence by non-int of type 'str'", err("{{ 'a' * ('b'|safe) }}").pythonStyle());
+  }
+
   @Test
   void macrosSetBlocksAndLiterals() {
     assertEquals("[1B][12][43][B]", r("{% macro m(a, b='B') %}[{{ a }}{{ b }}]{% endmacro %}{{ m(1) }}{{ m(1, 2) }}"

@@ -54,10 +54,10 @@ final class Args {
     if (v == null || v instanceof Undefined) {
       return null;
     }
-    if (!(v instanceof String)) {
+    if (!Markup.isStr(v)) {
       throw Errors.type(fn + "() argument must be str or None, not " + PyValues.typeName(v));
     }
-    return (String) v;
+    return PyValues.str(v);
   }
 
   long integer(int i, String name, long dflt) {

@@ -42,14 +42,17 @@ final class Filters {
 
   static {
     reg((v, a) -> (long) PyValues.len(v), "length", "count");
-    reg((v, a) -> s(v), "string");
-    reg((v, a) -> s(v), "safe");
+    // soft_str keeps a Markup; do_mark_safe is Markup(value)
+    reg((v, a) -> v instanceof Markup ? v : s(v), "string");
+    reg((v, a) -> Markup.of(v), "safe");
     reg(Filters::tojson, "tojson");
-    reg((v, a) -> PyStr.strip(s(v), a.optStr(0, "chars")), "trim");
-    reg((v, a) -> PyStr.upper(s(v)), "upper");
-    reg((v, a) -> PyStr.lower(s(v)), "lower");
+    // do_trim / do_upper / do_lower / do_capitalize call the method on soft_str(value): a Markup stays one;
+    // do_title joins with "" (a plain str)
+    reg((v, a) -> same(v, PyStr.strip(s(v), a.optStr(0, "chars"))), "trim");
+    reg((v, a) -> same(v, PyStr.upper(s(v))), "upper");
+    reg((v, a) -> same(v, PyStr.lower(s(v))), "lower");
     reg((v, a) -> title(s(v)), "title");
-    reg((v, a) -> PyStr.capitalize(s(v)), "capitalize");
+    reg((v, a) -> same(v, PyStr.capitalize(s(v))), "capitalize");
     reg((v, a) -> {
       Object count = a.get(2, "count", null);
       return PyStr.replace(s(v), s(a.required(0, "old")), s(a.required(1, "new")),
@@ -91,8 +94,9 @@ final class Filters {
     reg(Filters::dictsort, "dictsort");
     reg(Filters::unique, "unique");
     reg((v, a) -> {
-      if (v instanceof String) {
-        return new StringBuilder((String) v).reverse().toString(); // keeps surrogate pairs together
+      if (Markup.isStr(v)) {
+        // value[::-1]; Markup.__getitem__ gives a Markup
+        return same(v, new StringBuilder(s(v)).reverse().toString()); // keeps surrogate pairs together
       }
       // do_reverse: reversed(value) where Python has it (a list_reverseiterator, a tuple's "reversed", a dict's
       // dict_reversekeyiterator), else a reversed list of the items
@@ -104,7 +108,9 @@ final class Filters {
     }, "reverse");
     reg(Filters::sort, "sort");
     reg(Filters::indent, "indent");
-    reg((v, a) -> escape(s(v)), "e", "escape", "forceescape");
+    // markupsafe.escape leaves a Markup as it is; do_forceescape escapes str(value) even of a Markup
+    reg((v, a) -> Markup.escape(v), "e", "escape");
+    reg((v, a) -> new Markup(Markup.escapeText(s(v))), "forceescape");
     reg((v, a) -> minmax(v, a, false), "min");
     reg((v, a) -> minmax(v, a, true), "max");
     reg(Filters::sum, "sum");
@@ -117,22 +123,32 @@ final class Filters {
       }
       return c;
     }, "wordcount");
-    reg((v, a) -> PyStr.center(s(v), (int) a.integer(0, "width", 80), " "), "center");
+    reg((v, a) -> same(v, PyStr.center(s(v), (int) a.integer(0, "width", 80), " ")), "center");
     reg(Filters::truncate, "truncate");
     reg((v, a) -> attr(v, s(a.required(0, "name"))), "attr");
     reg((v, a) -> {
       if (!a.pos.isEmpty() && !a.kw.isEmpty()) {
         throw Errors.runtime("can't handle positional and keyword arguments at the same time");
       }
-      return PyFormat.percent(s(v), a.kw.isEmpty() ? PyTuple.copyOf(a.pos) : a.kw);
+      // soft_str(value) % (kwargs or args): a Markup format escapes the arguments
+      Object args = a.kw.isEmpty() ? PyTuple.copyOf(a.pos) : a.kw;
+      return v instanceof Markup ? PyValues.markupPercent((Markup) v, args) : PyFormat.percent(s(v), args);
     }, "format");
     reg((v, a) -> PyValues.repr(sortDicts(v)), "pprint");
     // markupsafe Markup.striptags: drop comments, then tags, collapse whitespace, then unescape entities (so
     // "&nbsp;" becomes U+00A0 after the collapsing, not a space)
-    reg((v, a) -> {
-      String str = s(v).replaceAll("(?s)<!--.*?-->", "").replaceAll("(?s)<.*?>", "");
-      return unescape(String.join(" ", PyStr.split(str, null, -1).toArray(new String[0])));
-    }, "striptags");
+    reg((v, a) -> striptags(s(v)), "striptags");
+  }
+
+  /** Markup.striptags of the text: a plain str. */
+  static String striptags(String text) {
+    String str = text.replaceAll("(?s)<!--.*?-->", "").replaceAll("(?s)<.*?>", "");
+    return unescape(String.join(" ", PyStr.split(str, null, -1).toArray(new String[0])));
+  }
+
+  /** The result as a Markup when the filter's input was one (a Markup method's result), else the plain str. */
+  private static Object same(Object input, String result) {
+    return input instanceof Markup ? new Markup(result) : result;
   }
 
   /**
@@ -231,22 +247,6 @@ final class Filters {
     return sb.toString();
   }
 
-  static String escape(String str) {
-    StringBuilder sb = new StringBuilder(str.length() + 16);
-    for (int i = 0; i < str.length(); i++) {
-      char c = str.charAt(i);
-      switch (c) {
-        case '&': sb.append("&amp;"); break;
-        case '<': sb.append("&lt;"); break;
-        case '>': sb.append("&gt;"); break;
-        case '"': sb.append("&#34;"); break;
-        case '\'': sb.append("&#39;"); break;
-        default: sb.append(c);
-      }
-    }
-    return sb.toString();
-  }
-
   /** Jinja's make_attrgetter: dotted paths, integer parts as indices, each step a getitem. */
   private static Object attrPath(Object item, Object attribute) {
     return attrPath(item, attribute, null);
@@ -257,6 +257,7 @@ final class Filters {
    * default is None (jinja2 tests {@code default is not None}, so map(attribute=..., default=none) keeps Undefined).
    */
   private static Object attrPath(Object item, Object attribute, Object dflt) {
+    attribute = Markup.plain(attribute);
     if (attribute == null) {
       return item;
     }
@@ -280,13 +281,14 @@ final class Filters {
 
   /** make_multi_attrgetter (used by sort): a comma-separated list of attribute paths gives a list of keys. */
   private static Object multiAttrPath(Object item, Object attribute, boolean caseSensitive) {
+    attribute = Markup.plain(attribute);
     if (!(attribute instanceof String) || ((String) attribute).indexOf(',') < 0) {
       return attrPath(item, attribute);
     }
     List<Object> keys = new ArrayList<>();
     for (String part : ((String) attribute).split(",", -1)) {
       Object k = attrPath(item, part);
-      keys.add(!caseSensitive && k instanceof String ? PyStr.lower((String) k) : k);
+      keys.add(!caseSensitive && Markup.isStr(k) ? PyStr.lower(s(k)) : k);
     }
     return keys;
   }
@@ -430,6 +432,7 @@ final class Filters {
   }
 
   private static Object toInt(Object v, Args a) {
+    v = Markup.plain(v);
     Object dflt = a.get(0, "default", 0L);
     long base = a.integer(1, "base", 10);
     try {
@@ -469,6 +472,7 @@ final class Filters {
   }
 
   private static Object toFloat(Object v, Args a) {
+    v = Markup.plain(v);
     Object dflt = a.get(0, "default", 0.0);
     if (v instanceof String) {
       String t = PyStr.strip((String) v, null).replace("_", "");
@@ -537,8 +541,8 @@ final class Filters {
 
   private static Comparator<Object> ordering(boolean caseSensitive) {
     return (x, y) -> {
-      Object kx = !caseSensitive && x instanceof String ? PyStr.lower((String) x) : x;
-      Object ky = !caseSensitive && y instanceof String ? PyStr.lower((String) y) : y;
+      Object kx = !caseSensitive && Markup.isStr(x) ? PyStr.lower(s(x)) : x;
+      Object ky = !caseSensitive && Markup.isStr(y) ? PyStr.lower(s(y)) : y;
       return PyValues.compare(kx, ky, "<");
     };
   }
@@ -575,8 +579,8 @@ final class Filters {
     List<Object> out = new ArrayList<>();
     for (Object x : PyValues.iterate(v)) {
       Object key = attrPath(x, attribute);
-      if (!cs && key instanceof String) {
-        key = PyStr.lower((String) key);
+      if (!cs && Markup.isStr(key)) {
+        key = PyStr.lower(s(key));
       }
       if (key instanceof List || key instanceof Map) {
         // sync_do_unique keeps the keys in a set
@@ -613,6 +617,9 @@ final class Filters {
     Object width = a.get(0, "width", 4L);
     boolean first = a.bool(1, "first", false);
     boolean blank = a.bool(2, "blank", false);
+    if (v instanceof Markup || width instanceof Markup) {
+      return indentMarkup(v, width, first, blank);
+    }
     String indention = width instanceof String ? (String) width : " ".repeat((int) Math.max(0, PyValues.toLong(width)));
     String str = s(v) + "\n";
     List<Object> lines = PyStr.splitlines(str, false);
@@ -636,6 +643,40 @@ final class Filters {
       }
     }
     return first ? indention + rv : rv.toString();
+  }
+
+  /**
+   * do_indent with a Markup in play, step by step with Python's operators: a Markup value makes the indention and the
+   * newline Markups (so nothing is escaped); a Markup width with a plain value escapes the lines it is added to.
+   */
+  private static Object indentMarkup(Object v, Object width, boolean first, boolean blank) {
+    Object indention = Markup.isStr(width) ? width : " ".repeat((int) Math.max(0, PyValues.toLong(width)));
+    Object newline = "\n";
+    if (v instanceof Markup) {
+      indention = Markup.of(indention);
+      newline = new Markup("\n");
+    }
+    Object sv = PyValues.add(v instanceof Markup ? v : s(v), newline);
+    List<Object> lines = PyValues.iterate(PyValues.call(PyMethods.lookup(sv, "splitlines"), List.of(), Args.NO_KWARGS));
+    Object rv;
+    if (blank) {
+      rv = joinWith(PyValues.add(newline, indention), lines);
+    } else {
+      rv = lines.get(0);
+      if (lines.size() > 1) {
+        List<Object> rest = new ArrayList<>();
+        for (Object line : lines.subList(1, lines.size())) {
+          rest.add(PyValues.truthy(line) ? PyValues.add(indention, line) : line);
+        }
+        rv = PyValues.add(rv, PyValues.add(newline, joinWith(newline, rest)));
+      }
+    }
+    return first ? PyValues.add(indention, rv) : rv;
+  }
+
+  /** {@code sep.join(items)}: str.join gives a plain str, Markup.join escapes the items. */
+  private static Object joinWith(Object sep, List<Object> items) {
+    return PyValues.call(PyMethods.lookup(sep, "join"), List.of(items), Args.NO_KWARGS);
   }
 
   private static Object minmax(Object v, Args a, boolean max) {
@@ -706,14 +747,19 @@ final class Filters {
     }
     int len = PyStr.len(str);
     if (len <= length + leeway) {
-      return str;
+      return v instanceof Markup ? v : str;
     }
     String cut = PyStr.substring(str, 0, (int) (length - PyStr.len(end)));
-    if (killwords) {
-      return cut + end;
+    if (!killwords) {
+      int sp = cut.lastIndexOf(' ');
+      cut = sp >= 0 ? cut.substring(0, sp) : cut;
     }
-    int sp = cut.lastIndexOf(' ');
-    return (sp >= 0 ? cut.substring(0, sp) : cut) + end;
+    // s[:n] + end: with a Markup on either side, Markup.__add__ / __radd__ escape the other
+    Object endValue = a.get(2, "end", "...");
+    if (v instanceof Markup || endValue instanceof Markup) {
+      return PyValues.add(same(v, cut), endValue instanceof Markup ? endValue : end);
+    }
+    return cut + end;
   }
 
   static Map<String, Object> newKwargs() {

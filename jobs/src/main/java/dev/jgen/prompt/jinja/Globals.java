@@ -56,10 +56,10 @@ final class Globals {
     });
     g.put("strftime_now", (PyCallable) (args, kwargs) -> {
       Object fmt = new Args("strftime_now", args, kwargs).required(0, "format");
-      if (!(fmt instanceof String)) {
+      if (!Markup.isStr(fmt)) {
         throw Errors.type("strftime() argument 1 must be str, not " + PyValues.typeName(fmt));
       }
-      return Strftime.format(ZonedDateTime.now(), (String) fmt);
+      return Strftime.format(ZonedDateTime.now(), PyValues.str(fmt));
     });
     GLOBALS = Map.copyOf(g);
   }

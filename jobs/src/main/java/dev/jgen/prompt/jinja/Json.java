@@ -42,8 +42,9 @@ final class Json {
     void write(StringBuilder sb, Object v, int level) {
       if (v == null) {
         sb.append("null");
-      } else if (v instanceof String) {
-        string(sb, (String) v);
+      } else if (Markup.isStr(v)) {
+        // json.dumps writes a str subclass as a string
+        string(sb, PyValues.str(v));
       } else if (v instanceof Boolean) {
         sb.append(((Boolean) v) ? "true" : "false");
       } else if (PyValues.isInt(v)) {
@@ -109,8 +110,8 @@ final class Json {
     }
 
     String keyText(Object k) {
-      if (k instanceof String) {
-        return (String) k;
+      if (Markup.isStr(k)) {
+        return PyValues.str(k);
       }
       if (k == null) {
         return "null";

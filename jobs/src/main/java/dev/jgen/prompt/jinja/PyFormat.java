@@ -10,6 +10,15 @@ final class PyFormat {
   private PyFormat() {}
 
   static String percent(String fmt, Object args) {
+    return percent(fmt, args, false);
+  }
+
+  /**
+   * {@code fmt % args}; with {@code escape} as {@code Markup.__mod__} has it: every argument is a
+   * _MarkupEscapeHelper, whose {@code __str__} and {@code __repr__} are the escaped str and repr of the value (a Markup
+   * stays as it is), while {@code %d}/{@code %f} read the number itself.
+   */
+  static String percent(String fmt, Object args, boolean escape) {
     List<?> positional = args instanceof PyTuple ? (PyTuple) args : null;
     Map<?, ?> mapping = args instanceof Map ? (Map<?, ?>) args : null;
     int next = 0;
@@ -82,7 +91,7 @@ final class PyFormat {
           value = positional.get(next++);
         }
       }
-      String body = convert(conv, value, flags.toString(), prec);
+      String body = convert(conv, value, flags.toString(), prec, escape);
       sb.append(pad(body, width, flags.indexOf("-") >= 0, flags.indexOf("0") >= 0 && "sr".indexOf(conv) < 0));
     }
     if (positional != null && next < positional.size()) {
@@ -91,14 +100,14 @@ final class PyFormat {
     return sb.toString();
   }
 
-  private static String convert(char conv, Object v, String flags, int prec) {
+  private static String convert(char conv, Object v, String flags, int prec, boolean escape) {
     switch (conv) {
       case 's': {
-        String s = PyValues.str(v);
-        return prec >= 0 && prec < s.length() ? PyStr.substring(s, 0, prec) : s;
+        String s = escape ? Markup.escape(v).s : PyValues.str(v);
+        return prec >= 0 && prec < PyStr.len(s) ? PyStr.substring(s, 0, prec) : s;
       }
       case 'r':
-      case 'a': return PyValues.repr(v);
+      case 'a': return escape ? Markup.escapeText(PyValues.repr(v)) : PyValues.repr(v);
       case 'd':
       case 'i':
       case 'u': {
@@ -127,7 +136,7 @@ final class PyFormat {
         double d = PyValues.toDouble(v);
         return sign(d >= 0, flags) + fixedOrExp(Math.abs(d), conv, prec < 0 ? 6 : prec);
       }
-      case 'c': return v instanceof String ? (String) v : new String(Character.toChars((int) PyValues.toLong(v)));
+      case 'c': return Markup.isStr(v) ? PyValues.str(v) : new String(Character.toChars((int) PyValues.toLong(v)));
       default: throw Errors.value("unsupported format character '" + conv + "'");
     }
   }
@@ -211,6 +220,15 @@ final class PyFormat {
 
   /** {@code str.format}: {}, {0}, {name}, {name.attr}, {0[key]}, !r/!s and [[fill]align][sign][0][width][.prec][type]. */
   static String format(String fmt, List<Object> args, Map<String, Object> kwargs) {
+    return format(fmt, args, kwargs, false);
+  }
+
+  /**
+   * {@code str.format}; with {@code escape} as jinja2's sandbox formats a Markup ({@code SandboxedEscapeFormatter},
+   * markupsafe's {@code EscapeFormatter.format_field}): a Markup value is inserted as is and takes no format spec,
+   * any other value is formatted and then escaped.
+   */
+  static String format(String fmt, List<Object> args, Map<String, Object> kwargs, boolean escape) {
     StringBuilder sb = new StringBuilder();
     int auto = 0;
     int n = fmt.length();
@@ -290,7 +308,16 @@ final class PyFormat {
         } else if (conversion == 's') {
           v = PyValues.str(v);
         }
-        sb.append(applySpec(v, spec));
+        if (!escape) {
+          sb.append(applySpec(v, spec));
+        } else if (v instanceof Markup) {
+          if (!spec.isEmpty()) {
+            throw Errors.value("Unsupported format specification for Markup.");
+          }
+          sb.append(((Markup) v).s);
+        } else {
+          sb.append(Markup.escapeText(applySpec(v, spec)));
+        }
       } else if (c == '}') {
         if (i + 1 < n && fmt.charAt(i + 1) == '}') {
           i++;
@@ -304,6 +331,7 @@ final class PyFormat {
   }
 
   private static String applySpec(Object v, String spec) {
+    v = Markup.plain(v); // format(Markup, spec) is str.__format__
     if (spec.isEmpty()) {
       return PyValues.str(v);
     }

@@ -18,6 +18,11 @@ final class PyMethods {
       "rfind", "index", "rindex", "count", "join", "format", "isdigit", "isalpha", "isspace", "isalnum", "isupper",
       "islower", "isnumeric", "isdecimal", "partition", "rpartition", "zfill", "center", "ljust", "rjust",
       "removeprefix", "removesuffix");
+  /** Markup's own methods besides str's (markupsafe {@code __init__.py}). */
+  private static final Set<String> MARKUP_METHODS = Set.of("unescape", "striptags", "escape");
+  /** str methods that markupsafe overrides to return a Markup of the plain result (arguments not escaped). */
+  private static final Set<String> MARKUP_WRAPPED = Set.of("strip", "lstrip", "rstrip", "lower", "upper", "title",
+      "capitalize", "swapcase", "casefold", "zfill", "removeprefix", "removesuffix");
   private static final Set<String> DICT_METHODS = Set.of("get", "items", "keys", "values", "copy");
   private static final Set<String> DICT_UNSAFE = Set.of("clear", "pop", "popitem", "setdefault", "update");
   private static final Set<String> LIST_METHODS = Set.of("index", "count", "copy");
@@ -27,7 +32,11 @@ final class PyMethods {
   /** The bound method {@code obj.name}, an unsafe Undefined, or null when {@code obj} has no such method. */
   static Object lookup(Object obj, String name) {
     if (obj instanceof String) {
-      return STR_METHODS.contains(name) ? bound(name, (a) -> strMethod((String) obj, name, a)) : null;
+      return STR_METHODS.contains(name) ? bound(name, (a) -> strMethod((String) obj, name, plainArgs(name, a))) : null;
+    }
+    if (obj instanceof Markup) {
+      return STR_METHODS.contains(name) || MARKUP_METHODS.contains(name)
+          ? bound(name, (a) -> markupMethod((Markup) obj, name, a)) : null;
     }
     if (obj instanceof Map) {
       if (DICT_METHODS.contains(name)) {
@@ -249,6 +258,113 @@ final class PyMethods {
         return !p.isEmpty() && s.endsWith(p) ? s.substring(0, s.length() - p.length()) : s;
       }
       default: throw Errors.type("'str' object has no attribute '" + name + "'");
+    }
+  }
+
+  /**
+   * A str method called with Markup arguments works on their str value ({@code str.join} of Markups is a plain str);
+   * format keeps them (a {@code !r} conversion shows the Markup).
+   */
+  private static Args plainArgs(String name, Args a) {
+    if (name.equals("format")) {
+      return a;
+    }
+    List<Object> pos = null;
+    for (int i = 0; i < a.pos.size(); i++) {
+      Object v = a.pos.get(i);
+      if (name.equals("join") && i == 0 && !Markup.isStr(v)) {
+        List<Object> items = new ArrayList<>();
+        for (Object x : PyValues.iterate(v)) {
+          items.add(Markup.plain(x));
+        }
+        v = items;
+      } else if (v instanceof PyTuple && (name.equals("startswith") || name.equals("endswith"))) {
+        List<Object> items = new ArrayList<>();
+        for (Object x : (PyTuple) v) {
+          items.add(Markup.plain(x));
+        }
+        v = PyTuple.copyOf(items);
+      }
+      v = Markup.plain(v);
+      if (v != a.pos.get(i)) {
+        if (pos == null) {
+          pos = new ArrayList<>(a.pos);
+        }
+        pos.set(i, v);
+      }
+    }
+    Map<String, Object> kw = a.kw;
+    for (Map.Entry<String, Object> e : a.kw.entrySet()) {
+      if (e.getValue() instanceof Markup) {
+        if (kw == a.kw) {
+          kw = new java.util.LinkedHashMap<>(a.kw);
+        }
+        kw.put(e.getKey(), Markup.plain(e.getValue()));
+      }
+    }
+    return pos == null && kw == a.kw ? a : new Args(a.fn, pos == null ? a.pos : pos, kw);
+  }
+
+  private static List<Object> markups(Object list) {
+    List<Object> out = new ArrayList<>();
+    for (Object x : PyValues.iterate(list)) {
+      out.add(new Markup((String) x));
+    }
+    return out;
+  }
+
+  /**
+   * Markup's methods (markupsafe 3.0 {@code __init__.py}): join, replace's new text, center/ljust/rjust's fill and
+   * format's arguments are escaped; split/rsplit/splitlines/partition/rpartition give Markups; unescape and striptags
+   * give plain str; the methods markupsafe does not override (find, startswith, count, isdigit...) are str's.
+   */
+  static Object markupMethod(Markup m, String name, Args a) {
+    String s = m.s;
+    switch (name) {
+      case "join": {
+        StringBuilder sb = new StringBuilder();
+        boolean first = true;
+        for (Object x : PyValues.iterate(a.required(0, "iterable"))) {
+          if (!first) {
+            sb.append(s);
+          }
+          first = false;
+          sb.append(Markup.escape(x).s);
+        }
+        return new Markup(sb.toString());
+      }
+      case "format": return new Markup(PyFormat.format(s, a.pos, a.kw, true));
+      case "replace": {
+        List<Object> pos = new ArrayList<>(a.pos);
+        if (pos.size() > 1) {
+          pos.set(1, Markup.escape(pos.get(1)));
+        }
+        return new Markup((String) strMethod(s, name, plainArgs(name, new Args(a.fn, pos, a.kw))));
+      }
+      case "center":
+      case "ljust":
+      case "rjust": {
+        List<Object> pos = new ArrayList<>(a.pos);
+        if (pos.size() > 1) {
+          pos.set(1, Markup.escape(pos.get(1)));
+        }
+        return new Markup((String) strMethod(s, name, plainArgs(name, new Args(a.fn, pos, a.kw))));
+      }
+      case "split":
+      case "rsplit":
+      case "splitlines":
+      case "partition":
+      case "rpartition": {
+        Object r = strMethod(s, name, plainArgs(name, a));
+        return r instanceof PyTuple ? PyTuple.copyOf(markups(r)) : markups(r);
+      }
+      case "unescape": return Filters.unescape(s);
+      case "striptags": return Filters.striptags(s);
+      case "escape": return Markup.escape(a.required(0, "s"));
+      default: {
+        Object r = strMethod(s, name, plainArgs(name, a));
+        return MARKUP_WRAPPED.contains(name) ? new Markup((String) r) : r;
+      }
     }
   }
 

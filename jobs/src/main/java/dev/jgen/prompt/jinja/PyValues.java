@@ -60,6 +60,9 @@ final class PyValues {
     if (o instanceof String) {
       return "str";
     }
+    if (o instanceof Markup) {
+      return "Markup";
+    }
     if (o instanceof PyTuple) {
       return "tuple";
     }
@@ -93,6 +96,10 @@ final class PyValues {
     }
     if (o instanceof Nodes.Macro) {
       return "jinja2.runtime.Macro object";
+    }
+    if (o instanceof Markup) {
+      // utils.object_type_repr names classes outside builtins with their module
+      return "markupsafe.Markup object";
     }
     return typeName(o) + " object";
   }
@@ -161,6 +168,9 @@ final class PyValues {
     if (o instanceof String) {
       return (String) o;
     }
+    if (o instanceof Markup) {
+      return ((Markup) o).s;
+    }
     if (o == null) {
       return "None";
     }
@@ -195,6 +205,9 @@ final class PyValues {
   private static void appendRepr(StringBuilder sb, Object o) {
     if (o instanceof String) {
       sb.append(PyStr.repr((String) o));
+    } else if (o instanceof Markup) {
+      // Markup.__repr__: f"{self.__class__.__name__}({super().__repr__()})"
+      sb.append("Markup(").append(PyStr.repr(((Markup) o).s)).append(')');
     } else if (o instanceof PyTuple) {
       PyTuple t = (PyTuple) o;
       sb.append('(');
@@ -310,6 +323,9 @@ final class PyValues {
     if (o instanceof String) {
       return !((String) o).isEmpty();
     }
+    if (o instanceof Markup) {
+      return !((Markup) o).s.isEmpty();
+    }
     if (o instanceof Undefined) {
       return false;
     }
@@ -329,6 +345,8 @@ final class PyValues {
   }
 
   static boolean eq(Object a, Object b) {
+    a = Markup.plain(a);
+    b = Markup.plain(b);
     if (a == b) {
       return true;
     }
@@ -386,6 +404,9 @@ final class PyValues {
 
   /** Python ordering for {@code <}: numbers, strings (by code point) and same-kind sequences. */
   static int compare(Object a, Object b, String op) {
+    if (a instanceof Markup && Markup.isStr(b) || b instanceof Markup && Markup.isStr(a)) {
+      return PyStr.compare(str(a), str(b));
+    }
     if (a instanceof Undefined) {
       throw ((Undefined) a).fail();
     }
@@ -437,6 +458,14 @@ final class PyValues {
     checkDefined(a, b);
     if (a instanceof String && b instanceof String) {
       return (String) a + (String) b;
+    }
+    if (a instanceof Markup || b instanceof Markup) {
+      // Markup.__add__ / __radd__ (a str subclass's reflected method runs first): the plain str side is escaped;
+      // any other operand type is NotImplemented on both sides
+      if (Markup.isStr(a) && Markup.isStr(b)) {
+        return new Markup(Markup.escape(a).s + Markup.escape(b).s);
+      }
+      throw unsupported("+", a, b);
     }
     if (isNumeric(a) && isNumeric(b)) {
       if (isFloat(a) || isFloat(b)) {
@@ -496,14 +525,24 @@ final class PyValues {
       }
       return norm(toBig(a).multiply(toBig(b)));
     }
+    if (a instanceof Markup && (isInt(b) || b instanceof Boolean)) {
+      return new Markup((String) repeat(((Markup) a).s, toLong(b)));
+    }
+    if (b instanceof Markup && (isInt(a) || a instanceof Boolean)) {
+      return new Markup((String) repeat(((Markup) b).s, toLong(a)));
+    }
     if ((a instanceof String || a instanceof List) && (isInt(b) || b instanceof Boolean)) {
       return repeat(a, toLong(b));
     }
     if ((b instanceof String || b instanceof List) && (isInt(a) || a instanceof Boolean)) {
       return repeat(b, toLong(a));
     }
-    throw Errors.type(a instanceof String || a instanceof List || b instanceof String || b instanceof List
-        ? "can't multiply sequence by non-int of type '" + typeName(a instanceof String || a instanceof List ? b : a)
+    if (b instanceof Markup && !(a instanceof Markup)) {
+      // Markup.__rmul__ runs first and multiplies the Markup by the left operand
+      throw Errors.type("can't multiply sequence by non-int of type '" + typeName(a) + "'");
+    }
+    throw Errors.type(Markup.isStr(a) || a instanceof List || Markup.isStr(b) || b instanceof List
+        ? "can't multiply sequence by non-int of type '" + typeName(Markup.isStr(a) || a instanceof List ? b : a)
             + "'"
         : "unsupported operand type(s) for *: '" + typeName(a) + "' and '" + typeName(b) + "'");
   }
@@ -566,6 +605,9 @@ final class PyValues {
     if (a instanceof String) {
       return PyFormat.percent((String) a, b);
     }
+    if (a instanceof Markup) {
+      return markupPercent((Markup) a, b);
+    }
     if (isNumeric(a) && isNumeric(b)) {
       if (isFloat(a) || isFloat(b)) {
         double x = toDouble(a);
@@ -592,6 +634,14 @@ final class PyValues {
       return Math.floorMod(toLong(a), toLong(b));
     }
     throw unsupported("%", a, b);
+  }
+
+  /**
+   * Markup.__mod__: the arguments wrapped in _MarkupEscapeHelper (a tuple's items each, a non-str value with
+   * __getitem__ as a mapping, anything else as one argument), so %s and %r insert escaped text; a Markup.
+   */
+  static Markup markupPercent(Markup fmt, Object args) {
+    return new Markup(PyFormat.percent(fmt.s, args, true));
   }
 
   static Object pow(Object a, Object b) {
@@ -643,6 +693,7 @@ final class PyValues {
   // ---------------------------------------------------------------- containers
 
   static int len(Object o) {
+    o = Markup.plain(o);
     if (o instanceof String) {
       return PyStr.len((String) o);
     }
@@ -667,6 +718,7 @@ final class PyValues {
     if (o instanceof List) {
       return (List<Object>) o;
     }
+    o = Markup.plain(o);
     if (o instanceof String) {
       return PyStr.chars((String) o);
     }
@@ -686,13 +738,15 @@ final class PyValues {
   }
 
   static boolean isIterable(Object o) {
-    return o instanceof List || o instanceof String || o instanceof Map || o instanceof Collection
+    return o instanceof List || o instanceof String || o instanceof Markup || o instanceof Map || o instanceof Collection
         || o instanceof Undefined || o instanceof PyIterator;
   }
 
   /** Python {@code item in container}. */
   static boolean contains(Object container, Object item) {
+    container = Markup.plain(container);
     if (container instanceof String) {
+      item = Markup.plain(item);
       if (item instanceof Undefined) {
         throw ((Undefined) item).fail();
       }
@@ -730,8 +784,17 @@ final class PyValues {
 
   /** The key of {@code m} equal to {@code key} in Python's sense (1 == 1.0 == True), or MISSING. */
   static Object findKey(Map<?, ?> m, Object key) {
+    key = Markup.plain(key);
     if (m.containsKey(key)) {
       return key;
+    }
+    if (key instanceof String) {
+      // a Markup key equals (and hashes like) its str
+      for (Object k : m.keySet()) {
+        if (k instanceof Markup && ((Markup) k).s.equals(key)) {
+          return k;
+        }
+      }
     }
     if (isNumeric(key)) {
       for (Object k : m.keySet()) {
@@ -794,24 +857,29 @@ final class PyValues {
       if (i >= 0 && i < l.size()) {
         return l.get((int) i);
       }
-    } else if (obj instanceof String && (isInt(key) || key instanceof Boolean)) {
-      String s = (String) obj;
+    } else if (Markup.isStr(obj) && (isInt(key) || key instanceof Boolean)) {
+      String s = str(obj);
       long i = toLong(key);
       int n = PyStr.len(s);
       if (i < 0) {
         i += n;
       }
       if (i >= 0 && i < n) {
-        return PyStr.substring(s, (int) i, (int) i + 1);
+        // Markup.__getitem__ returns a Markup
+        String c = PyStr.substring(s, (int) i, (int) i + 1);
+        return obj instanceof Markup ? new Markup(c) : c;
       }
     }
-    if (key instanceof String) {
-      return getattr(obj, (String) key);
+    if (Markup.isStr(key)) {
+      return getattr(obj, str(key));
     }
     return Undefined.member(obj, key);
   }
 
   static Object slice(Object obj, PySlice sl) {
+    if (obj instanceof Markup) {
+      return new Markup((String) slice(((Markup) obj).s, sl));
+    }
     if (obj instanceof String) {
       String s = (String) obj;
       int n = PyStr.len(s);

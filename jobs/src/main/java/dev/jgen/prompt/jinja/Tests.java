@@ -38,9 +38,9 @@ final class Tests {
     reg((v, a) -> PyValues.isInt(v), "integer");
     reg((v, a) -> PyValues.isFloat(v), "float");
     reg((v, a) -> PyValues.isNumeric(v), "number");
-    reg((v, a) -> v instanceof String, "string");
+    reg((v, a) -> Markup.isStr(v), "string");
     reg((v, a) -> v instanceof Map, "mapping");
-    reg((v, a) -> v instanceof String || v instanceof List || v instanceof Map || v instanceof Undefined
+    reg((v, a) -> Markup.isStr(v) || v instanceof List || v instanceof Map || v instanceof Undefined
         || v instanceof java.util.Collection, "sequence");
     reg((v, a) -> PyValues.isIterable(v), "iterable");
     reg((v, a) -> v instanceof PyCallable, "callable");
@@ -60,9 +60,10 @@ final class Tests {
     reg((v, a) -> PyValues.compare(v, other(a), ">=") >= 0, "ge", ">=");
     reg((v, a) -> PyValues.contains(a.required(0, "seq"), v), "in");
     reg((v, a) -> sameas(v, other(a)), "sameas");
-    reg((v, a) -> false, "escaped");
-    reg((v, a) -> v instanceof String && Filters.get((String) v) != null, "filter");
-    reg((v, a) -> v instanceof String && TESTS.containsKey(v), "test");
+    // tests.py test_escaped: hasattr(value, "__html__"), which only a Markup has here
+    reg((v, a) -> v instanceof Markup, "escaped");
+    reg((v, a) -> Markup.isStr(v) && Filters.get(PyValues.str(v)) != null, "filter");
+    reg((v, a) -> Markup.isStr(v) && TESTS.containsKey(PyValues.str(v)), "test");
   }
 
   /** Python identity: None/True/False are singletons and CPython caches small ints, so those compare as equal. */

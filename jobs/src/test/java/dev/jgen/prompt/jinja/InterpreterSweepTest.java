@@ -17,8 +17,8 @@ import org.junit.jupiter.api.Test;
  */
 class InterpreterSweepTest {
   private static final String[] VALUES = {"none", "0", "-3", "2.5", "true", "'ab'", "''", "[1, 'a']", "[]",
-      "{'a': 1}", "(1, 2)", "nosuch", "ns", "lst|select", "range", "loop_free"};
-  private static final String[] ARGS = {"none", "1", "-1", "1.5", "'a'", "'x,y'", "[1]", "{'k': 1}", "true", "nosuch"};
+      "{'a': 1}", "(1, 2)", "nosuch", "ns", "lst|select", "range", "loop_free", "'<a>'|safe"};
+  private static final String[] ARGS = {"none", "1", "-1", "1.5", "'a'", "'x,y'", "[1]", "{'k': 1}", "true", "nosuch", "'<'|safe"};
 
   @Test
   void noJavaExceptionEscapesAnyFilterOrTest() {
@@ -71,7 +71,7 @@ class InterpreterSweepTest {
         "upper", "casefold", "title", "capitalize", "swapcase", "replace", "find", "rfind", "index", "rindex", "count",
         "join", "format", "isdigit", "isdecimal", "isnumeric", "isalpha", "isalnum", "isspace", "isupper", "islower",
         "partition", "rpartition", "zfill", "center", "ljust", "rjust", "removeprefix", "removesuffix", "get", "items",
-        "keys", "values", "copy", "cycle", "changed", "a", "upper"};
+        "keys", "values", "copy", "cycle", "changed", "a", "upper", "unescape", "striptags", "escape"};
     String[] globals = {"range", "namespace", "dict", "lipsum", "cycler", "joiner", "raise_exception", "strftime_now"};
     List<String> sources = new ArrayList<>();
     for (String v : VALUES) {
@@ -104,6 +104,8 @@ class InterpreterSweepTest {
       sources.add("{{ ns.a(" + v + ") }}{% set ns.b = " + v + " %}{{ ns.b }}");
       sources.add("{{ '%s %d %r %5.2f %(k)s'|format(" + v + ") }}{{ '%s' % (" + v + ") }}");
       sources.add("{{ '{} {:>5} {0!r} {k}'.format(" + v + ") }}{{ '{0:d}'.format(" + v + ") }}");
+      sources.add("{{ ('{} {:>5} {0!r} {k}'|safe).format(" + v + ") }}{{ ('%s %d %r'|safe) % (" + v + ") }}"
+          + "{{ ('<b>'|safe).join(" + v + ") }}{{ (" + v + ")|indent('>'|safe) }}{{ (" + v + ")|truncate(3, end='<'|safe) }}");
       sources.add("{{ (" + v + ")|tojson(indent=" + v + ", separators=" + v + ", sort_keys=true) }}");
       sources.add("{% macro m(a, b=" + v + ") %}{{ a }}{{ b }}{{ caller() if caller is defined }}{% endmacro %}"
           + "{{ m(" + v + ") }}{% call m(" + v + ") %}x{% endcall %}{{ m(*" + v + ") }}{{ m(**" + v + ") }}");
