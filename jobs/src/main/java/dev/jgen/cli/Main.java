@@ -118,9 +118,10 @@ public final class Main {
       // Refusals that protect data (another job on the run, a foreign table): the message says what to do.
       err.println("jgen: refused: " + e.getMessage());
       return 1;
-    } catch (RuntimeException e) {
+    } catch (Exception e) {
       // Anything else is a failure with a cause to find (a failed Spark job, a Delta error, a bug of jgen's): its class
-      // and message always, the stack trace with --verbose.
+      // and message always, the stack trace with --verbose. Exception, not RuntimeException: Spark's AnalysisException
+      // and Hadoop's IOExceptions are checked exceptions that Scala code throws undeclared.
       err.println("jgen: failed: " + describe(e));
       if (verbose) {
         e.printStackTrace(err);

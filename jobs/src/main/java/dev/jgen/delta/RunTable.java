@@ -185,7 +185,7 @@ public final class RunTable {
     Thread t = new Thread(() -> {
       try {
         org.apache.spark.sql.delta.DeltaLog.forTable(spark, path).unsafeVolatileSnapshot().transactions();
-      } catch (RuntimeException e) {
+      } catch (Exception e) { // Spark's checked exceptions too, thrown undeclared
         // the append reads them itself, and reports what fails
       }
     }, "jgen-delta-state");

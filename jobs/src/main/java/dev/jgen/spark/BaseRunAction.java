@@ -209,7 +209,16 @@ public abstract class BaseRunAction<R> {
       if (e.getCause() instanceof Error err) {
         throw err;
       }
-      throw e;
+      throw BaseRunAction.<RuntimeException>undeclared(e.getCause() == null ? e : e.getCause());
     }
+  }
+
+  /**
+   * Rethrows a checked exception that Scala code threw undeclared (Spark's SparkException, AnalysisException) as itself,
+   * not wrapped: the message the user sees names the failure, not the thread it happened on.
+   */
+  @SuppressWarnings("unchecked")
+  private static <X extends Throwable> X undeclared(Throwable t) throws X {
+    throw (X) t;
   }
 }

@@ -115,4 +115,21 @@ class TableSafetyTest {
     assertEquals(80, rows.count(), "no duplicates, nothing lost");
     assertEquals(80, rows.select("id").distinct().count());
   }
+
+  @Test
+  void anUnexpectedFailureIsExit1WithItsCauseAndTheStackTraceOnlyWithVerbose() throws Exception {
+    // A JSON Lines file read as Parquet: Spark's own failure (not a refusal, not a config error jgen can see before Spark).
+    String[] args = generate("input.format=parquet", "output.path=" + dir.resolve("o"));
+    Cli r = Cli.run(args);
+    assertEquals(1, r.code(), r.err());
+    assertTrue(r.err().contains("jgen: failed: org.apache.spark."), "the exception's class is named: " + r.err());
+    assertTrue(r.err().contains("(--verbose prints the stack trace)"), r.err());
+    assertTrue(!r.err().contains("\tat org.apache.spark"), "no stack trace without --verbose: " + r.err());
+    assertTrue(!r.err().contains("refused"), "a failure is not called a refusal: " + r.err());
+    List<String> verbose = new ArrayList<>(List.of(args));
+    verbose.add("--verbose");
+    Cli v = Cli.run(verbose.toArray(String[]::new));
+    assertEquals(1, v.code(), v.err());
+    assertTrue(v.err().contains("\tat org.apache.spark"), "the stack trace with --verbose: " + v.err());
+  }
 }
