@@ -76,6 +76,7 @@ public final class Main {
 
   /** Runs one command; returns the exit code. */
   public static int run(String[] argv, PrintStream out, PrintStream err) {
+    HeapAfterGc.watch();
     // batchio: --verbose (any position) shows llama.cpp's own log, which jgen keeps at DEBUG (LlamaCppLogging).
     boolean verbose = java.util.Arrays.asList(argv).contains("--verbose");
     if (verbose) {
@@ -261,23 +262,18 @@ public final class Main {
     o.put("generated_now", r.generatedNow());
     o.put("missing_from_input", r.missingFromInput());
     o.put("model_load_ms", r.modelLoadMs());
-    o.put("peak_heap_mb", peakHeapMb());
+    // Memory, each figure named for what it is: the JVM's heap right after a collection at its highest (the live data
+    // the job kept; in local mode the driver is also the executor), and the engine processes' peak resident memory.
+    o.put("jvm_peak_heap_after_gc_mb", HeapAfterGc.peakMb());
+    double engineRss = r.serverMetrics().values().stream().mapToDouble(m -> m.getOrDefault("peak_rss_mb", 0.0)).sum();
+    if (engineRss > 0) {
+      o.put("engine_peak_rss_mb", Math.round(engineRss));
+    }
     o.put("warnings", r.warnings().size());
     if (!r.serverMetrics().isEmpty()) {
       o.set("server_metrics", JSON.valueToTree(r.serverMetrics()));
     }
     out.println(o.toString());
-  }
-
-  /** Peak heap of this JVM (in local mode the driver is also the executor): shows partitions stream, not collect. */
-  static long peakHeapMb() {
-    long peak = 0;
-    for (var pool : java.lang.management.ManagementFactory.getMemoryPoolMXBeans()) {
-      if (pool.getType() == java.lang.management.MemoryType.HEAP && pool.getPeakUsage() != null) {
-        peak += pool.getPeakUsage().getUsed();
-      }
-    }
-    return peak >> 20;
   }
 
   /** The summary line of the evaluation jobs: the same keys as generate's. */

@@ -48,6 +48,14 @@ class SummaryTest {
     assertTrue(s.get("error").asLong() > 0 && s.get("skipped").asLong() > 0 && s.get("warnings").asLong() > 0, s.toString());
     assertMatchesTable(s, out);
     assertWarningsMatchTable(first, out);
+    // Memory, labelled: the JVM's heap after a collection at its highest, and the native server's own peak RSS (a
+    // process of its own, with the model's weights and KV cache: never less than a few MB).
+    assertTrue(s.get("jvm_peak_heap_after_gc_mb").asLong() > 0, s.toString());
+    assertTrue(s.get("jvm_peak_heap_after_gc_mb").asLong() <= Runtime.getRuntime().maxMemory() >> 20, s.toString());
+    if (dev.jgen.engine.llamanative.NativeBuild.server().isPresent()) {
+      assertTrue(s.get("engine_peak_rss_mb").asLong() >= 4, "the engine process's peak RSS: " + s);
+    }
+    assertTrue(!s.has("peak_heap_mb"), "the sum of pools' own peaks is no longer reported: " + s);
 
     // A resume that regenerates the error rows: its summary comes from the table, and must agree with it too.
     Cli again = generate(concat(sets, "--retry-errors"));

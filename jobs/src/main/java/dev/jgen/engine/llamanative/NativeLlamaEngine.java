@@ -127,9 +127,31 @@ public final class NativeLlamaEngine implements Engine {
       return java.util.Map.of();
     }
     double window = (last - first) / 1e9;
-    return java.util.Map.of("answered", (double) answered.sum(), "prompt_tokens", (double) promptTokens.sum(),
-        "completion_tokens", (double) completionTokens.sum(), "generation_window_s", window,
-        "completion_tokens_per_s", completionTokens.sum() / window);
+    java.util.Map<String, Double> m = new java.util.TreeMap<>(java.util.Map.of("answered", (double) answered.sum(),
+        "prompt_tokens", (double) promptTokens.sum(), "completion_tokens", (double) completionTokens.sum(),
+        "generation_window_s", window, "completion_tokens_per_s", completionTokens.sum() / window));
+    long hwm = peakRssKb(server.pid());
+    if (hwm > 0) {
+      m.put("peak_rss_mb", hwm / 1024.0);
+    }
+    return m;
+  }
+
+  /**
+   * The server process's peak resident set (the kernel's VmHWM, kB), or 0 where /proc does not tell (not Linux, or the
+   * process is gone): the engine's own memory, which the JVM's figures never include.
+   */
+  static long peakRssKb(long pid) {
+    try {
+      for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc", Long.toString(pid), "status"))) {
+        if (line.startsWith("VmHWM:")) {
+          return Long.parseLong(line.substring(6).trim().split("\\s+")[0]);
+        }
+      }
+    } catch (java.io.IOException | RuntimeException e) {
+      // not on Linux, or the process ended: the figure is left out
+    }
+    return 0;
   }
 
   @Override
