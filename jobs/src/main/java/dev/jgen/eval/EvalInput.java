@@ -13,7 +13,6 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -54,34 +53,25 @@ final class EvalInput {
       default -> throw new ConfigException(ConfigKeys.INPUT_FORMAT + ": unsupported " + job.inputFormat());
     };
     JavaRDD<Record> first = parsed.map(t -> check(t._1(), t._2(), idColumn, idName));
-    // Repeated ids: the first row keeps the id, the others become error rows with keys of their own.
-    JavaPairRDD<String, long[]> counts = first.filter(r -> r.error() == null)
-        .mapToPair(r -> new Tuple2<>(r.id(), new long[] {r.row(), 1}))
-        .reduceByKey((a, b) -> new long[] {Math.min(a[0], b[0]), a[1] + b[1]});
-    Map<String, long[]> repeated = new LinkedHashMap<>(counts.filter(t -> t._2()[1] > 1).collectAsMap());
-    if (repeated.isEmpty()) {
+    // Repeated ids: the first row keeps the id, the others become error rows with keys of their own (RowKeys' rule).
+    Map<String, Long> f = dev.jgen.input.RowKeys.firstRowsOfRepeated(first.filter(r -> r.error() == null)
+        .mapToPair(r -> new Tuple2<>(r.id(), r.row())));
+    if (f.isEmpty()) {
       return first;
     }
     // Only the repeated ids travel with the tasks: normally none, or a few.
-    Map<String, Long> f = toFirstRows(repeated);
     return first.map(r -> {
       Long at = r.error() == null ? f.get(r.id()) : null;
       if (at == null || at == r.row()) {
         return r;
       }
-      return new Record(r.row(), r.fields(), r.id(), r.id() + "#row" + r.row(),
-          "duplicate " + idName + " '" + r.id() + "' (first at input row " + at + ")");
+      return new Record(r.row(), r.fields(), r.id(), dev.jgen.input.RowKeys.repeatedKey(r.id(), r.row()),
+          dev.jgen.input.RowKeys.repeatedMessage("duplicate " + idName + " '" + r.id() + "'", at));
     });
   }
 
-  private static Map<String, Long> toFirstRows(Map<String, long[]> repeated) {
-    Map<String, Long> m = new java.util.HashMap<>();
-    repeated.forEach((k, v) -> m.put(k, v[0]));
-    return m;
-  }
-
   private static Record check(long row, Map<String, Object> fields, String idColumn, String idName) {
-    String tag = "#row" + row;
+    String tag = dev.jgen.input.RowKeys.noIdKey(row);
     if (fields == null) {
       return new Record(row, null, null, tag, "input line is not a valid JSON object");
     }

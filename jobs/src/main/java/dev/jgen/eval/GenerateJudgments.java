@@ -389,8 +389,8 @@ public final class GenerateJudgments {
     Long first = firstRow.putIfAbsent(key, row);
     if (first != null) {
       // FastChat's loader keeps the last line silently; here the later one is an error row, never a silent choice.
-      out.add(new EvalInput.Record(row, f, qid, key + "#row" + row, "question " + qid + ": a second answer of model " + model
-          + " (first at input row " + first + ")"));
+      out.add(new EvalInput.Record(row, f, qid, dev.jgen.input.RowKeys.repeatedKey(key, row),
+          dev.jgen.input.RowKeys.repeatedMessage("question " + qid + ": a second answer of model " + model, first)));
       return;
     }
     out.add(new EvalInput.Record(row, f, qid, key, error));

@@ -2,15 +2,11 @@ package dev.jgen.spark;
 
 import static org.apache.spark.sql.functions.coalesce;
 import static org.apache.spark.sql.functions.col;
-import static org.apache.spark.sql.functions.concat;
 import static org.apache.spark.sql.functions.explode;
 import static org.apache.spark.sql.functions.floor;
 import static org.apache.spark.sql.functions.lit;
-import static org.apache.spark.sql.functions.min;
-import static org.apache.spark.sql.functions.not;
 import static org.apache.spark.sql.functions.sequence;
 import static org.apache.spark.sql.functions.sum;
-import static org.apache.spark.sql.functions.trim;
 import static org.apache.spark.sql.functions.when;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -47,7 +43,6 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
-import org.apache.spark.sql.expressions.Window;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.storage.StorageLevel;
@@ -361,17 +356,8 @@ public final class GenerateAction extends BaseRunAction<GenerateResult> {
    * others as errors, each with a key of its own so nothing is lost and nothing collides.
    */
   private Dataset<Row> keyed(Dataset<Row> numbered, String idColumn) {
-    Column id = col(idColumn).cast("string");
-    Column rowTag = concat(lit("#row"), col(InputColumns.ROW).cast("string"));
-    Column first = min(col(InputColumns.ROW)).over(Window.partitionBy(id));
-    Column usable = id.isNotNull().and(trim(id).notEqual(""));
-    Dataset<Row> withFirst = numbered.withColumn("_jgen_first", when(usable, first));
-    Column duplicate = usable.and(col("_jgen_first").notEqual(col(InputColumns.ROW)));
-    return withFirst
-        .withColumn(InputColumns.KEY, when(not(usable), rowTag).when(duplicate, concat(id, rowTag)).otherwise(id))
-        .withColumn(InputColumns.PRECHECK, when(duplicate,
-            concat(lit("duplicate id '"), id, lit("' (first at input row "), col("_jgen_first").cast("string"), lit(")"))))
-        .drop("_jgen_first");
+    return dev.jgen.input.RowKeys.keyed(numbered, col(idColumn).cast("string"), InputColumns.ROW, "id", InputColumns.KEY,
+        InputColumns.PRECHECK);
   }
 
   /** Prints "rows done / total, tokens per second" at most every interval, from the tasks' accumulators. */
