@@ -238,6 +238,10 @@ public final class Main {
         r.runId(), r.attempt(), r.rowsIn(), r.samplesPerRow(), r.ok(), r.error(),
         r.skipped() > 0 ? ", " + r.skipped() + " skipped (duplicates, see duplicate_of)" : "", r.generatedNow(), r.generationSeconds(),
         r.completionTokensPerSecond(), r.output());
+    if (r.stoppedBy() != null) {
+      out.printf(Locale.ROOT, "jgen: stopped by the %s: %d (row, sample) pairs left; the same command continues the run%n",
+          r.stoppedBy(), r.left());
+    }
     for (Map.Entry<String, Long> w : r.warnings().entrySet()) {
       out.printf("jgen: warning (%d rows): %s%n", w.getValue(), w.getKey());
     }
@@ -270,6 +274,11 @@ public final class Main {
       o.put("engine_peak_rss_mb", Math.round(engineRss));
     }
     o.put("warnings", r.warnings().size());
+    if (r.stoppedBy() != null) {
+      // A budget or deadline ended the attempt early: what finished is committed; the same command continues.
+      o.put("stopped_by", r.stoppedBy());
+      o.put("left", r.left());
+    }
     if (!r.serverMetrics().isEmpty()) {
       o.set("server_metrics", JSON.valueToTree(r.serverMetrics()));
     }

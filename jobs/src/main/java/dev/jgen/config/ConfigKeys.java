@@ -60,6 +60,10 @@ public final class ConfigKeys {
   public static final String CHUNKS_IN_FLIGHT = "job.chunks_in_flight";
   public static final String MAX_FAILURE_RATE = "job.max_failure_rate";
   public static final String FAILURE_WINDOW = "job.failure_window";
+  public static final String MAX_COMPLETION_TOKENS_TOTAL = "job.max_completion_tokens_total";
+  public static final String MAX_PROMPT_TOKENS_TOTAL = "job.max_prompt_tokens_total";
+  public static final String DEADLINE = "job.deadline";
+  public static final String STOP_GRACE_S = "job.stop_grace_s";
   public static final String SPECIAL_TOKENS_IN_CONTENT = "prompt.special_tokens_in_content";
   public static final String ATTRIBUTES_APPLY_TO = "attributes.apply_to";
   public static final String SPARK_MASTER = "spark.master";
@@ -233,6 +237,16 @@ public final class ConfigKeys {
     key(MAX_FAILURE_RATE, Type.DOUBLE, 0.5, "Stop the run (exit code 3) when this share of the last job.failure_window rows failed "
         + "for engine or internal reasons; row errors never count.", unitInterval());
     key(FAILURE_WINDOW, Type.INT, 64, "Rows over which job.max_failure_rate is judged (per executor).", greaterThan(0));
+    key(MAX_COMPLETION_TOKENS_TOTAL, Type.LONG, null, "Completion tokens one attempt may generate (unset: no limit). When reached the "
+        + "attempt starts no new row, lets rows in flight finish within job.stop_grace_s, commits what finished and exits 0 "
+        + "with stopped_by=budget; the same command continues the run with a fresh budget.", greaterThan(0));
+    key(MAX_PROMPT_TOKENS_TOTAL, Type.LONG, null, "Prompt tokens one attempt may process (unset: no limit); as "
+        + "job.max_completion_tokens_total.", greaterThan(0));
+    key(DEADLINE, Type.STRING, null, "When the attempt stops starting rows: a duration from its start (90m, 2h, 45s, 1h30m) or an "
+        + "ISO-8601 instant (2026-12-07T06:00:00Z); then as job.max_completion_tokens_total, with stopped_by=deadline.",
+        v -> dev.jgen.config.Deadlines.problem((String) v));
+    key(STOP_GRACE_S, Type.INT, 60, "Seconds rows in flight may take to finish once a budget or deadline stops the attempt; "
+        + "rows still running then are cancelled and never written (the next attempt generates them).", atLeast(0));
     key(SPECIAL_TOKENS_IN_CONTENT, Type.STRING, "reject", "reject | escape | allow: the model's special-token text inside content.",
         oneOf(List.of("reject", "escape", "allow")));
     key(ATTRIBUTES_APPLY_TO, Type.STRING, "last_user", "last_user | all_user: where attribute columns go.",

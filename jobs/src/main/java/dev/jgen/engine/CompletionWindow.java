@@ -37,6 +37,13 @@ public final class CompletionWindow<I, P, O> implements Iterator<O> {
   private int emitted;
   private java.util.function.Supplier<java.time.Duration> stallLimit = () -> DEFAULT_STALL_LIMIT;
   private java.util.function.Function<String, RuntimeException> onStall = IllegalStateException::new;
+  /** When the requests in flight are cancelled and their items dropped unwritten (a stopped attempt); MAX: never. */
+  private java.util.function.LongSupplier cancelAt = () -> Long.MAX_VALUE;
+  /** Set once the window stopped: no item is started or advanced any more, and cancelled ones are dropped. */
+  private boolean stopped;
+  private int dropped;
+  /** Each started item's current request (to tell a cancelled one from one that finished). */
+  private final java.util.Map<P, CompletableFuture<?>> current = new java.util.IdentityHashMap<>();
 
   /** How long {@link #next()} waits for a completion when no {@link #stallLimit} was set. */
   public static final java.time.Duration DEFAULT_STALL_LIMIT = java.time.Duration.ofHours(1);
@@ -79,17 +86,63 @@ public final class CompletionWindow<I, P, O> implements Iterator<O> {
     return this;
   }
 
+  /**
+   * From the instant {@code atMillis} gives (read at each wait), the window stops: it starts no new item and submits no
+   * next step, cancels every request in flight, and drops the items whose request was cancelled or is still to come:
+   * they are never output (a stopped attempt writes only what finished; the next attempt generates the rest).
+   */
+  public CompletionWindow<I, P, O> cancelInFlightAt(java.util.function.LongSupplier atMillis) {
+    this.cancelAt = atMillis;
+    return this;
+  }
+
+  /** The next output, found by {@link #hasNext()} and handed out by {@link #next()}. */
+  private O ready;
+  private boolean hasReady;
+
   @Override
   public boolean hasNext() {
-    while (started - emitted < size && input.hasNext()) {
+    if (hasReady) {
+      return true;
+    }
+    fill();
+    while (started > emitted + dropped) {
+      if (awaitOne()) {
+        return true;
+      }
+      fill();
+    }
+    return false;
+  }
+
+  @Override
+  public O next() {
+    if (!hasNext()) {
+      throw new NoSuchElementException();
+    }
+    O o = ready;
+    ready = null;
+    hasReady = false;
+    return o;
+  }
+
+  /** Starts items from the input while the window has room (none once stopped). */
+  private void fill() {
+    while (!stopped && started - emitted - dropped < size && input.hasNext()) {
       P p = start.apply(input.next());
       started++;
       track(p, pending.apply(p));
     }
-    return started > emitted;
   }
 
   private void track(P p, CompletableFuture<?> f) {
+    synchronized (current) {
+      if (f == null) {
+        current.remove(p);
+      } else {
+        current.put(p, f);
+      }
+    }
     if (f == null) {
       completed.add(p);
     } else {
@@ -101,21 +154,31 @@ public final class CompletionWindow<I, P, O> implements Iterator<O> {
     }
   }
 
-  @Override
-  public O next() {
-    if (!hasNext()) {
-      throw new NoSuchElementException();
-    }
+  /**
+   * Waits for the next item to complete: true with its output in {@link #ready}, or false when it was dropped (the
+   * window stopped: its request was cancelled, or it needed another step).
+   */
+  private boolean awaitOne() {
     while (true) {
       P p;
       java.time.Duration limit = stallLimit.get();
+      long stopAt = cancelAt.getAsLong();
+      if (!stopped && System.currentTimeMillis() >= stopAt) {
+        stopped = true;
+        cancelAll();
+      }
+      long waitMillis = stopped || stopAt == Long.MAX_VALUE ? limit.toMillis()
+          : Math.min(limit.toMillis(), Math.max(1, stopAt - System.currentTimeMillis()));
       try {
-        p = completed.poll(limit.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        p = completed.poll(waitMillis, java.util.concurrent.TimeUnit.MILLISECONDS);
       } catch (InterruptedException e) {
         // Spark interrupts a task it kills: stop waiting, and let the task's completion listener cancel the rest.
         Thread.currentThread().interrupt();
         cancelAll();
         throw new IllegalStateException("interrupted while waiting for generations (the task was killed)", e);
+      }
+      if (p == null && waitMillis < limit.toMillis()) {
+        continue; // woken at the stop's instant
       }
       if (p == null) {
         int n = inFlight();
@@ -123,13 +186,28 @@ public final class CompletionWindow<I, P, O> implements Iterator<O> {
         throw onStall.apply("no request of " + n + " in flight completed within " + limit.toSeconds()
             + " s, longer than any request's deadline: the engine lost them; they were cancelled");
       }
+      CompletableFuture<?> f;
+      synchronized (current) {
+        f = current.remove(p);
+      }
+      if (stopped && f != null && f.isCancelled()) {
+        dropped++; // cancelled by the stop: never output
+        return false;
+      }
       CompletableFuture<?> next = advance.apply(p);
       if (next != null) {
+        if (stopped) {
+          next.cancel(true); // a conversation with turns still to generate is not written half done
+          dropped++;
+          return false;
+        }
         track(p, next);
         continue;
       }
       emitted++;
-      return finish.apply(p);
+      ready = finish.apply(p);
+      hasReady = true;
+      return true;
     }
   }
 

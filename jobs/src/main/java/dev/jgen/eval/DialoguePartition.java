@@ -177,6 +177,7 @@ final class DialoguePartition implements FlatMapFunction<Iterator<Dialogue>, Row
     d.finishedMillis = System.currentTimeMillis();
     if (g.prompt() != null) {
       counters.promptTokens().add(Math.max(0, g.prompt().tokenCount()));
+      accounting.spent(Math.max(0, g.prompt().tokenCount()), 0);
     }
     if (g.error() != null) {
       counters.failed().add(1);
@@ -185,6 +186,7 @@ final class DialoguePartition implements FlatMapFunction<Iterator<Dialogue>, Row
       Completion c = g.completion();
       counters.generated().add(1);
       counters.completionTokens().add(c.completionTokens());
+      accounting.spent(0, c.completionTokens());
       planner.accept(d, x.request, g.prompt(), c, c.latencyMs());
     }
   }

@@ -32,6 +32,8 @@ public abstract class BaseRunAction<R> {
   protected final RunTable.Spec spec;
   protected PrintStream progress = System.err;
   protected boolean retryErrors;
+  /** The attempt's budget and deadline, fixed when it starts (a duration deadline counts from then). */
+  private RunStop.Limits stopLimits = RunStop.Limits.NONE;
 
   protected BaseRunAction(SparkSession spark, GenerateJob job, RunTable.Spec spec) {
     this.spark = spark;
@@ -82,19 +84,24 @@ public abstract class BaseRunAction<R> {
       // A new command tries again what failed to load before in this JVM (the cause may be fixed); within the command,
       // a failed load is not repeated by every task.
       dev.jgen.engine.EngineRegistry.forgetFailedLoads();
+      stopLimits = stopLimits(job.config(), System.currentTimeMillis());
       prepare();
       Attempt attempt = begin();
       try {
         R result = run(attempt);
         Totals t = totals(result);
-        attempt.lock().finish(t.rowsIn(), t.generatedNow(), t.ok(), t.error(), t.missingFromInput(), t.promptTokens(),
-            t.completionTokens(), t.completionTokensPerSecond(), t.modelLoadMs(), t.generationSeconds(), t.seconds(), t.message());
+        String stopped = stoppedBy(attempt);
+        attempt.lock().finish(stopped == null ? "finished" : "stopped", t.rowsIn(), t.generatedNow(), t.ok(), t.error(),
+            t.missingFromInput(), t.promptTokens(), t.completionTokens(), t.completionTokensPerSecond(), t.modelLoadMs(),
+            t.generationSeconds(), t.seconds(), stopped == null ? t.message()
+                : "stopped_by=" + stopped + (t.message() == null ? "" : "; " + t.message()));
         return result;
       } catch (RuntimeException | Error e) {
         attempt.lock().fail(e);
         throw e;
       } finally {
         attempt.lock().close();
+        RunStop.release(spec.kind().jobGroup(job.runId(), attempt.number()));
       }
     }
   }
@@ -166,6 +173,48 @@ public abstract class BaseRunAction<R> {
     return done.select(col("row_key").as("_done_key"), col(spec.sampleColumn()).as("_done_sample"));
   }
 
+  /** The budget and deadline keys, for an attempt that starts at {@code startMillis}. */
+  static RunStop.Limits stopLimits(dev.jgen.config.JobConfig config, long startMillis) {
+    Long completion = config.isSet(ConfigKeys.MAX_COMPLETION_TOKENS_TOTAL) ? config.longValue(ConfigKeys.MAX_COMPLETION_TOKENS_TOTAL) : null;
+    Long prompt = config.isSet(ConfigKeys.MAX_PROMPT_TOKENS_TOTAL) ? config.longValue(ConfigKeys.MAX_PROMPT_TOKENS_TOTAL) : null;
+    String deadline = config.isSet(ConfigKeys.DEADLINE) ? config.string(ConfigKeys.DEADLINE) : null;
+    return new RunStop.Limits(completion == null ? 0 : completion, prompt == null ? 0 : prompt,
+        deadline == null ? Long.MAX_VALUE : dev.jgen.config.Deadlines.atMillis(deadline, startMillis),
+        config.integer(ConfigKeys.STOP_GRACE_S) * 1000L);
+  }
+
+  /** "budget" or "deadline" when the attempt stopped before generating every pending item, else null. */
+  protected final String stoppedBy(Attempt attempt) {
+    return stopLimits.any() ? RunStop.meter(spec.kind().jobGroup(job.runId(), attempt.number()), stopLimits).stoppedBy() : null;
+  }
+
+  /**
+   * The attempt's spending as its accumulators tell the driver after a chunk (every executor's rows): on a cluster the
+   * driver's meter learns of other executors' tokens this way, and starts no new chunk once a budget is reached.
+   */
+  protected final void observeSpending(Attempt attempt, long promptTokens, long completionTokens) {
+    if (stopLimits.any()) {
+      RunStop.meter(spec.kind().jobGroup(job.runId(), attempt.number()), stopLimits).observeTotals(promptTokens, completionTokens);
+    }
+  }
+
+  /** The budget's use, for progress lines ("" without a budget). */
+  protected final String budgetWords(Attempt attempt) {
+    RunStop.Limits l = stopLimits;
+    if (l.maxCompletionTokens() <= 0 && l.maxPromptTokens() <= 0) {
+      return "";
+    }
+    RunStop.Meter m = RunStop.meter(spec.kind().jobGroup(job.runId(), attempt.number()), l);
+    StringBuilder b = new StringBuilder(", budget");
+    if (l.maxCompletionTokens() > 0) {
+      b.append(String.format(java.util.Locale.ROOT, " %d/%d completion tokens", m.completionTokens(), l.maxCompletionTokens()));
+    }
+    if (l.maxPromptTokens() > 0) {
+      b.append(String.format(java.util.Locale.ROOT, " %d/%d prompt tokens", m.promptTokens(), l.maxPromptTokens()));
+    }
+    return b.toString();
+  }
+
   /** Each chunk commits once, under the kind's stable chunk id, with the run's lineage. */
   protected final ChunkedRun.Committer committer(Attempt attempt) {
     return ChunkedRun.Committer.of(
@@ -175,7 +224,8 @@ public abstract class BaseRunAction<R> {
 
   /** How chunks run: defaults derive from the engine's capacity and Spark's parallelism (see ConfigKeys). */
   protected final ChunkedRun.Settings chunkSettings(Attempt attempt, long maxChunkRows) {
-    return ChunkedRun.Settings.of(job.config(), spark, maxChunkRows, spec.kind().jobGroup(job.runId(), attempt.number()), job.engine());
+    return ChunkedRun.Settings.of(job.config(), spark, maxChunkRows, spec.kind().jobGroup(job.runId(), attempt.number()), job.engine(),
+        stopLimits);
   }
 
   /** The same for every kind: who wrote the chunk, with which code, settings, model and template. */

@@ -31,7 +31,19 @@ public final class ChunkTask {
    * is the attempt's Spark job group, whose lock the tasks check where they run in the driver's JVM (null: none).
    */
   public record Accounting(LongAccumulator written, CollectionAccumulator<Long> unstarted, LongAccumulator inputDone,
-      long taskMillis, String group) implements Serializable {}
+      long taskMillis, String group, RunStop.Limits stop) implements Serializable {
+    /** This JVM's meter of the attempt's budget and deadline. */
+    public RunStop.Meter meter() {
+      return RunStop.meter(group == null ? "" : group, stop == null ? RunStop.Limits.NONE : stop);
+    }
+
+    /** A finished generation's tokens, toward the attempt's budget. */
+    public void spent(long promptTokens, long completionTokens) {
+      if (stop != null && stop.any()) {
+        meter().add(promptTokens, completionTokens);
+      }
+    }
+  }
 
   /** The lock checks of the attempts this JVM's driver is running, by job group. */
   private static final java.util.Map<String, Runnable> LOCAL_LOCKS = new java.util.concurrent.ConcurrentHashMap<>();
@@ -76,7 +88,9 @@ public final class ChunkTask {
       if (ended) {
         return false;
       }
-      if (System.currentTimeMillis() < deadline && input.hasNext()) {
+      // A budget or deadline reached stops the start of new items as the task's time limit does (the items left are
+      // reported, and the next attempt generates them).
+      if (System.currentTimeMillis() < deadline && admitting() && input.hasNext()) {
         return true;
       }
       ended = true;
@@ -90,6 +104,10 @@ public final class ChunkTask {
         throw new NoSuchElementException();
       }
       return input.next();
+    }
+
+    private boolean admitting() {
+      return accounting.stop() == null || !accounting.stop().any() || accounting.meter().admitting();
     }
 
     /** At the end of the task: reports the items the deadline left unstarted. */
@@ -114,6 +132,11 @@ public final class ChunkTask {
     TaskContext task = TaskContext.get();
     if (task != null) {
       task.addTaskCompletionListener((TaskCompletionListener) ctx -> window.cancelAll());
+    }
+    if (accounting.stop() != null && accounting.stop().any()) {
+      // Once a budget or deadline stopped the attempt, rows still in flight after the grace are cancelled, not written.
+      RunStop.Meter meter = accounting.meter();
+      window.cancelInFlightAt(meter::cancelInFlightAtMillis);
     }
     return new Iterator<>() {
       @Override

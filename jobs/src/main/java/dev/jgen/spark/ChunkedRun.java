@@ -84,20 +84,22 @@ public final class ChunkedRun<T> {
    * @param group the Spark job group of the attempt (cancelled together)
    * @param engine the engine spec, for the GPU stage's resource profile (null: a dry run)
    */
-  public record Settings(int inFlight, int tasks, long maxRows, long taskMillis, String group, EngineSpec engine) {
+  public record Settings(int inFlight, int tasks, long maxRows, long taskMillis, String group, EngineSpec engine,
+      RunStop.Limits stop) {
     /**
      * From the job's keys: {@code job.chunks_in_flight}, {@code job.partitions} (default: Spark's parallelism but one
      * slot, shared by the chunks in flight), {@code job.commit_interval_s}; {@code maxRows} as the kind decides its
      * default.
      */
-    public static Settings of(dev.jgen.config.JobConfig config, SparkSession spark, long maxRows, String group, EngineSpec engine) {
+    public static Settings of(dev.jgen.config.JobConfig config, SparkSession spark, long maxRows, String group, EngineSpec engine,
+        RunStop.Limits stop) {
       int inFlight = config.integer(dev.jgen.config.ConfigKeys.CHUNKS_IN_FLIGHT);
       int partitions = config.integer(dev.jgen.config.ConfigKeys.PARTITIONS);
       // One slot is left free for Delta's jobs before each chunk's write (see SparkSessions): the chunks in flight
       // hold theirs for as long as they generate.
       int tasks = partitions > 0 ? partitions : Math.max(1, (spark.sparkContext().defaultParallelism() - 1) / inFlight);
       return new Settings(inFlight, tasks, maxRows, config.integer(dev.jgen.config.ConfigKeys.COMMIT_INTERVAL_S) * 1000L, group,
-          engine);
+          engine, stop);
     }
   }
 
@@ -194,7 +196,7 @@ public final class ChunkedRun<T> {
     try {
       while (true) {
         while (failure == null && feeding.size() < settings.inFlight() && running < maxUncommitted(settings.inFlight())
-            && (cursor < slices.length || !leftovers.isEmpty())) {
+            && (cursor < slices.length || !leftovers.isEmpty()) && admitting()) {
           lockCheck.run();
           int number = chunkNumber++;
           feeding.add(number);
@@ -227,7 +229,7 @@ public final class ChunkedRun<T> {
         if (failure == null && (cursor < slices.length || !leftovers.isEmpty() || !d.unstarted().isEmpty())) {
           committer.prepareNext();
         }
-        if (!d.unstarted().isEmpty() && failure == null) {
+        if (!d.unstarted().isEmpty() && failure == null && admitting()) {
           // The chunk's tasks reached their time limit: the items they did not start are planned again, first.
           Set<Long> left = new HashSet<>(d.unstarted());
           ChunkTask.Position<T> pos = position;
@@ -254,6 +256,16 @@ public final class ChunkedRun<T> {
       }
       throw new IllegalStateException(failure);
     }
+  }
+
+  /** Whether a new chunk may start: the attempt's budget and deadline not reached (as this JVM's meter knows them). */
+  private boolean admitting() {
+    return settings.stop() == null || !settings.stop().any() || RunStop.meter(settings.group(), settings.stop()).admitting();
+  }
+
+  /** Why the attempt stopped early ("budget", "deadline"), or null when it generated every pending item. */
+  public String stoppedBy() {
+    return settings.stop() == null || !settings.stop().any() ? null : RunStop.meter(settings.group(), settings.stop()).stoppedBy();
   }
 
   /** A chunk starts no new item: a task of it ran out of input (or time), or its write job ended. */
@@ -369,7 +381,7 @@ public final class ChunkedRun<T> {
     var inputDone = sc.longAccumulator("jgen.chunk" + number + ".input_done");
     feedingEnds.watch(inputDone.id(), number);
     FlatMapFunction<Iterator<T>, Row> generate = tasks.forChunk(
-        new ChunkTask.Accounting(written, unstarted, inputDone, settings.taskMillis(), settings.group()));
+        new ChunkTask.Accounting(written, unstarted, inputDone, settings.taskMillis(), settings.group(), settings.stop()));
     pool.execute(() -> {
       Done<T> done;
       // Job groups are per thread: every chunk's jobs can be cancelled together when the run must stop.

@@ -135,7 +135,7 @@ public final class GenerateAction extends BaseRunAction<GenerateResult> {
       attempt.table().optimizeRun(job.runId());
     }
     // A first attempt (or a replaced run) holds one row per (row, sample): no need for the latest-attempt window.
-    GenerateResult r = summarize(attempt.table(), attempt.number(), g, n, start, !attempt.resuming());
+    GenerateResult r = summarize(attempt.table(), attempt.number(), g, n, start, !attempt.resuming(), stoppedBy(attempt));
     phase("summarize");
     if (progress != null) {
       progress.println("jgen: time by phase (ms): " + phaseMillis);
@@ -248,14 +248,18 @@ public final class GenerateAction extends BaseRunAction<GenerateResult> {
       ChunkedRun<Row> run = new ChunkedRun<>(spark, pending, plan::position,
           Math.max(1, Math.min(64, maxChunkRows / 8)), OutputSchema.SCHEMA,
           accounting -> new GeneratePartition(plan, spec, counters, accounting),
-          committer(a), chunkSettings(a, maxChunkRows), a.lock()::checkLock, done -> line(done));
+          committer(a), chunkSettings(a, maxChunkRows), a.lock()::checkLock, done -> {
+            observeSpending(a, counters.promptTokens().value(), counters.completionTokens().value());
+            line(done);
+          });
       long pendingRows = run.pendingItems();
       if (rowsIn < 0) {
         rowsIn = pendingRows / n;
       }
       phase("plan chunks");
       long genStart = System.nanoTime();
-      try (ProgressLine line = new ProgressLine(progress, progressEvery, counters, pendingRows, rowsIn * n - pendingRows)) {
+      try (ProgressLine line = new ProgressLine(progress, progressEvery, counters, pendingRows, rowsIn * n - pendingRows,
+          () -> budgetWords(a))) {
         this.line = line;
         run.run();
       }
@@ -292,11 +296,12 @@ public final class GenerateAction extends BaseRunAction<GenerateResult> {
    * The run's totals. When the run's rows are all this attempt's (a first attempt, or a replaced run), they are what
    * this attempt wrote, tallied as it wrote them; otherwise the table is read for each (row, sample)'s latest attempt.
    */
-  private GenerateResult summarize(RunTable table, int attempt, Generated g, int n, long start, boolean onlyAttempt) {
+  private GenerateResult summarize(RunTable table, int attempt, Generated g, int n, long start, boolean onlyAttempt,
+      String stoppedBy) {
     WrittenTally.Totals t = onlyAttempt ? g.written() : latestTotals(table);
     return new GenerateResult(job.runId(), attempt, g.rowsIn(), n, t.ok(), t.error(), t.skipped(), g.pendingRows(),
         g.missingFromInput(), table.path(), t.promptTokens(), t.completionTokens(), g.completionTokens(), g.loadMs(),
-        (System.nanoTime() - start) / 1e9, g.seconds(), t.warnings(), g.serverMetrics());
+        (System.nanoTime() - start) / 1e9, g.seconds(), t.warnings(), g.serverMetrics(), stoppedBy);
   }
 
   /** The same totals read from the table: each (row, sample)'s latest attempt in the run. */
@@ -370,7 +375,12 @@ public final class GenerateAction extends BaseRunAction<GenerateResult> {
     private final Thread thread;
     private volatile String chunks = "";
 
-    ProgressLine(PrintStream out, Duration every, GeneratePartition.RunCounters counters, long total, long skipped) {
+    /** The budget's use ("" without one). */
+    private final java.util.function.Supplier<String> budget;
+
+    ProgressLine(PrintStream out, Duration every, GeneratePartition.RunCounters counters, long total, long skipped,
+        java.util.function.Supplier<String> budget) {
+      this.budget = budget;
       this.out = out;
       this.counters = counters;
       this.total = total;
@@ -402,7 +412,8 @@ public final class GenerateAction extends BaseRunAction<GenerateResult> {
       double s = (System.nanoTime() - start) / 1e9;
       long rows = counters.rows().value();
       out.printf(Locale.ROOT, "jgen: %d/%d rows (%.0f%%), %d errors, %.1f tok/s%s%n", rows, total,
-          total == 0 ? 100.0 : 100.0 * rows / total, rows - counters.ok().value(), counters.completionTokens().value() / s, chunks);
+          total == 0 ? 100.0 : 100.0 * rows / total, rows - counters.ok().value(), counters.completionTokens().value() / s,
+          chunks + budget.get());
     }
 
     @Override

@@ -161,7 +161,10 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
     SamplingParams params = g.params();
     boolean ok = error == null;
     String status = !ok ? "error" : p.duplicateOf != null ? "skipped" : "ok";
-    counters.rowDone(ok, g.systemic(), prompt == null ? 0 : Math.max(0, prompt.tokenCount()), c == null ? 0 : c.completionTokens());
+    int promptTokens = prompt == null ? 0 : Math.max(0, prompt.tokenCount());
+    int completionTokens = c == null ? 0 : c.completionTokens();
+    counters.rowDone(ok, g.systemic(), promptTokens, completionTokens);
+    accounting.spent(promptTokens, completionTokens);
     PromptSpec spec = prompts.value();
     OutputRow out = new OutputRow();
     out.set("run_id", plan.runId());

@@ -14,6 +14,8 @@ import java.util.Map;
  * @param warnings distinct row warnings of the run with how many rows have each
  * @param serverMetrics per engine instance, the servers' own figures at the end of this attempt (GPU servers that
  *     expose /metrics: batch occupancy, queue time, generation tokens/s); empty for engines without them
+ * @param stoppedBy "budget" or "deadline" when job.max_*_tokens_total or job.deadline stopped the attempt early (what
+ *     finished is committed; the same command continues), else null
  */
 public record GenerateResult(
     String runId,
@@ -33,7 +35,13 @@ public record GenerateResult(
     double seconds,
     double generationSeconds,
     Map<String, Long> warnings,
-    Map<String, Map<String, Double>> serverMetrics) {
+    Map<String, Map<String, Double>> serverMetrics,
+    String stoppedBy) {
+
+  /** (row, sample) pairs of the input the run does not hold yet: 0 unless a budget or deadline stopped the attempt. */
+  public long left() {
+    return Math.max(0, rowsIn * samplesPerRow - ok - error - skipped);
+  }
 
   public double completionTokensPerSecond() {
     return generationSeconds <= 0 ? 0 : completionTokensNow / generationSeconds;

@@ -364,11 +364,19 @@ public final class RunAttempt implements AutoCloseable {
   public void finish(long rowsIn, long generatedNow, long ok, long error, long missing, long promptTokens,
       long completionTokens, double completionTokensPerSecond, long loadMs, double generationSeconds, double seconds,
       String message) {
+    finish("finished", rowsIn, generatedNow, ok, error, missing, promptTokens, completionTokens, completionTokensPerSecond,
+        loadMs, generationSeconds, seconds, message);
+  }
+
+  /** As above with the end status: {@code finished}, or {@code stopped} (a budget or deadline ended it early). */
+  public void finish(String status, long rowsIn, long generatedNow, long ok, long error, long missing, long promptTokens,
+      long completionTokens, double completionTokensPerSecond, long loadMs, double generationSeconds, double seconds,
+      String message) {
     heartbeat.interrupt();
     recorder.interrupt();
     synchronized (recordWrite) {
       checkLock();
-      record = record.ended("finished", rowsIn, generatedNow, ok, error, missing, promptTokens, completionTokens,
+      record = record.ended(status, rowsIn, generatedNow, ok, error, missing, promptTokens, completionTokens,
           completionTokensPerSecond, loadMs, generationSeconds, seconds, message);
       runs.upsert(record);
     }
