@@ -1,6 +1,7 @@
 package dev.jgen.prompt;
 
 import dev.jgen.catalog.ResolvedModel;
+import dev.jgen.catalog.TokenizerConfig;
 import dev.jgen.config.ConfigException;
 import dev.jgen.prompt.jinja.TemplateException;
 import java.io.IOException;
