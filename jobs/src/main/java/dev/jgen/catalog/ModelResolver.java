@@ -3,7 +3,6 @@ package dev.jgen.catalog;
 import dev.jgen.config.ConfigException;
 import dev.jgen.model.TinyModelSpec;
 import dev.jgen.model.TinyModelWriter;
-import dev.jgen.prompt.TokenizerConfig;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;

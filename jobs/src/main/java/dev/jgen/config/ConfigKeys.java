@@ -96,8 +96,8 @@ public final class ConfigKeys {
 
   // ---- serving branch: TensorRT-LLM's own server, trtllm-serve (engine.kind=trtllm-serve): engine.trtllm.* ----
   // Flags from TensorRT-LLM 1.x tensorrt_llm/commands/serve.py; see docs/serving.md for which server to pick when.
-  // "trtllm-serve" joins ENGINE_KINDS together with its case in spark/GenerateJob (TrtllmServeSpecs.spec), so that a
-  // config naming it never validates while the job would run it without an engine.
+  // "trtllm-serve" joined ENGINE_KINDS together with its provider (TrtllmServeEngineProvider, a JobEngineProvider), so
+  // that a config naming a kind never validates while no engine of that kind is on the class path.
   public static final String TRTLLM_MODE = "engine.trtllm.mode";
   public static final String TRTLLM_ENDPOINTS = "engine.trtllm.endpoints";
   public static final String TRTLLM_COMMAND = "engine.trtllm.command";

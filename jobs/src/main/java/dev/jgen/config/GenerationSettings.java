@@ -44,8 +44,12 @@ public final class GenerationSettings implements Serializable {
     this.seed = config.longValue(ConfigKeys.SEED);
     this.stop = List.copyOf(config.strings(ConfigKeys.STOP));
     // @path schemas are read relative to the working directory, as input.path is.
-    this.constraint = dev.jgen.structured.OutputConstraint.fromConfig(config.get(ConfigKeys.JSON_SCHEMA),
-        config.get(ConfigKeys.GRAMMAR), config.get(ConfigKeys.CHOICE), null);
+    try {
+      this.constraint = dev.jgen.structured.OutputConstraint.fromConfig(config.get(ConfigKeys.JSON_SCHEMA),
+          config.get(ConfigKeys.GRAMMAR), config.get(ConfigKeys.CHOICE), null);
+    } catch (dev.jgen.structured.ConstraintException e) {
+      throw new ConfigException(e.getMessage(), e.getCause());
+    }
   }
 
   private static double pick(Double configured, Object modelDefault, double neutral) {

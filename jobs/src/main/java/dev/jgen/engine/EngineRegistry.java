@@ -1,5 +1,7 @@
 package dev.jgen.engine;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.ServiceLoader;
 import java.util.concurrent.ConcurrentHashMap;
@@ -109,12 +111,19 @@ public final class EngineRegistry {
   }
 
   public static EngineProvider provider(String kind) {
-    for (EngineProvider p : ServiceLoader.load(EngineProvider.class, EngineRegistry.class.getClassLoader())) {
+    for (EngineProvider p : providers()) {
       if (p.kind().equals(kind)) {
         return p;
       }
     }
     throw new IllegalArgumentException("no engine of kind '" + kind + "' on the class path");
+  }
+
+  /** Every provider on the class path ({@link ServiceLoader}), in the order of its service files. */
+  public static List<EngineProvider> providers() {
+    List<EngineProvider> all = new ArrayList<>();
+    ServiceLoader.load(EngineProvider.class, EngineRegistry.class.getClassLoader()).forEach(all::add);
+    return all;
   }
 
   /**

@@ -1,6 +1,7 @@
 package dev.jgen.prompt;
 
 import dev.jgen.prompt.jinja.Template;
+import dev.jgen.prompt.jinja.TemplateException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;

@@ -1,7 +1,9 @@
 package dev.jgen.prompt;
 
 import dev.jgen.catalog.ResolvedModel;
+import dev.jgen.catalog.TokenizerConfig;
 import dev.jgen.config.ConfigException;
+import dev.jgen.prompt.jinja.TemplateException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.security.MessageDigest;

@@ -1,5 +1,7 @@
 package dev.jgen.prompt;
 
+import dev.jgen.prompt.jinja.InternalRenderException;
+import dev.jgen.prompt.jinja.TemplateException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;

@@ -1,13 +1,17 @@
 package dev.jgen.spark;
 
 import dev.jgen.engine.EngineSpec;
+import dev.jgen.engine.job.JobEngineProvider;
 
 /**
  * The driver's estimate of how many requests one executor's engine takes at once, read from the engine settings
  * before any engine exists: chunk sizes derive from it, so a GPU cluster gets chunks that keep its servers full and a
- * laptop gets small ones, without tuning.
+ * laptop gets small ones, without tuning. Each engine's provider makes the estimate ({@link JobEngineProvider#capacity}).
  */
 final class EngineCapacity {
+  /** A dry run (rendering and tokenizing only): rows cost microseconds, commits seconds. */
+  static final int DRY_RUN = 8192;
+
   private EngineCapacity() {}
 
   /**
@@ -21,25 +25,10 @@ final class EngineCapacity {
   }
 
   static int estimate(EngineSpec spec) {
-    if (spec == null || spec.kind().equals("echo")) {
-      // A dry run (rendering and tokenizing only) or the zero-cost engine: rows cost microseconds, commits seconds.
-      return 8192;
+    if (spec == null) {
+      return DRY_RUN;
     }
-    int window = spec.intOption("window", 0);
-    if (window <= 0) {
-      window = spec.intOption("max_rolling_batch_size", spec.intOption("max_batch_size", 0));
-    }
-    if (window <= 0) {
-      // the embedded engine: its parallel sequences
-      return Math.max(1, spec.intOption("parallel", 8));
-    }
-    String endpoints = spec.option("endpoints", "");
-    int servers = 0;
-    for (String e : endpoints.split(",")) {
-      if (!e.isBlank()) {
-        servers++;
-      }
-    }
-    return window * Math.max(1, servers);
+    return JobEngineProvider.find(spec.kind()).orElseThrow(() -> new IllegalArgumentException(
+        "no engine of kind '" + spec.kind() + "' on the class path")).capacity(spec);
   }
 }

@@ -8,16 +8,15 @@ import dev.jgen.config.ConfigKeys;
 import dev.jgen.config.GenerationSettings;
 import dev.jgen.config.JobConfig;
 import dev.jgen.engine.EngineSpec;
+import dev.jgen.engine.job.JobEngineProvider;
 import dev.jgen.input.AttributeSweep;
 import dev.jgen.input.MtBenchTemperatures;
 import dev.jgen.prompt.PromptSpec;
 import dev.jgen.prompt.PromptSpecs;
+import dev.jgen.structured.OutputConstraint;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
-import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * A generation job checked and resolved on the driver, before any Spark session exists: config, model files, chat
@@ -40,6 +39,11 @@ public record GenerateJob(
   }
 
   public static GenerateJob prepare(JobConfig config, Path confDir) {
+    String kind = config.string(ConfigKeys.ENGINE_KIND);
+    boolean generates = !kind.equals("none");
+    // What this job needs to know of its engine kind is asked of the kind's provider: no job code names a kind.
+    JobEngineProvider engineKind = !generates ? null : JobEngineProvider.find(kind).orElseThrow(() -> new ConfigException(
+        ConfigKeys.ENGINE_KIND + ": no engine of kind '" + kind + "' on the class path"));
     if (config.string(ConfigKeys.JOB_KIND).equals("judge")) {
       // The judge job's model is the judge: it takes model.id / model.path's place for everything below (catalog
       // entry, template, engine options), so every engine serves a judge as it serves any model.
@@ -53,9 +57,9 @@ public record GenerateJob(
         throw new ConfigException(ConfigKeys.N + ": job.kind=judge makes one judgment per answer and turn (temperature 0); "
             + "for several judge runs, run the job again with another run.id and average them with `jgen scores`");
       }
-      if (config.integer(ConfigKeys.JUDGE_CONSTRAIN_RATING) > 0 && !config.string(ConfigKeys.ENGINE_KIND).equals("llamacpp")) {
-        throw new ConfigException(ConfigKeys.JUDGE_CONSTRAIN_RATING + ": the rating grammar is GBNF, which engine.kind=llamacpp "
-            + "applies (got engine.kind=" + config.string(ConfigKeys.ENGINE_KIND) + "); set it to 0");
+      if (config.integer(ConfigKeys.JUDGE_CONSTRAIN_RATING) > 0 && !carries(engineKind, OutputConstraint.Kind.GRAMMAR)) {
+        throw new ConfigException(ConfigKeys.JUDGE_CONSTRAIN_RATING + ": the rating grammar is GBNF, which engine.kind="
+            + kindsCarrying(OutputConstraint.Kind.GRAMMAR) + " applies (got engine.kind=" + kind + "); set it to 0");
       }
       Path prompts = judgePrompts(config, confDir);
       if (!Files.isRegularFile(prompts)) {
@@ -63,20 +67,17 @@ public record GenerateJob(
       }
     }
     String format = inputFormat(config);
-    String kind = config.string(ConfigKeys.ENGINE_KIND);
-    boolean generates = !kind.equals("none");
     ModelCatalog catalog = ModelCatalog.load(confDir);
     ResolvedModel model = new ModelResolver(catalog, ModelResolver.defaultCacheDir())
-        .resolve(config.string(ConfigKeys.MODEL_ID), config.string(ConfigKeys.MODEL_PATH), kind.equals("llamacpp"));
+        .resolve(config.string(ConfigKeys.MODEL_ID), config.string(ConfigKeys.MODEL_PATH), engineKind != null && engineKind.needsGguf());
     int ctx = config.integer(ConfigKeys.ENGINE_CTX_SIZE);
     if (ctx <= 0) {
       ctx = Math.min(model.contextLength(), 4096);
     }
     PromptSpec prompts = PromptSpecs.forModel(model, ctx, config.string(ConfigKeys.SPECIAL_TOKENS_IN_CONTENT),
         config.string(ConfigKeys.ATTRIBUTES_APPLY_TO));
-    if (kind.equals("llamacpp") && prompts.tokenizerJson() == null) {
-      throw new ConfigException("model " + model.modelId() + ": no tokenizer.json beside the weights; the engine is fed the "
-          + "Hugging Face tokenizer's ids, so copy the model's tokenizer.json next to its GGUF");
+    if (engineKind != null) {
+      engineKind.checkModel(model, prompts);
     }
     String jobKind = config.string(ConfigKeys.JOB_KIND);
     if (!jobKind.equals("generate") && !generates) {
@@ -113,21 +114,8 @@ public record GenerateJob(
       throw new ConfigException(ConfigKeys.MAX_NEW_TOKENS + ": " + generation.maxNewTokens() + " leaves no room for a prompt in a context of "
           + ctx + " tokens (engine.ctx_size)");
     }
-    EngineSpec engine = switch (kind) {
-      case "llamacpp" -> {
-        Map<String, String> opts = new TreeMap<>();
-        opts.put("threads", String.valueOf(config.integer(ConfigKeys.ENGINE_THREADS)));
-        opts.put("parallel", String.valueOf(config.integer(ConfigKeys.ENGINE_PARALLEL)));
-        opts.put("ctx_size", String.valueOf(ctx));
-        yield new EngineSpec(kind, model.gguf().toString(), opts);
-      }
-      case "djl-serving" -> djlServing(config, model, prompts, generation, ctx);
-      case "trtllm-serve" -> dev.jgen.engine.serving.TrtllmServeSpecs.spec(config, model, prompts.specialTokens().get("bos_token"),
-          generation.maxNewTokens(), ctx);
-      case "echo" -> new EngineSpec("echo", model.modelId(), Map.of());
-      default -> null;
-    };
-    checkConstraintFitsEngine(config, generation);
+    EngineSpec engine = engineKind == null ? null : engineKind.spec(config, model, prompts, generation, ctx);
+    checkConstraintFitsEngine(config, generation, engineKind);
     String identity = identity(config, model, prompts, generation);
     if (jobKind.equals("judge")) {
       // Only the judge's runs have these lines, so other kinds keep their run ids; the prompts by content.
@@ -145,53 +133,9 @@ public record GenerateJob(
     return new GenerateJob(config, format, model, prompts, engine, generation, runId, configHash);
   }
 
-  /**
-   * The DJL Serving engine's options: every engine.djl.* key (prefix dropped), with the catalog's GPU hints filling
-   * tensor_parallel_degree, dtype and quantize, and the template's BOS text, which the client strips because the server
-   * adds BOS itself.
-   */
-  private static EngineSpec djlServing(JobConfig config, ResolvedModel model, PromptSpec prompts, GenerationSettings generation,
-      int ctx) {
-    Map<String, String> opts = new TreeMap<>();
-    for (String key : ConfigKeys.all().keySet()) {
-      if (key.startsWith("engine.djl.") && config.get(key) != null) {
-        Object v = config.get(key);
-        opts.put(key.substring("engine.djl.".length()), v instanceof List<?> l ? String.join(",", l.stream().map(String::valueOf).toList()) : v.toString());
-      }
-    }
-    Map<String, Object> gpu = model.entry() == null ? Map.of() : model.entry().gpu();
-    if (config.integer(ConfigKeys.DJL_TENSOR_PARALLEL_DEGREE) == 0) {
-      opts.put("tensor_parallel_degree", String.valueOf(gpu.getOrDefault("tensor_parallel_degree", 1)));
-    }
-    if (!config.isSet(ConfigKeys.DJL_DTYPE) && gpu.get("dtype") != null) {
-      opts.put("dtype", gpu.get("dtype").toString());
-    }
-    if (!config.isSet(ConfigKeys.DJL_QUANTIZE) && gpu.get("quantize") != null) {
-      opts.put("quantize", gpu.get("quantize").toString());
-    }
-    if (config.integer(ConfigKeys.DJL_MAX_INPUT_LEN) == 0) {
-      opts.put("max_input_len", String.valueOf(ctx - generation.maxNewTokens()));
-    }
-    if (config.integer(ConfigKeys.DJL_MAX_OUTPUT_LEN) == 0) {
-      opts.put("max_output_len", String.valueOf(generation.maxNewTokens()));
-    }
-    String bos = prompts.specialTokens().get("bos_token");
-    if (bos != null) {
-      opts.put("bos_text", bos);
-    }
-    String modelId = config.isSet(ConfigKeys.DJL_MODEL_ID) ? config.string(ConfigKeys.DJL_MODEL_ID)
-        : config.isSet(ConfigKeys.MODEL_PATH) ? config.string(ConfigKeys.MODEL_PATH)
-        : model.entry() != null && model.entry().hfId() != null ? model.entry().hfId() : model.modelId();
-    if (opts.getOrDefault("mode", "endpoint").equals("endpoint") && config.strings(ConfigKeys.DJL_ENDPOINTS).isEmpty()) {
-      throw new ConfigException(ConfigKeys.DJL_ENDPOINTS + ": missing; endpoint mode needs the servers' URLs "
-          + "(or set " + ConfigKeys.DJL_MODE + "=launch)");
-    }
-    return new EngineSpec("djl-serving", modelId, opts);
-  }
-
-  /** Structured output (issue 13): a constraint the configured server cannot carry fails here, before Spark starts. */
-  private static void checkConstraintFitsEngine(JobConfig config, GenerationSettings generation) {
-    dev.jgen.structured.OutputConstraint constraint = generation.constraint();
+  /** Structured output (issue 13): a constraint the configured engine cannot carry fails here, before Spark starts. */
+  private static void checkConstraintFitsEngine(JobConfig config, GenerationSettings generation, JobEngineProvider engineKind) {
+    OutputConstraint constraint = generation.constraint();
     String kind = config.string(ConfigKeys.ENGINE_KIND);
     if (constraint == null) {
       return;
@@ -201,28 +145,23 @@ public record GenerateJob(
       throw new ConfigException(constraint.kindKey() + ": output constraints apply to job.kind=generate only (got job.kind="
           + config.string(ConfigKeys.JOB_KIND) + ")");
     }
-    if (constraint.kind() == dev.jgen.structured.OutputConstraint.Kind.GRAMMAR && !kind.equals("llamacpp") && !kind.equals("none")) {
-      throw new ConfigException(ConfigKeys.GRAMMAR + ": GBNF grammars need engine.kind=llamacpp (got engine.kind=" + kind
-          + "); use " + ConfigKeys.JSON_SCHEMA + " or " + ConfigKeys.CHOICE);
+    if (engineKind == null) {
+      return; // engine.kind=none renders and tokenizes only
     }
-    if (kind.equals("trtllm-serve")) {
-      String why = dev.jgen.structured.ServerEncodings.unsupportedReason(dev.jgen.structured.ServerEncodings.TRTLLM_SERVE, constraint);
-      if (why != null) {
-        throw new ConfigException(why);
-      }
+    if (constraint.kind() == OutputConstraint.Kind.GRAMMAR && !engineKind.carries(constraint.kind())) {
+      throw new ConfigException(ConfigKeys.GRAMMAR + ": GBNF grammars need engine.kind=" + kindsCarrying(constraint.kind())
+          + " (got engine.kind=" + kind + "); use " + ConfigKeys.JSON_SCHEMA + " or " + ConfigKeys.CHOICE);
     }
-    if (kind.equals("djl-serving")) {
-      String server = config.string(ConfigKeys.DJL_SERVER);
-      String wire = dev.jgen.structured.ServerEncodings.serverKind(config.string(ConfigKeys.DJL_API), server);
-      if (wire == null) {
-        throw new ConfigException(ConfigKeys.DJL_SERVER + ": " + server + " has no /invocations API; set "
-            + ConfigKeys.DJL_API + "=openai");
-      }
-      String why = dev.jgen.structured.ServerEncodings.unsupportedReason(wire, constraint);
-      if (why != null) {
-        throw new ConfigException(why);
-      }
-    }
+    engineKind.checkConstraint(config, constraint);
+  }
+
+  private static boolean carries(JobEngineProvider engineKind, OutputConstraint.Kind kind) {
+    return engineKind != null && engineKind.carries(kind);
+  }
+
+  /** The engine kinds that carry constraints of this kind, as a message names them ("llamacpp", "a | b"). */
+  private static String kindsCarrying(OutputConstraint.Kind kind) {
+    return String.join(" | ", JobEngineProvider.kindsCarrying(kind));
   }
 
   /** What makes two runs the same run: the same rows through the same model, template and parameters. */

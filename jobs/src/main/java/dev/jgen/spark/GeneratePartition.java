@@ -17,6 +17,7 @@ import dev.jgen.prompt.PreparedPrompt;
 import dev.jgen.prompt.PromptSpec;
 import dev.jgen.prompt.PromptTranslator;
 import dev.jgen.prompt.SteerLmAttributes;
+import dev.jgen.structured.ConstraintException;
 import dev.jgen.structured.OutputConstraint;
 import dev.jgen.delta.OutputRow;
 import java.sql.Timestamp;
@@ -142,8 +143,12 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
       }
       chat = cols.chat(row);
       // Structured output: the row's json_schema or choice column, else the job's constraint.
-      constraint = OutputConstraint.forRow(plan.generation().constraint(), cols.column(row, OutputConstraint.COLUMN_JSON_SCHEMA),
-          cols.column(row, OutputConstraint.COLUMN_CHOICE));
+      try {
+        constraint = OutputConstraint.forRow(plan.generation().constraint(), cols.column(row, OutputConstraint.COLUMN_JSON_SCHEMA),
+            cols.column(row, OutputConstraint.COLUMN_CHOICE));
+      } catch (ConstraintException e) {
+        throw new InvalidRowException(e.getMessage());
+      }
       p.duplicateOf = cols.duplicateOf(row);
     } catch (InvalidRowException e) {
       p.generation = generator.rowError(e.getMessage());

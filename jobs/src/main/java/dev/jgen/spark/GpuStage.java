@@ -1,6 +1,7 @@
 package dev.jgen.spark;
 
 import dev.jgen.engine.EngineSpec;
+import dev.jgen.engine.job.JobEngineProvider;
 import java.util.Optional;
 import org.apache.spark.SparkConf;
 import org.apache.spark.SparkContext;
@@ -15,8 +16,9 @@ import org.apache.spark.sql.Row;
  * Stage-level GPU scheduling: only the generation stage asks for GPUs, so reading the input and writing Delta run on
  * plain task slots.
  *
- * <p>Applies when the engine is a GPU server ({@code djl-serving}, {@code trtllm-serve}) on a cluster master. Local mode never schedules a task that asks for
- * GPUs (the job hangs with no error), so there the RDD is returned unchanged; so it is for other engines.
+ * <p>Applies when the engine's provider says it runs GPU servers ({@link JobEngineProvider#gpusPerServer}: today
+ * {@code djl-serving}, {@code trtllm-serve}) on a cluster master. Local mode never schedules a task that asks for GPUs
+ * (the job hangs with no error), so there the RDD is returned unchanged; so it is for other engines.
  *
  * <p>The profile asks each generation task for {@code spark.task.resource.gpu.amount} of a GPU. Its default is
  * {@code 1 / (spark.executor.cores / executor GPUs)}: every core of the executor runs a generation task and the tasks
@@ -50,14 +52,15 @@ public final class GpuStage {
 
   /** The generation stage's profile for this configuration, or empty when the stage must not ask for GPUs. */
   public static Optional<ResourceProfile> profile(SparkConf conf, EngineSpec spec) {
-    if (spec == null || !("djl-serving".equals(spec.kind()) || "trtllm-serve".equals(spec.kind()))) {
+    int gpusPerServer = spec == null ? 0 : JobEngineProvider.find(spec.kind()).map(p -> p.gpusPerServer(spec)).orElse(0);
+    if (gpusPerServer <= 0) {
       return Optional.empty();
     }
     boolean dynamic = conf.getBoolean("spark.dynamicAllocation.enabled", false);
     if (!dynamic && !conf.contains(EXECUTOR_GPU_AMOUNT)) {
       return Optional.empty();
     }
-    long executorGpus = conf.getLong(EXECUTOR_GPU_AMOUNT, gpusPerServer(spec));
+    long executorGpus = conf.getLong(EXECUTOR_GPU_AMOUNT, gpusPerServer);
     double taskAmount = conf.contains(TASK_GPU_AMOUNT)
         ? Double.parseDouble(conf.get(TASK_GPU_AMOUNT))
         : defaultTaskAmount(conf, executorGpus);
@@ -69,12 +72,6 @@ public final class GpuStage {
     }
     b.require(new TaskResourceRequests().cpus(conf.getInt("spark.task.cpus", 1)).resource("gpu", taskAmount));
     return Optional.of(b.build());
-  }
-
-  static int gpusPerServer(EngineSpec spec) {
-    int per = spec.intOption("gpus_per_server", 0);
-    int tp = spec.intOption("tensor_parallel_degree", 0);
-    return per > 0 ? per : Math.max(1, tp);
   }
 
   /**

@@ -5,7 +5,6 @@ import com.networknt.schema.Schema;
 import com.networknt.schema.SchemaLocation;
 import com.networknt.schema.SchemaRegistry;
 import com.networknt.schema.SpecificationVersion;
-import dev.jgen.prompt.InvalidRowException;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -90,11 +89,11 @@ final class JsonSchemas {
     try {
       schema = Json.parse(text);
     } catch (JacksonException e) {
-      throw new InvalidRowException("column " + OutputConstraint.COLUMN_JSON_SCHEMA + ": not valid JSON: " + Json.shortMessage(e));
+      throw new ConstraintException("column " + OutputConstraint.COLUMN_JSON_SCHEMA + ": not valid JSON: " + Json.shortMessage(e));
     }
     String problem = metaschemaProblem(schema);
     if (problem != null) {
-      throw new InvalidRowException("column " + OutputConstraint.COLUMN_JSON_SCHEMA + ": not a valid JSON Schema: " + problem);
+      throw new ConstraintException("column " + OutputConstraint.COLUMN_JSON_SCHEMA + ": not a valid JSON Schema: " + problem);
     }
     c = new OutputConstraint(OutputConstraint.Kind.JSON_SCHEMA, Json.compact(schema), null);
     if (ROW_SCHEMAS.size() >= CACHE_LIMIT) {

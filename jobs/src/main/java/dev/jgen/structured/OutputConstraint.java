@@ -1,7 +1,5 @@
 package dev.jgen.structured;
 
-import dev.jgen.config.ConfigException;
-import dev.jgen.prompt.InvalidRowException;
 import java.io.IOException;
 import java.io.Serializable;
 import java.nio.charset.StandardCharsets;
@@ -30,7 +28,7 @@ import tools.jackson.databind.JsonNode;
 public record OutputConstraint(Kind kind, String text, String sha256) implements Serializable {
   private static final long serialVersionUID = 1L;
 
-  /** Job keys and row columns. Kept here, not in ConfigKeys, so this package stands alone until it is wired in. */
+  /** Job keys and row columns. Kept here (ConfigKeys takes them from here), so this package stands alone. */
   public static final String KEY_JSON_SCHEMA = "generation.json_schema";
   public static final String KEY_GRAMMAR = "generation.grammar";
   public static final String KEY_CHOICE = "generation.choice";
@@ -100,13 +98,13 @@ public record OutputConstraint(Kind kind, String text, String sha256) implements
    *
    * @param jsonSchema a YAML/JSON mapping, JSON text, or {@code @path/to/schema.json} (relative to {@code baseDir})
    * @param choice a list of strings, or JSON text of one
-   * @throws ConfigException naming the key: two constraints, an invalid schema (checked against its metaschema), an
-   *     empty grammar or choice
+   * @throws ConstraintException naming the key (config.GenerationSettings reports it as a ConfigException): two
+   *     constraints, an invalid schema (checked against its metaschema), an empty grammar or choice
    */
   public static OutputConstraint fromConfig(Object jsonSchema, Object grammar, Object choice, Path baseDir) {
     int set = (jsonSchema != null ? 1 : 0) + (grammar != null ? 1 : 0) + (choice != null ? 1 : 0);
     if (set > 1) {
-      throw new ConfigException(KEY_JSON_SCHEMA + ", " + KEY_GRAMMAR + ", " + KEY_CHOICE
+      throw new ConstraintException(KEY_JSON_SCHEMA + ", " + KEY_GRAMMAR + ", " + KEY_CHOICE
           + ": at most one output constraint per job (got " + set + ")");
     }
     if (jsonSchema != null) {
@@ -114,11 +112,11 @@ public record OutputConstraint(Kind kind, String text, String sha256) implements
     }
     if (grammar != null) {
       if (!(grammar instanceof String g) || g.isBlank()) {
-        throw new ConfigException(KEY_GRAMMAR + ": expected GBNF text with a root rule (got " + render(grammar) + ")");
+        throw new ConstraintException(KEY_GRAMMAR + ": expected GBNF text with a root rule (got " + render(grammar) + ")");
       }
       String problem = Gbnf.check(g);
       if (problem != null) {
-        throw new ConfigException(KEY_GRAMMAR + ": " + problem);
+        throw new ConstraintException(KEY_GRAMMAR + ": " + problem);
       }
       return new OutputConstraint(Kind.GRAMMAR, g);
     }
@@ -126,7 +124,7 @@ public record OutputConstraint(Kind kind, String text, String sha256) implements
       try {
         return ofChoices(choiceList(choice, KEY_CHOICE));
       } catch (IllegalArgumentException e) {
-        throw new ConfigException(KEY_CHOICE + ": " + e.getMessage());
+        throw new ConstraintException(KEY_CHOICE + ": " + e.getMessage());
       }
     }
     return null;
@@ -147,18 +145,18 @@ public record OutputConstraint(Kind kind, String text, String sha256) implements
       try {
         text = Files.readString(file, StandardCharsets.UTF_8);
       } catch (IOException e) {
-        throw new ConfigException(KEY_JSON_SCHEMA + ": cannot read " + file + ": " + e.getMessage(), e);
+        throw new ConstraintException(KEY_JSON_SCHEMA + ": cannot read " + file + ": " + e.getMessage(), e);
       }
       schema = parseOrConfigError(text, origin);
     } else if (raw instanceof String s) {
       schema = parseOrConfigError(s, origin);
     } else {
-      throw new ConfigException(KEY_JSON_SCHEMA + ": expected a mapping, JSON text or @path/to/schema.json (got "
+      throw new ConstraintException(KEY_JSON_SCHEMA + ": expected a mapping, JSON text or @path/to/schema.json (got "
           + render(raw) + ")");
     }
     String problem = JsonSchemas.metaschemaProblem(schema);
     if (problem != null) {
-      throw new ConfigException(origin + ": not a valid JSON Schema: " + problem);
+      throw new ConstraintException(origin + ": not a valid JSON Schema: " + problem);
     }
     return new OutputConstraint(Kind.JSON_SCHEMA, Json.compact(schema));
   }
@@ -167,7 +165,7 @@ public record OutputConstraint(Kind kind, String text, String sha256) implements
     try {
       return Json.parse(text);
     } catch (JacksonException e) {
-      throw new ConfigException(origin + ": not valid JSON: " + Json.shortMessage(e), e);
+      throw new ConstraintException(origin + ": not valid JSON: " + Json.shortMessage(e), e);
     }
   }
 
@@ -206,18 +204,18 @@ public record OutputConstraint(Kind kind, String text, String sha256) implements
    *
    * @param jsonSchemaColumn the row's {@code json_schema} value (JSON text), or null
    * @param choiceColumn the row's {@code choice} value (a list of strings, or JSON text of one), or null
-   * @throws InvalidRowException naming the column
+   * @throws ConstraintException naming the column (a run writes it as the row's error)
    */
   public static OutputConstraint forRow(OutputConstraint job, Object jsonSchemaColumn, Object choiceColumn) {
     if (jsonSchemaColumn != null && choiceColumn != null) {
-      throw new InvalidRowException("columns " + COLUMN_JSON_SCHEMA + " and " + COLUMN_CHOICE
+      throw new ConstraintException("columns " + COLUMN_JSON_SCHEMA + " and " + COLUMN_CHOICE
           + ": at most one output constraint per row (both are set)");
     }
     if (jsonSchemaColumn != null) {
       if (!(jsonSchemaColumn instanceof String text)) {
         // Spark's JSON reader turns objects into one struct with every row's keys: a schema must travel as a string.
-        throw new InvalidRowException("column " + COLUMN_JSON_SCHEMA + ": expected the schema as a JSON string, got "
-            + InvalidRowException.describe(jsonSchemaColumn));
+        throw new ConstraintException("column " + COLUMN_JSON_SCHEMA + ": expected the schema as a JSON string, got "
+            + describe(jsonSchemaColumn));
       }
       return JsonSchemas.rowSchema(text);
     }
@@ -225,7 +223,7 @@ public record OutputConstraint(Kind kind, String text, String sha256) implements
       try {
         return ofChoices(choiceList(choiceColumn, "column " + COLUMN_CHOICE));
       } catch (IllegalArgumentException e) {
-        throw new InvalidRowException("column " + COLUMN_CHOICE + ": " + e.getMessage());
+        throw new ConstraintException("column " + COLUMN_CHOICE + ": " + e.getMessage());
       }
     }
     return job;
@@ -251,6 +249,29 @@ public record OutputConstraint(Kind kind, String text, String sha256) implements
       out.add(s);
     }
     return out;
+  }
+
+  /** How a raw column value is named in a message ("a string", "a number (7)", "an array", ...). */
+  private static String describe(Object v) {
+    if (v == null) {
+      return "null";
+    }
+    if (v instanceof String) {
+      return "a string";
+    }
+    if (v instanceof Boolean) {
+      return "a boolean";
+    }
+    if (v instanceof Number) {
+      return "a number (" + v + ")";
+    }
+    if (v instanceof List) {
+      return "an array";
+    }
+    if (v instanceof Map) {
+      return "an object";
+    }
+    return v.getClass().getSimpleName();
   }
 
   private static String render(Object v) {

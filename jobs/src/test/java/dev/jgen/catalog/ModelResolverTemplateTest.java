@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.jgen.config.ConfigException;
-import dev.jgen.prompt.TokenizerConfig;
 import dev.jgen.testing.TestModels;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -3,6 +3,7 @@ package dev.jgen.prompt;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import dev.jgen.prompt.jinja.TemplateException;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;

@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.jgen.catalog.TokenizerConfig;
+import dev.jgen.prompt.jinja.TemplateException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;

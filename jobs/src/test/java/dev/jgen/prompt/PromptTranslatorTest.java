@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.jgen.catalog.ModelEntry;
+import dev.jgen.prompt.jinja.InternalRenderException;
+import dev.jgen.prompt.jinja.TemplateException;
 import dev.jgen.testing.TestModels;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

@@ -7,8 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.jgen.config.ConfigException;
-import dev.jgen.prompt.InvalidRowException;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.ObjectInputStream;
@@ -82,7 +80,7 @@ class OutputConstraintTest {
     Files.writeString(dir.resolve("schemas/qa.json"), QA_SCHEMA);
     OutputConstraint c = OutputConstraint.fromConfig("@schemas/qa.json", null, null, dir);
     assertEquals(OutputConstraint.fromConfig(QA_SCHEMA, null, null, dir), c);
-    ConfigException missing = assertThrows(ConfigException.class,
+    ConstraintException missing = assertThrows(ConstraintException.class,
         () -> OutputConstraint.fromConfig("@schemas/nope.json", null, null, dir));
     assertTrue(missing.getMessage().startsWith("generation.json_schema: cannot read "), missing.getMessage());
   }
@@ -101,15 +99,15 @@ class OutputConstraintTest {
         "{\"type\": \"object\", \"required\": \"question\"}",
         "{\"type\": \"integer\", \"minimum\": \"1\"}",
         "{\"properties\": {\"a\": {\"enum\": 3}}}")) {
-      ConfigException e = assertThrows(ConfigException.class, () -> OutputConstraint.fromConfig(bad, null, null, dir), bad);
+      ConstraintException e = assertThrows(ConstraintException.class, () -> OutputConstraint.fromConfig(bad, null, null, dir), bad);
       assertTrue(e.getMessage().startsWith("generation.json_schema: not a valid JSON Schema: "), e.getMessage());
       assertTrue(e.getMessage().contains("metaschema https://json-schema.org/draft/2020-12/schema"), e.getMessage());
     }
-    ConfigException notJson = assertThrows(ConfigException.class, () -> OutputConstraint.fromConfig("{\"type\": ", null, null, dir));
+    ConstraintException notJson = assertThrows(ConstraintException.class, () -> OutputConstraint.fromConfig("{\"type\": ", null, null, dir));
     assertTrue(notJson.getMessage().startsWith("generation.json_schema: not valid JSON: "), notJson.getMessage());
-    ConfigException array = assertThrows(ConfigException.class, () -> OutputConstraint.fromConfig("[1]", null, null, dir));
+    ConstraintException array = assertThrows(ConstraintException.class, () -> OutputConstraint.fromConfig("[1]", null, null, dir));
     assertTrue(array.getMessage().contains("expected a JSON object at the top"), array.getMessage());
-    ConfigException badRef = assertThrows(ConfigException.class,
+    ConstraintException badRef = assertThrows(ConstraintException.class,
         () -> OutputConstraint.fromConfig("{\"$ref\": \"#/$defs/missing\"}", null, null, dir));
     assertTrue(badRef.getMessage().startsWith("generation.json_schema: not a valid JSON Schema"), badRef.getMessage());
   }
@@ -120,16 +118,16 @@ class OutputConstraintTest {
     String draft4 = "{\"$schema\": \"http://json-schema.org/draft-04/schema#\", \"maximum\": 5, \"exclusiveMaximum\": true}";
     OutputConstraint.fromConfig(draft4, null, null, dir);
     String draft7 = draft4.replace("draft-04", "draft-07");
-    ConfigException e = assertThrows(ConfigException.class, () -> OutputConstraint.fromConfig(draft7, null, null, dir));
+    ConstraintException e = assertThrows(ConstraintException.class, () -> OutputConstraint.fromConfig(draft7, null, null, dir));
     assertTrue(e.getMessage().contains("draft-07"), e.getMessage());
-    ConfigException unknown = assertThrows(ConfigException.class,
+    ConstraintException unknown = assertThrows(ConstraintException.class,
         () -> OutputConstraint.fromConfig("{\"$schema\": \"https://example.com/mine\"}", null, null, dir));
     assertTrue(unknown.getMessage().contains("not a dialect this validator knows"), unknown.getMessage());
   }
 
   @Test
   void atMostOneConstraintPerJob() {
-    ConfigException e = assertThrows(ConfigException.class,
+    ConstraintException e = assertThrows(ConstraintException.class,
         () -> OutputConstraint.fromConfig(QA_SCHEMA, null, List.of("a"), dir));
     assertEquals("generation.json_schema, generation.grammar, generation.choice: at most one output constraint per job (got 2)",
         e.getMessage());
@@ -144,10 +142,10 @@ class OutputConstraintTest {
     // --set generation.choice='["a","b"]' arrives as text.
     assertEquals(List.of("a", "b"), OutputConstraint.fromConfig(null, null, "[\"a\",\"b\"]", dir).choices());
     for (Object bad : List.of(List.of(), List.of("a", ""), List.of("a", "a"), List.of(1, 2), "a,b")) {
-      ConfigException e = assertThrows(ConfigException.class, () -> OutputConstraint.fromConfig(null, null, bad, dir), bad.toString());
+      ConstraintException e = assertThrows(ConstraintException.class, () -> OutputConstraint.fromConfig(null, null, bad, dir), bad.toString());
       assertTrue(e.getMessage().startsWith("generation.choice: "), e.getMessage());
     }
-    assertTrue(assertThrows(ConfigException.class, () -> OutputConstraint.fromConfig(null, null, List.of(), dir))
+    assertTrue(assertThrows(ConstraintException.class, () -> OutputConstraint.fromConfig(null, null, List.of(), dir))
         .getMessage().contains("at least one"));
   }
 
@@ -156,10 +154,10 @@ class OutputConstraintTest {
     OutputConstraint g = OutputConstraint.fromConfig(null, "root ::= \"yes\" | \"no\"\n", null, dir);
     assertEquals(OutputConstraint.Kind.GRAMMAR, g.kind());
     assertEquals("root ::= \"yes\" | \"no\"\n", g.text());
-    ConfigException noRoot = assertThrows(ConfigException.class,
+    ConstraintException noRoot = assertThrows(ConstraintException.class,
         () -> OutputConstraint.fromConfig(null, "answer ::= \"yes\"", null, dir));
     assertTrue(noRoot.getMessage().startsWith("generation.grammar: the grammar has no root rule"), noRoot.getMessage());
-    assertThrows(ConfigException.class, () -> OutputConstraint.fromConfig(null, "  ", null, dir));
+    assertThrows(ConstraintException.class, () -> OutputConstraint.fromConfig(null, "  ", null, dir));
   }
 
   @Test
@@ -176,20 +174,20 @@ class OutputConstraintTest {
 
   @Test
   void rowColumnProblemsAreRowErrorsNamingTheColumn() {
-    InvalidRowException both = assertThrows(InvalidRowException.class,
+    ConstraintException both = assertThrows(ConstraintException.class,
         () -> OutputConstraint.forRow(null, "{\"type\": \"string\"}", List.of("a")));
     assertEquals("columns json_schema and choice: at most one output constraint per row (both are set)", both.getMessage());
-    InvalidRowException notJson = assertThrows(InvalidRowException.class, () -> OutputConstraint.forRow(null, "{oops", null));
+    ConstraintException notJson = assertThrows(ConstraintException.class, () -> OutputConstraint.forRow(null, "{oops", null));
     assertTrue(notJson.getMessage().startsWith("column json_schema: not valid JSON: "), notJson.getMessage());
-    InvalidRowException notSchema = assertThrows(InvalidRowException.class,
+    ConstraintException notSchema = assertThrows(ConstraintException.class,
         () -> OutputConstraint.forRow(null, "{\"type\": 5}", null));
     assertTrue(notSchema.getMessage().startsWith("column json_schema: not a valid JSON Schema: "), notSchema.getMessage());
-    InvalidRowException struct = assertThrows(InvalidRowException.class,
+    ConstraintException struct = assertThrows(ConstraintException.class,
         () -> OutputConstraint.forRow(null, Map.of("type", "string"), null));
     assertTrue(struct.getMessage().startsWith("column json_schema: expected the schema as a JSON string"), struct.getMessage());
-    InvalidRowException empty = assertThrows(InvalidRowException.class, () -> OutputConstraint.forRow(null, null, List.of()));
+    ConstraintException empty = assertThrows(ConstraintException.class, () -> OutputConstraint.forRow(null, null, List.of()));
     assertTrue(empty.getMessage().startsWith("column choice: must list at least one"), empty.getMessage());
-    InvalidRowException notList = assertThrows(InvalidRowException.class, () -> OutputConstraint.forRow(null, null, 3L));
+    ConstraintException notList = assertThrows(ConstraintException.class, () -> OutputConstraint.forRow(null, null, 3L));
     assertTrue(notList.getMessage().startsWith("column choice: expected a list of strings"), notList.getMessage());
   }
 

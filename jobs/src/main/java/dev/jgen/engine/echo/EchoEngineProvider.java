@@ -1,11 +1,16 @@
 package dev.jgen.engine.echo;
 
+import dev.jgen.catalog.ResolvedModel;
+import dev.jgen.config.GenerationSettings;
+import dev.jgen.config.JobConfig;
 import dev.jgen.engine.Completion;
 import dev.jgen.engine.CompletionRequest;
 import dev.jgen.engine.Engine;
 import dev.jgen.engine.EngineInfo;
-import dev.jgen.engine.EngineProvider;
 import dev.jgen.engine.EngineSpec;
+import dev.jgen.engine.job.JobEngineProvider;
+import dev.jgen.prompt.PromptSpec;
+import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 
@@ -13,10 +18,21 @@ import java.util.concurrent.CompletableFuture;
  * {@code engine.kind=echo}: a zero-cost engine that answers every request at once with one fixed token. It measures
  * what the pipeline around the model costs (read, render, tokenize, write): {@code jgen bench --scenario pipeline}.
  */
-public final class EchoEngineProvider implements EngineProvider {
+public final class EchoEngineProvider implements JobEngineProvider {
   @Override
   public String kind() {
     return "echo";
+  }
+
+  @Override
+  public EngineSpec spec(JobConfig config, ResolvedModel model, PromptSpec prompts, GenerationSettings generation, int ctx) {
+    return new EngineSpec(kind(), model.modelId(), Map.of());
+  }
+
+  /** Rows cost microseconds, commits seconds: chunks as large as a dry run's. */
+  @Override
+  public int capacity(EngineSpec spec) {
+    return 8192;
   }
 
   @Override

@@ -1,21 +1,58 @@
 package dev.jgen.engine.llamacpp;
 
+import dev.jgen.catalog.ResolvedModel;
+import dev.jgen.config.ConfigException;
+import dev.jgen.config.ConfigKeys;
+import dev.jgen.config.GenerationSettings;
+import dev.jgen.config.JobConfig;
 import dev.jgen.engine.Engine;
-import dev.jgen.engine.EngineProvider;
 import dev.jgen.engine.EngineSpec;
+import dev.jgen.engine.job.JobEngineProvider;
+import dev.jgen.prompt.PromptSpec;
+import dev.jgen.structured.OutputConstraint;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * {@code engine.kind=llamacpp}: the natively built llama.cpp when this machine has a build ({@code bin/build-native}),
  * else the embedded java-llama.cpp jar with a one-line warning ({@link NativeSelection}). Options {@code threads},
  * {@code parallel} (0 = chosen from the cores and the model), {@code ctx_size}.
  */
-public final class LlamaCppEngineProvider implements EngineProvider {
+public final class LlamaCppEngineProvider implements JobEngineProvider {
   @Override
   public String kind() {
     return "llamacpp";
+  }
+
+  @Override
+  public boolean needsGguf() {
+    return true;
+  }
+
+  @Override
+  public void checkModel(ResolvedModel model, PromptSpec prompts) {
+    if (prompts.tokenizerJson() == null) {
+      throw new ConfigException("model " + model.modelId() + ": no tokenizer.json beside the weights; the engine is fed the "
+          + "Hugging Face tokenizer's ids, so copy the model's tokenizer.json next to its GGUF");
+    }
+  }
+
+  @Override
+  public EngineSpec spec(JobConfig config, ResolvedModel model, PromptSpec prompts, GenerationSettings generation, int ctx) {
+    Map<String, String> opts = new TreeMap<>();
+    opts.put("threads", String.valueOf(config.integer(ConfigKeys.ENGINE_THREADS)));
+    opts.put("parallel", String.valueOf(config.integer(ConfigKeys.ENGINE_PARALLEL)));
+    opts.put("ctx_size", String.valueOf(ctx));
+    return new EngineSpec(kind(), model.gguf().toString(), opts);
+  }
+
+  /** llama.cpp applies every kind: GBNF grammars natively, JSON Schema and choice converted to grammars. */
+  @Override
+  public boolean carries(OutputConstraint.Kind kind) {
+    return true;
   }
 
   @Override

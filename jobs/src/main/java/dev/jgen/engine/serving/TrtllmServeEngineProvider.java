@@ -1,8 +1,13 @@
 package dev.jgen.engine.serving;
 
-import dev.jgen.engine.Engine;
-import dev.jgen.engine.EngineProvider;
+import dev.jgen.catalog.ResolvedModel;
+import dev.jgen.config.ConfigException;
+import dev.jgen.config.GenerationSettings;
+import dev.jgen.config.JobConfig;
 import dev.jgen.engine.EngineSpec;
+import dev.jgen.prompt.PromptSpec;
+import dev.jgen.structured.OutputConstraint;
+import dev.jgen.structured.ServerEncodings;
 
 /**
  * {@code engine.kind=trtllm-serve}: TensorRT-LLM's OpenAI-compatible server on {@code /v1/completions}, used (endpoint
@@ -10,14 +15,22 @@ import dev.jgen.engine.EngineSpec;
  * ({@link TrtllmServeSpecs} builds them from the job config and the catalog's GPU preset), plus the internal ones
  * {@link DjlServingEngineProvider} lists.
  */
-public final class TrtllmServeEngineProvider implements EngineProvider {
-  @Override
-  public String kind() {
-    return ServerKind.TRTLLM.kind();
+public final class TrtllmServeEngineProvider extends ServingEngineProvider {
+  public TrtllmServeEngineProvider() {
+    super(ServerKind.TRTLLM);
   }
 
   @Override
-  public Engine open(EngineSpec spec) {
-    return new ServingEngine(spec, ServerKind.TRTLLM);
+  public EngineSpec spec(JobConfig config, ResolvedModel model, PromptSpec prompts, GenerationSettings generation, int ctx) {
+    return TrtllmServeSpecs.spec(config, model, prompts.specialTokens().get("bos_token"), generation.maxNewTokens(), ctx);
+  }
+
+  /** trtllm-serve's OpenAI API must encode the constraint ({@link ServerEncodings}). */
+  @Override
+  public void checkConstraint(JobConfig config, OutputConstraint constraint) {
+    String why = ServerEncodings.unsupportedReason(ServerEncodings.TRTLLM_SERVE, constraint);
+    if (why != null) {
+      throw new ConfigException(why);
+    }
   }
 }

@@ -16,9 +16,8 @@ import java.util.TreeMap;
  * (prefix dropped), with the catalog's GPU preset ({@code engine.trtllm.gpu}, {@link GpuPresets}) or GPU hints filling
  * what the job leaves unset. Config errors are {@link ConfigException}s, raised before Spark starts.
  *
- * <p>Wiring (spark/GenerateJob, outside this branch): {@code case "trtllm-serve" -> TrtllmServeSpecs.spec(config, model,
- * prompts.specialTokens().get("bos_token"), generation.maxNewTokens(), ctx);} and GpuStage's kind check should accept
- * {@code trtllm-serve} too (the options carry {@code gpus_per_server}).
+ * <p>{@link TrtllmServeEngineProvider#spec} calls it for the job; the options carry {@code gpus_per_server}, which the
+ * generation stage's GPU profile reads.
  */
 public final class TrtllmServeSpecs {
   private static final String PREFIX = "engine.trtllm.";

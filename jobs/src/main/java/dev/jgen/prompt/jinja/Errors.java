@@ -1,6 +1,5 @@
 package dev.jgen.prompt.jinja;
 
-import dev.jgen.prompt.TemplateException;
 
 /** Factories for the Python exception kinds Jinja2 templates can raise. */
 final class Errors {

@@ -351,7 +351,7 @@ final class Filters {
       Object dflt = a.kw.get("default");
       for (String k : a.kw.keySet()) {
         if (!k.equals("attribute") && !k.equals("default")) {
-          throw new dev.jgen.prompt.TemplateException("FilterArgumentError", "Unexpected keyword argument '" + k + "'");
+          throw new TemplateException("FilterArgumentError", "Unexpected keyword argument '" + k + "'");
         }
       }
       for (Object x : items) {
@@ -360,7 +360,7 @@ final class Filters {
       return PyIterator.generator(out, "sync_do_map");
     }
     if (a.pos.isEmpty()) {
-      throw new dev.jgen.prompt.TemplateException("FilterArgumentError", "map requires a filter argument");
+      throw new TemplateException("FilterArgumentError", "map requires a filter argument");
     }
     String name = s(a.pos.get(0));
     Filter f = get(name);
@@ -387,7 +387,7 @@ final class Filters {
     Object attribute = null;
     if (byAttr) {
       if (a.pos.isEmpty()) {
-        throw new dev.jgen.prompt.TemplateException("FilterArgumentError", "Missing parameter for attribute name");
+        throw new TemplateException("FilterArgumentError", "Missing parameter for attribute name");
       }
       attribute = a.pos.get(0);
       off = 1;

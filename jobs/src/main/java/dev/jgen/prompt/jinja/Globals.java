@@ -1,6 +1,5 @@
 package dev.jgen.prompt.jinja;
 
-import dev.jgen.prompt.TemplateException;
 import java.time.ZonedDateTime;
 import java.util.ArrayList;
 import java.util.HashMap;

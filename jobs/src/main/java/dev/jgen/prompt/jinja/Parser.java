@@ -1,6 +1,5 @@
 package dev.jgen.prompt.jinja;
 
-import dev.jgen.prompt.TemplateException;
 import dev.jgen.prompt.jinja.Lexer.Token;
 import dev.jgen.prompt.jinja.Lexer.Type;
 import dev.jgen.prompt.jinja.Nodes.CallArgs;

@@ -266,20 +266,20 @@ final class PyFormat {
         Object v;
         if (head.isEmpty()) {
           if (auto >= args.size()) {
-            throw new dev.jgen.prompt.TemplateException("IndexError",
+            throw new TemplateException("IndexError",
                 "Replacement index " + auto + " out of range for positional args tuple");
           }
           v = args.get(auto++);
         } else if (head.chars().allMatch(Character::isDigit)) {
           int k = Integer.parseInt(head);
           if (k >= args.size()) {
-            throw new dev.jgen.prompt.TemplateException("IndexError",
+            throw new TemplateException("IndexError",
                 "Replacement index " + k + " out of range for positional args tuple");
           }
           v = args.get(k);
         } else {
           if (!kwargs.containsKey(head)) {
-            throw new dev.jgen.prompt.TemplateException("KeyError", PyStr.repr(head));
+            throw new TemplateException("KeyError", PyStr.repr(head));
           }
           v = kwargs.get(head);
         }

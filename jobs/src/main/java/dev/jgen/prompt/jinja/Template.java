@@ -1,7 +1,5 @@
 package dev.jgen.prompt.jinja;
 
-import dev.jgen.prompt.InternalRenderException;
-import dev.jgen.prompt.TemplateException;
 import java.util.List;
 import java.util.Map;
 

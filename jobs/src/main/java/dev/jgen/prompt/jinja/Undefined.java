@@ -1,6 +1,5 @@
 package dev.jgen.prompt.jinja;
 
-import dev.jgen.prompt.TemplateException;
 
 /**
  * Jinja2's default {@code Undefined}: renders as '', is falsy, iterates as empty and has length 0, but any attribute

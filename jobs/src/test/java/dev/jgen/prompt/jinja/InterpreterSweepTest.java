@@ -2,8 +2,6 @@ package dev.jgen.prompt.jinja;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.jgen.prompt.InternalRenderException;
-import dev.jgen.prompt.TemplateException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

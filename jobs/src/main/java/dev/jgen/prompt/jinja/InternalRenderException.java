@@ -1,9 +1,9 @@
-package dev.jgen.prompt;
+package dev.jgen.prompt.jinja;
 
 /**
  * A bug in jgen's template interpreter (a Java exception such as a NullPointerException or ClassCastException thrown
  * while rendering), as opposed to a {@link TemplateException} about the row's content. It is deliberately not an
- * {@link InvalidRowException}: the input is not to blame, so a run counts it as a run error and logs its stack trace
+ * {@code InvalidRowException}: the input is not to blame, so a run counts it as a run error and logs its stack trace
  * (the cause) instead of writing it into the row as if the row were bad.
  */
 public final class InternalRenderException extends RuntimeException {

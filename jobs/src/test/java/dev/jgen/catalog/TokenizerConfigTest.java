@@ -1,4 +1,4 @@
-package dev.jgen.prompt;
+package dev.jgen.catalog;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

@@ -1,4 +1,4 @@
-package dev.jgen.prompt;
+package dev.jgen.catalog;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;

@@ -1,4 +1,4 @@
-package dev.jgen.prompt;
+package dev.jgen.prompt.jinja;
 
 /**
  * The one failure type of template compilation and rendering.
