@@ -147,8 +147,10 @@ public final class CompletionWindow<I, P, O> implements Iterator<O> {
       completed.add(p);
     } else {
       inFlight.add(f);
+      requestStarted();
       f.whenComplete((v, e) -> {
         inFlight.remove(f);
+        requestEnded();
         completed.add(p);
       });
     }
@@ -209,6 +211,44 @@ public final class CompletionWindow<I, P, O> implements Iterator<O> {
       hasReady = true;
       return true;
     }
+  }
+
+  /** Requests in flight in every window of this JVM: what the engines of this executor are working on. */
+  private static final java.util.concurrent.atomic.AtomicLong IN_FLIGHT_JVM = new java.util.concurrent.atomic.AtomicLong();
+  /** Busy time (ms with at least one request in flight) and when the first request was sent, for the busy fraction. */
+  private static long busyMillis;
+  private static long busySince;
+  private static long firstRequestAt;
+
+  private static synchronized void requestStarted() {
+    long now = System.currentTimeMillis();
+    if (firstRequestAt == 0) {
+      firstRequestAt = now;
+    }
+    if (IN_FLIGHT_JVM.getAndIncrement() == 0) {
+      busySince = now;
+    }
+  }
+
+  private static synchronized void requestEnded() {
+    if (IN_FLIGHT_JVM.decrementAndGet() == 0) {
+      busyMillis += System.currentTimeMillis() - busySince;
+    }
+  }
+
+  /** Requests in flight in this JVM now. */
+  public static long inFlightInThisJvm() {
+    return IN_FLIGHT_JVM.get();
+  }
+
+  /** The share of time since this JVM's first request during which it had at least one in flight (0 before any). */
+  public static synchronized double busyFractionInThisJvm() {
+    if (firstRequestAt == 0) {
+      return 0;
+    }
+    long now = System.currentTimeMillis();
+    long busy = busyMillis + (IN_FLIGHT_JVM.get() > 0 ? now - busySince : 0);
+    return now == firstRequestAt ? 1.0 : Math.min(1.0, busy / (double) (now - firstRequestAt));
   }
 
   /** Requests submitted and not yet completed. */

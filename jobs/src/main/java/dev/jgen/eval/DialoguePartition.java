@@ -132,6 +132,13 @@ final class DialoguePartition implements FlatMapFunction<Iterator<Dialogue>, Row
         },
         x -> {
           counters.conversations().add(1);
+          long prompt = 0;
+          long completion = 0;
+          for (Dialogue.Step step : x.dialogue.steps) {
+            prompt += step.promptTokens() == null ? 0 : step.promptTokens();
+            completion += step.completionTokens() == null ? 0 : step.completionTokens();
+          }
+          dev.jgen.spark.JgenMetrics.rowDone(x.dialogue.error == null, prompt, completion);
           return rows.make(x.dialogue);
         });
     window.stallLimit(generator::stallLimit, dev.jgen.generate.RunFailedException::new);

@@ -225,7 +225,7 @@ public abstract class BaseRunAction<R> {
   /** How chunks run: defaults derive from the engine's capacity and Spark's parallelism (see ConfigKeys). */
   protected final ChunkedRun.Settings chunkSettings(Attempt attempt, long maxChunkRows) {
     return ChunkedRun.Settings.of(job.config(), spark, maxChunkRows, spec.kind().jobGroup(job.runId(), attempt.number()), job.engine(),
-        stopLimits);
+        stopLimits, spec.kind().id() + " run " + job.runId() + " attempt " + attempt.number());
   }
 
   /** The same for every kind: who wrote the chunk, with which code, settings, model and template. */

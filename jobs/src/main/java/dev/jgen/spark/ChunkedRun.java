@@ -85,21 +85,22 @@ public final class ChunkedRun<T> {
    * @param engine the engine spec, for the GPU stage's resource profile (null: a dry run)
    */
   public record Settings(int inFlight, int tasks, long maxRows, long taskMillis, String group, EngineSpec engine,
-      RunStop.Limits stop) {
+      RunStop.Limits stop, String label) {
     /**
      * From the job's keys: {@code job.chunks_in_flight}, {@code job.partitions} (default: Spark's parallelism but one
      * slot, shared by the chunks in flight), {@code job.commit_interval_s}; {@code maxRows} as the kind decides its
      * default.
      */
+    /** @param label names the chunks' Spark jobs in the UI: the kind, run and attempt ("generate run r1 attempt 2") */
     public static Settings of(dev.jgen.config.JobConfig config, SparkSession spark, long maxRows, String group, EngineSpec engine,
-        RunStop.Limits stop) {
+        RunStop.Limits stop, String label) {
       int inFlight = config.integer(dev.jgen.config.ConfigKeys.CHUNKS_IN_FLIGHT);
       int partitions = config.integer(dev.jgen.config.ConfigKeys.PARTITIONS);
       // One slot is left free for Delta's jobs before each chunk's write (see SparkSessions): the chunks in flight
       // hold theirs for as long as they generate.
       int tasks = partitions > 0 ? partitions : Math.max(1, (spark.sparkContext().defaultParallelism() - 1) / inFlight);
       return new Settings(inFlight, tasks, maxRows, config.integer(dev.jgen.config.ConfigKeys.COMMIT_INTERVAL_S) * 1000L, group,
-          engine, stop);
+          engine, stop, label);
     }
   }
 
@@ -388,6 +389,9 @@ public final class ChunkedRun<T> {
       sc.setJobGroup(settings.group(), "jgen chunk " + number, true);
       try {
         long planned = chunk.size() >= 0 ? chunk.size() : chunk.items().count();
+        // The chunk's Spark jobs, as the UI lists them: which kind, run, attempt and chunk, and how many rows.
+        sc.setJobDescription("jgen " + (settings.label() == null ? settings.group() : settings.label()) + " chunk " + number
+            + " (" + planned + " rows)");
         // Only the generation stage asks for GPUs (a stage-level resource profile on a cluster); reading, keying
         // and writing need none.
         JavaRDD<Row> rows = GpuStage.forGeneration(spread(chunk.items(), settings.tasks(), position), sc, settings.engine())

@@ -234,6 +234,7 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
       LongAccumulator completionTokens, LongAccumulator modelLoadMs, CollectionAccumulator<EngineMetrics> serverMetrics,
       WrittenTally written) implements java.io.Serializable {
     void rowDone(boolean isOk, boolean systemic, int prompt, int completion) {
+      JgenMetrics.rowDone(isOk, prompt, completion);
       rows.add(1);
       if (isOk) {
         ok.add(1);

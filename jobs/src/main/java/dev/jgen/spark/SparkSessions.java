@@ -50,9 +50,14 @@ public final class SparkSessions {
       // A generation table's metadata is small; 50 snapshot partitions per read only add tasks.
       b.config("spark.databricks.delta.snapshotPartitions", "8");
     }
+    // jgen's metrics source (JgenMetrics) beside any plugin the job or spark-submit names.
+    String plugins = conf.containsKey("spark.plugins") ? String.valueOf(conf.get("spark.plugins"))
+        : submitted.get("spark.plugins", "");
     for (Map.Entry<String, Object> e : conf.entrySet()) {
       b.config(e.getKey(), String.valueOf(e.getValue()));
     }
+    b.config("spark.plugins", plugins.contains(JgenMetrics.class.getName()) ? plugins
+        : plugins.isBlank() ? JgenMetrics.class.getName() : plugins + "," + JgenMetrics.class.getName());
     return b.getOrCreate();
   }
 }
