@@ -77,6 +77,44 @@ class BuildNativeScriptTest {
     assertTrue(!Files.exists(srcDir.resolveSibling("cmake.log")), "cmake ran after the syntax check failed");
   }
 
+  /**
+   * The real check, with the real compiler: a copy of jgen's native sources with one syntax error, against the llama.cpp
+   * source this machine's build unpacked (skipped where there is none), fails bin/build-native with exit 1 and the
+   * compiler's message, in about a second: no cmake build is needed to see it.
+   */
+  @Test
+  void aRealSyntaxErrorInTheServerSourceFailsTheBuild() throws Exception {
+    Path realSrc = NativeBuild.cacheDir().map(d -> d.resolve("src")).filter(d -> Files.isRegularFile(d.resolve("include/llama.h")))
+        .orElse(null);
+    org.junit.jupiter.api.Assumptions.assumeTrue(realSrc != null, "no unpacked llama.cpp source on this machine");
+    Path home = Files.createDirectories(tmp.resolve("home"));
+    Files.createDirectories(home.resolve("bin"));
+    Files.copy(root.resolve("bin/build-native"), home.resolve("bin/build-native"));
+    Files.setPosixFilePermissions(home.resolve("bin/build-native"), PosixFilePermissions.fromString("rwxr-xr-x"));
+    copyTree(root.resolve("native"), home.resolve("native"));
+    Path cpp = home.resolve("native/jgen-llama-server.cpp");
+    Files.writeString(cpp, Files.readString(cpp).replaceFirst("int main\\(", "int main( this is not C++ "));
+    Path cache = tmp.resolve("real-cache/native").resolve(realSrc.getParent().getFileName());
+    Files.createDirectories(cache);
+    Files.createSymbolicLink(cache.resolve("src"), realSrc);
+    Result r = run(home, Map.of("JGEN_CACHE", tmp.resolve("real-cache").toString()), home.resolve("bin/build-native").toString());
+    assertEquals(1, r.rc, r.err);
+    assertTrue(r.err.contains("syntax.log") && r.err.contains("error"), r.err);
+  }
+
+  private static void copyTree(Path from, Path to) throws IOException {
+    try (var walk = Files.walk(from)) {
+      for (Path p : walk.toList()) {
+        Path t = to.resolve(from.relativize(p).toString());
+        if (Files.isDirectory(p)) {
+          Files.createDirectories(t);
+        } else {
+          Files.copy(p, t);
+        }
+      }
+    }
+  }
+
   @Test
   void aMissingToolIsExit3() throws Exception {
     // a PATH with only what the script needs before its tool check: no cmake, c++, git, npm
