@@ -42,7 +42,7 @@ class PackageDependenciesTest {
       Map.entry("catalog", 3),
       Map.entry("prompt", 4),
       Map.entry("engine.job", 5), Map.entry("delta", 5), Map.entry("input", 5), Map.entry("generate", 5),
-      Map.entry("spark", 6), Map.entry("export", 6),
+      Map.entry("spark", 6), Map.entry("export", 6), Map.entry("report", 6),
       Map.entry("eval", 7),
       // The engines plug in from above (ServiceLoader): no job code names one.
       Map.entry("engine.llamanative", 8), Map.entry("engine.echo", 8), Map.entry("engine.serving", 8),

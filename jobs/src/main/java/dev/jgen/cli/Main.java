@@ -97,6 +97,7 @@ public final class Main {
         case "export" -> export(argv, out);
         case "scores" -> scores(argv, out);
         case "show" -> InspectCommands.show(argv, out);
+        case "report" -> report(argv, out);
         case "render" -> RenderCommand.run(Args.parse(argv, 1, Set.of("model", "model-dir", "in", "out", "conf-dir",
             "special-tokens-in-content"), Set.of()), confDir(null), out, err);
         default -> throw new Args.UsageException("unknown command '" + argv[0] + "'");
@@ -150,6 +151,23 @@ public final class Main {
   private static String firstLine(String m) {
     int nl = m.indexOf('\n');
     return nl < 0 ? m : m.substring(0, nl);
+  }
+
+  /** jgen report --output TABLE [--run ID] --to report.html: one self-contained HTML file on how the run went. */
+  private static int report(String[] argv, PrintStream out) {
+    Args a = Args.parse(argv, 1, Set.of("output", "run", "to"), Set.of());
+    if (a.get("output") == null || a.get("to") == null) {
+      throw new Args.UsageException("report needs --output TABLE and --to FILE.html (and --run ID; default: the latest run)");
+    }
+    SparkSession spark = SparkSessions.forReading("jgen-report");
+    spark.sparkContext().setLogLevel("WARN");
+    try {
+      dev.jgen.report.RunReport.Result r = dev.jgen.report.RunReport.write(spark, a.get("output"), a.get("run"), Path.of(a.get("to")));
+      out.printf(Locale.ROOT, "jgen: report of run %s (%d rows, %d charts): %s%n", r.runId(), r.rows(), r.charts().size(), r.file());
+      return 0;
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
   }
 
   /** The native log's logger to DEBUG in this JVM (local runs: driver and executor are this JVM). */
@@ -510,6 +528,8 @@ public final class Main {
                                    list the runs of an output table with their counts
         show --output PATH [--run ID] [--status ok|error] [--limit N] [--format table|jsonl] [--all-attempts]
                                    print rows of an output table (the latest attempt of each row by default)
+        report --output PATH [--run ID] --to FILE.html
+                                   one self-contained HTML page of a run: summary, throughput, latency, errors (charts)
         models                     list the model catalog (conf/models/); --gpu h100-80gb|h200-141gb: GPU presets
         bench [--scenario engine|pipeline|serving|all] [--quick] [--out FILE.json]
                                    measure the job against the bare engine, the pipeline's cost, the serving window
