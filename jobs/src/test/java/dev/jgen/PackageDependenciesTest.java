@@ -31,7 +31,7 @@ class PackageDependenciesTest {
       Map.entry("engine", 4),
       Map.entry("delta", 5), Map.entry("input", 5),
       Map.entry("generate", 6),
-      Map.entry("spark", 7), Map.entry("export", 7),
+      Map.entry("spark", 7), Map.entry("export", 7), Map.entry("curate", 7),
       Map.entry("eval", 8),
       Map.entry("cli", 9));
 

@@ -178,6 +178,9 @@ public final class Main {
       throw new Args.UsageException("generate needs --config FILE");
     }
     JobConfig config = ConfigLoader.load(Path.of(configFile), a.sets);
+    if (config.string(ConfigKeys.JOB_KIND).equals("curate")) {
+      return CurateCommands.curate(config, out, err);
+    }
     GenerateJob job = GenerateJob.prepare(config, confDir);
     // The judge prompts are checked before Spark starts: a prompt lacking a placeholder is a config error (exit 2).
     dev.jgen.eval.JudgePrompts judgePrompts = config.string(ConfigKeys.JOB_KIND).equals("judge")
@@ -296,6 +299,9 @@ public final class Main {
   }
 
   private static int export(String[] argv, PrintStream out) {
+    if (argv.length >= 2 && (argv[1].equals("sft") || argv[1].equals("dpo"))) {
+      return CurateCommands.export(argv, out);
+    }
     // batchio: export openai-batch (OpenAI Batch output + error files).
     if (argv.length >= 2 && argv[1].equals("openai-batch")) {
       Args a = Args.parse(argv, 2, Set.of("output", "run", "to", "errors"), Set.of());
@@ -334,7 +340,9 @@ public final class Main {
     if (argv.length < 2 || !argv[1].equals("mtbench")) {
       throw new Args.UsageException("export: `export mtbench --output PATH [--run ID] --to DIR [--model-id NAME]`, "
           + "`export judgment --output PATH [--run ID] --to DIR` or "
-          + "`export openai-batch --output PATH [--run ID] --to FILE [--errors FILE]`");
+          + "`export openai-batch --output PATH [--run ID] --to FILE [--errors FILE]`, "
+          + "`export sft --output CURATED [--run ID] --to DIR [--format messages|sharegpt|alpaca] [--parquet]` or "
+          + "`export dpo --output CURATED [--run ID] --to DIR [--min-margin X] [--parquet]`");
     }
     Args a = Args.parse(argv, 2, Set.of("output", "run", "to", "model-id"), Set.of());
     if (a.get("output") == null || a.get("to") == null) {
@@ -501,6 +509,10 @@ public final class Main {
                                    --normalize: score/10
         export openai-batch --output PATH [--run ID] --to FILE [--errors FILE]
                                    write a run as OpenAI Batch output lines (FILE) and error lines (FILE.errors.jsonl)
+        export sft --output CURATED [--run ID] --to DIR [--format messages|sharegpt|alpaca] [--parquet]
+                                   write the kept rows of a job.kind=curate table as DIR/train.jsonl + a dataset card
+        export dpo --output CURATED [--run ID] --to DIR [--min-margin X] [--parquet]
+                                   write preference pairs (highest vs lowest score per id) for TRL's DPO trainer
         runs --output PATH [--runs-path PATH]
                                    list the runs of an output table with their counts
         show --output PATH [--run ID] [--status ok|error] [--limit N] [--format table|jsonl] [--all-attempts]
