@@ -98,9 +98,14 @@ public final class CuratedExport {
     if (margin < 0) {
       throw new IllegalArgumentException("--min-margin: " + margin + "; must be >= 0");
     }
-    Iterator<Row> rows = t.run(run)
+    // An id dropped as a duplicate gives no pair, whichever of its samples carries the reason.
+    var dupIds = t.run(run).where(col("drop_reason").isin("exact_duplicate", "near_duplicate"))
+        .select(col("source_run_id").as("d_run"), col("row_key").as("d_key")).distinct();
+    var candidates = t.run(run)
         .where(col("status").equalTo(lit("ok")).and(col("output_text").isNotNull())
-            .and(col("drop_reason").isNull().or(col("drop_reason").isin("below_min_score", "not_best_of_n"))))
+            .and(col("drop_reason").isNull().or(col("drop_reason").isin("below_min_score", "not_best_of_n"))));
+    Iterator<Row> rows = candidates
+        .join(dupIds, col("source_run_id").equalTo(col("d_run")).and(col("row_key").equalTo(col("d_key"))), "left_anti")
         .select("id", "row_key", "source_run_id", "sample_index", "messages", "output_text", "score")
         .orderBy(col("id"), col("source_run_id"), col("row_key"), col("sample_index")).toLocalIterator();
     Path jsonl = dir.resolve("train.jsonl");
