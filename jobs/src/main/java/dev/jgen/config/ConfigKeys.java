@@ -46,7 +46,8 @@ public final class ConfigKeys {
   public static final String CURATE_BEST_OF_N = "curate.best_of_n";
   public static final String CURATE_NEAR_DUP_THRESHOLD = "curate.near_dup_threshold";
   public static final String CURATE_NGRAM = "curate.ngram";
-  public static final String CURATE_HASH_TABLES = "curate.hash_tables";
+  public static final String CURATE_LSH_BANDS = "curate.lsh_bands";
+  public static final String CURATE_LSH_ROWS = "curate.lsh_rows";
   public static final String CURATE_DPO_MIN_MARGIN = "curate.dpo_min_margin";
   // MT-Bench judging (job.kind=judge, issue 14): the judge model, FastChat's questions, references and judge prompts.
   public static final String JUDGE_MODEL_ID = "judge.model.id";
@@ -236,7 +237,8 @@ public final class ConfigKeys {
     key(CURATE_BEST_OF_N, Type.BOOLEAN, false, "job.kind=curate: keep only the highest-scored sample of each id (ties: lowest sample_index). Needs curate.scores.", null);
     key(CURATE_NEAR_DUP_THRESHOLD, Type.DOUBLE, 0.8, "job.kind=curate: Jaccard similarity of instructions' character n-grams at which the later id is a near duplicate (1: off).", unitInterval());
     key(CURATE_NGRAM, Type.INT, 3, "job.kind=curate: characters per n-gram (shingle) of the near-duplicate check.", greaterThan(0));
-    key(CURATE_HASH_TABLES, Type.INT, 5, "job.kind=curate: MinHashLSH hash tables (more: fewer near duplicates missed, slower).", greaterThan(0));
+    key(CURATE_LSH_BANDS, Type.INT, 10, "job.kind=curate: LSH bands; ids agreeing on every min-hash of a band are compared (more: fewer near duplicates missed).", greaterThan(0));
+    key(CURATE_LSH_ROWS, Type.INT, 5, "job.kind=curate: min-hashes per LSH band (more: fewer dissimilar pairs compared). A pair of similarity J is compared with probability 1-(1-J^rows)^bands.", greaterThan(0));
     key(CURATE_DPO_MIN_MARGIN, Type.DOUBLE, 1.0, "job.kind=curate: default of `jgen export dpo --min-margin`: chosen must outscore rejected by at least this.", atLeastD(0));
     key(CHUNK_ROWS, Type.INT, 0, "Rows per committed chunk at most (0: 64 x the engine's batch over all servers, at least 512).", atLeast(0));
     key(COMMIT_INTERVAL_S, Type.INT, 60, "A commit at least this often: a chunk starts no new row after it (rows left go to the next chunk).",

@@ -202,7 +202,8 @@ public final class CurateJob {
     s.put("best_of_n", config.bool(ConfigKeys.CURATE_BEST_OF_N));
     s.put("near_dup_threshold", config.number(ConfigKeys.CURATE_NEAR_DUP_THRESHOLD));
     s.put("ngram", config.integer(ConfigKeys.CURATE_NGRAM));
-    s.put("hash_tables", config.integer(ConfigKeys.CURATE_HASH_TABLES));
+    s.put("lsh_bands", config.integer(ConfigKeys.CURATE_LSH_BANDS));
+    s.put("lsh_rows", config.integer(ConfigKeys.CURATE_LSH_ROWS));
     s.put("dpo_min_margin", config.number(ConfigKeys.CURATE_DPO_MIN_MARGIN));
     return s;
   }
@@ -354,27 +355,56 @@ public final class CurateJob {
         .drop("u_reason", "u_dup", "u_sim");
   }
 
-  /** Later ids whose instruction's n-grams are at least {@code threshold} Jaccard-similar to an earlier id's. */
+  /**
+   * Later ids whose instruction's n-grams are at least {@code threshold} Jaccard-similar to an earlier id's. MLlib's
+   * {@code MinHashLSH} computes the signatures (curate.lsh_bands x curate.lsh_rows min-hashes); candidates are pairs that
+   * agree on every min-hash of at least one band (banding: {@code approxSimilarityJoin} pairs any one agreeing min-hash,
+   * which over Japanese text, whose common character n-grams make most instructions share some min-hash, compares a
+   * large share of all pairs), and each candidate pair's exact Jaccard similarity of n-gram sets decides.
+   */
   private Dataset<Row> nearDuplicates(Dataset<Row> firsts, double threshold) {
     int n = config.integer(ConfigKeys.CURATE_NGRAM);
+    int bands = config.integer(ConfigKeys.CURATE_LSH_BANDS);
+    int rowsPerBand = config.integer(ConfigKeys.CURATE_LSH_ROWS);
     Dataset<Row> shingled = firsts
         .withColumn("_grams", functions.udf((UDF1<String, List<String>>) s -> grams(s, n),
             DataTypes.createArrayType(DataTypes.StringType)).apply(col("_norm")))
         .where(functions.size(col("_grams")).gt(0))
         .select(col("source_run_id"), col("row_key"), col("_ord"), col("_grams"));
     HashingTF tf = new HashingTF().setInputCol("_grams").setOutputCol("_features").setNumFeatures(1 << 20).setBinary(true);
-    Dataset<Row> features = tf.transform(shingled).drop("_grams");
     MinHashLSHModel model = new MinHashLSH().setInputCol("_features").setOutputCol("_hashes")
-        .setNumHashTables(config.integer(ConfigKeys.CURATE_HASH_TABLES)).setSeed(27L).fit(features);
-    Dataset<Row> hashed = model.transform(features).persist(StorageLevel.MEMORY_AND_DISK());
-    // A distance threshold a hair above 1 - threshold: a similarity of exactly the threshold counts.
-    Dataset<Row> pairs = model.approxSimilarityJoin(hashed, hashed, 1.0 - threshold + 1e-9, "_dist")
-        .where(col("datasetA._ord").gt(col("datasetB._ord")))
-        .select(col("datasetA.source_run_id").as("source_run_id"), col("datasetA.row_key").as("row_key"),
-            struct(col("datasetB._ord").as("o"), col("_dist").as("d")).as("_nb"));
-    return pairs.groupBy("source_run_id", "row_key").agg(functions.min("_nb").as("_nb"))
+        .setNumHashTables(bands * rowsPerBand).setSeed(27L).fit(tf.transform(shingled.limit(1)));
+    Dataset<Row> hashed = model.transform(tf.transform(shingled))
+        .withColumn("_bands", functions.udf((UDF1<scala.collection.Seq<org.apache.spark.ml.linalg.Vector>, List<String>>) hs -> {
+          List<String> keys = new ArrayList<>(bands);
+          StringBuilder b = new StringBuilder();
+          for (int band = 0; band < bands; band++) {
+            b.setLength(0);
+            b.append(band);
+            for (int r = 0; r < rowsPerBand; r++) {
+              b.append(':').append((long) hs.apply(band * rowsPerBand + r).apply(0));
+            }
+            keys.add(b.toString());
+          }
+          return keys;
+        }, DataTypes.createArrayType(DataTypes.StringType)).apply(col("_hashes")))
+        .drop("_features", "_hashes")
+        .persist(StorageLevel.MEMORY_AND_DISK());
+    Dataset<Row> buckets = hashed.select(col("_ord"), functions.explode(col("_bands")).as("_band"));
+    Dataset<Row> a = buckets.select(col("_ord").as("a_ord"), col("_band"));
+    Dataset<Row> b = buckets.select(col("_ord").as("b_ord"), col("_band"));
+    Dataset<Row> pairs = a.join(b, "_band").where(col("a_ord").gt(col("b_ord"))).select("a_ord", "b_ord").distinct();
+    Dataset<Row> ga = hashed.select(col("_ord").as("a_ord"), col("source_run_id"), col("row_key"), col("_grams").as("a_grams"));
+    Dataset<Row> gb = hashed.select(col("_ord").as("b_ord"), col("_grams").as("b_grams"));
+    Dataset<Row> similar = pairs.join(ga, "a_ord").join(gb, "b_ord")
+        .withColumn("_sim", functions.size(functions.array_intersect(col("a_grams"), col("b_grams"))).cast(DataTypes.DoubleType)
+            .divide(functions.size(functions.array_union(col("a_grams"), col("b_grams")))))
+        .where(col("_sim").geq(lit(threshold - 1e-9)));
+    // The earliest similar id; the similarity to it.
+    return similar.groupBy("source_run_id", "row_key")
+        .agg(functions.min(struct(col("b_ord").as("o"), col("_sim").as("s"))).as("_nb"))
         .select(col("source_run_id"), col("row_key"), lit("near_duplicate").as("u_reason"), col("_nb.o.k").as("u_dup"),
-            functions.round(lit(1.0).minus(col("_nb.d")), 6).as("u_sim"));
+            functions.round(col("_nb.s"), 6).as("u_sim"));
   }
 
   /** The distinct character n-grams of a text (the whole text when shorter than n). */
