@@ -31,8 +31,8 @@ class PackageDependenciesTest {
       Map.entry("engine", 4),
       Map.entry("delta", 5), Map.entry("input", 5),
       Map.entry("generate", 6),
-      Map.entry("spark", 7), Map.entry("export", 7), Map.entry("curate", 7),
-      Map.entry("eval", 8),
+      Map.entry("spark", 7), Map.entry("export", 7),
+      Map.entry("eval", 8), Map.entry("curate", 8),
       Map.entry("cli", 9));
 
   /** References that go upwards today (named in docs/architecture.md): "from -> to". */

@@ -518,7 +518,7 @@ public final class Main {
         show --output PATH [--run ID] [--status ok|error] [--limit N] [--format table|jsonl] [--all-attempts]
                                    print rows of an output table (the latest attempt of each row by default)
         models                     list the model catalog (conf/models/); --gpu h100-80gb|h200-141gb: GPU presets
-        bench [--scenario engine|pipeline|serving|all] [--quick] [--out FILE.json]
+        bench [--scenario engine|pipeline|serving|curate|all] [--quick] [--out FILE.json] [--rows N]
                                    measure the job against the bare engine, the pipeline's cost, the serving window
         tiny-model --out DIR [--shape tiny|llm-jp-3-1.8b] [--eos-scale X (EOS logit spread; 0 never stops)]
                                    write a Llama model with random weights (GGUF + Hugging Face tokenizer files)

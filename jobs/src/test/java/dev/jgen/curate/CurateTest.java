@@ -2,7 +2,6 @@ package dev.jgen.curate;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -186,7 +185,16 @@ class CurateTest {
     assertTrue(missing.err().contains("config error: curate.generations: "), missing.err());
     ConfigException b = assertThrows(ConfigException.class, () -> config(dir.resolve("o5"), gen, null, "curate.best_of_n=true"));
     assertTrue(b.getMessage().startsWith("curate.best_of_n: "), b.getMessage());
-    assertNull(null);
+  }
+
+  @Test
+  void theShippedConfigLoads() {
+    JobConfig c = ConfigLoader.load(Path.of("../conf/jobs/curate.yaml"), List.of());
+    assertEquals("curate", c.string("job.kind"));
+    assertEquals(0.8, c.number("curate.near_dup_threshold"));
+    ConfigException e = assertThrows(ConfigException.class,
+        () -> ConfigLoader.load(Path.of("../conf/jobs/curate.yaml"), List.of("model.id=tiny-llama-ja")));
+    assertTrue(e.getMessage().startsWith("model.id: "), e.getMessage());
   }
 
   private String writeEmpty() {
