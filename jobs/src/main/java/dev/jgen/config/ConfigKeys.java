@@ -42,6 +42,7 @@ public final class ConfigKeys {
   // ---- curate-export branch: job.kind=curate (issue 27) ----
   public static final String CURATE_GENERATIONS = "curate.generations";
   public static final String CURATE_SCORES = "curate.scores";
+  public static final String CURATE_INPUT = "curate.input";
   public static final String CURATE_MIN_SCORE = "curate.min_score";
   public static final String CURATE_BEST_OF_N = "curate.best_of_n";
   public static final String CURATE_NEAR_DUP_THRESHOLD = "curate.near_dup_threshold";
@@ -233,6 +234,7 @@ public final class ConfigKeys {
     key(SELFCHAT_USER_PROMPT, Type.STRING, null, "The user-simulator instruction for self-chat follow-ups (default: a built-in Japanese one).", nonBlank());
     key(CURATE_GENERATIONS, Type.STRING, null, "job.kind=curate: the generations table (job.kind=generate) whose candidates are curated.", nonBlank());
     key(CURATE_SCORES, Type.STRING, null, "job.kind=curate: a scores table (source run_id, row_key or id, sample_index, score) of the same generations.", nonBlank());
+    key(CURATE_INPUT, Type.STRING, null, "job.kind=curate: the generate run's input rows (JSONL, Parquet or Delta): each candidate's conversation comes from the row of its id (prompt/messages/system), not the rendered prompt.", nonBlank());
     key(CURATE_MIN_SCORE, Type.DOUBLE, null, "job.kind=curate: drop candidates scored below this (below_min_score; an unscored one too). Needs curate.scores.", null);
     key(CURATE_BEST_OF_N, Type.BOOLEAN, false, "job.kind=curate: keep only the highest-scored sample of each id (ties: lowest sample_index). Needs curate.scores.", null);
     key(CURATE_NEAR_DUP_THRESHOLD, Type.DOUBLE, 0.8, "job.kind=curate: Jaccard similarity of instructions' character n-grams at which the later id is a near duplicate (1: off).", unitInterval());

@@ -96,6 +96,11 @@ public final class CurateJob {
     if (scores != null) {
       requireDelta(ConfigKeys.CURATE_SCORES, scores);
     }
+    String input = config.string(ConfigKeys.CURATE_INPUT);
+    File inputFile = input == null ? null : DeltaPaths.localFile(input);
+    if (inputFile != null && !inputFile.exists()) {
+      throw new ConfigException(ConfigKeys.CURATE_INPUT + ": " + input + " does not exist");
+    }
     for (String[] k : List.of(new String[] {ConfigKeys.CURATE_GENERATIONS, gen}, new String[] {ConfigKeys.CURATE_SCORES, scores})) {
       if (k[1] != null && same(k[1], out)) {
         throw new ConfigException("output.path: the same table as " + k[0] + " (" + out + "); curate writes a new table");
@@ -193,6 +198,8 @@ public final class CurateJob {
     s.put("generations", abs(config.string(ConfigKeys.CURATE_GENERATIONS)));
     String scores = config.string(ConfigKeys.CURATE_SCORES);
     s.put("scores", scores == null ? null : abs(scores));
+    String input = config.string(ConfigKeys.CURATE_INPUT);
+    s.put("input", input == null ? null : abs(input));
     Double min = config.number(ConfigKeys.CURATE_MIN_SCORE);
     if (min == null) {
       s.putNull("min_score");
@@ -277,22 +284,32 @@ public final class CurateJob {
     var latest = Window.partitionBy("run_id", "row_key", "sample_index").orderBy(col("attempt").desc(), col("created_at").desc());
     Dataset<Row> c = gen.withColumn("_rank", functions.row_number().over(latest)).where(col("_rank").equalTo(1)).drop("_rank");
 
-    // The instruction and the conversation up to the answer.
-    Column userMsg = struct(lit("user").as("role"), col("instruction").as("content"));
+    // The conversation up to the answer, and its last user message (the instruction): from curate.input's row of the same
+    // id where given (a generate table keeps only the rendered prompt), else from the generations' own columns.
+    Column msgs;
     if (have.contains("messages")) {
-      c = c.withColumn("messages", functions.expr("transform(messages, m -> named_struct('role', m.role, 'content', m.content))"))
-          .withColumn("instruction", functions.expr("element_at(filter(messages, m -> m.role = 'user'), -1).content"));
+      msgs = functions.expr("transform(messages, m -> named_struct('role', m.role, 'content', m.content))");
     } else {
-      if (!have.contains("instruction")) {
-        c = c.withColumn("instruction", col("prompt"));
-      }
-      Column msgs = array(userMsg);
-      if (have.contains("system")) {
-        msgs = when(col("system").isNotNull(), array(struct(lit("system").as("role"), col("system").as("content")), userMsg))
-            .otherwise(msgs);
-      }
-      c = c.withColumn("messages", msgs);
+      msgs = promptMessages(have, have.contains("instruction") ? col("instruction") : col("prompt"));
     }
+    String inputPath = config.string(ConfigKeys.CURATE_INPUT);
+    if (inputPath != null) {
+      Dataset<Row> in = readInput(inputPath);
+      List<String> ih = List.of(in.schema().fieldNames());
+      Column inMsgs = ih.contains("prompt") ? promptMessages(ih, col("prompt")) : lit(null);
+      if (ih.contains("messages")) {
+        inMsgs = functions.coalesce(functions.expr("transform(messages, m -> named_struct('role', m.role, 'content', m.content))"),
+            inMsgs);
+      }
+      if (!ih.contains("id")) {
+        throw new ConfigException(ConfigKeys.CURATE_INPUT + ": " + inputPath + " has no id column");
+      }
+      in = in.select(col("id").cast(DataTypes.StringType).as("_in_id"), inMsgs.as("_in_messages")).dropDuplicates("_in_id");
+      c = c.join(in, col("id").equalTo(col("_in_id")), "left");
+      msgs = functions.coalesce(col("_in_messages"), msgs);
+    }
+    c = c.withColumn("messages", msgs)
+        .withColumn("instruction", functions.expr("element_at(filter(messages, m -> m.role = 'user'), -1).content"));
     for (String opt : List.of("finish_reason", "model_id", "model_fingerprint", "template_sha256")) {
       if (!have.contains(opt)) {
         c = c.withColumn(opt, lit(null).cast(DataTypes.StringType));
@@ -353,6 +370,25 @@ public final class CurateJob {
         .withColumn("similarity", col("u_sim"))
         .withColumn("kept", col("drop_reason").isNull())
         .drop("u_reason", "u_dup", "u_sim");
+  }
+
+  /** [system (when the row has one), user: the text]. */
+  private static Column promptMessages(List<String> have, Column text) {
+    Column user = array(struct(lit("user").as("role"), text.cast(DataTypes.StringType).as("content")));
+    if (!have.contains("system")) {
+      return user;
+    }
+    return when(col("system").isNotNull(), array(struct(lit("system").as("role"), col("system").cast(DataTypes.StringType).as("content")),
+        struct(lit("user").as("role"), text.cast(DataTypes.StringType).as("content")))).otherwise(user);
+  }
+
+  /** curate.input: JSONL, Parquet or Delta (a folder with _delta_log), as input.path is read. */
+  private Dataset<Row> readInput(String path) {
+    File local = DeltaPaths.localFile(path);
+    if (local != null && new File(local, "_delta_log").isDirectory()) {
+      return spark.read().format("delta").load(path);
+    }
+    return path.endsWith(".parquet") ? spark.read().parquet(path) : spark.read().json(path);
   }
 
   /**

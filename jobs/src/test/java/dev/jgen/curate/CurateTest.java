@@ -188,6 +188,29 @@ class CurateTest {
   }
 
   @Test
+  void inputRowsGiveTheConversationInsteadOfTheRenderedPrompt() throws Exception {
+    SparkSession spark = TestSpark.get();
+    Path gen = dir.resolve("gen");
+    CurateFixtures.generations(spark, gen.toString(), "run-i", List.of(
+        new Cand("a", 0, "<|system|>あなたは親切です<|user|>こんにちは<|assistant|>", "ok", "どうも"),
+        new Cand("b", 0, "<|user|>入力にない行<|assistant|>", "ok", "はい")));
+    Path input = dir.resolve("input.jsonl");
+    Files.writeString(input, "{\"id\": \"a\", \"prompt\": \"こんにちは\", \"system\": \"あなたは親切です\"}\n");
+    Path out = dir.resolve("curated");
+    CurateJob.of(spark, config(out, gen, null, "curate.input=" + input)).execute();
+    Map<String, String> instr = new TreeMap<>();
+    for (Row r : spark.read().format("delta").load(out.toString()).collectAsList()) {
+      instr.put(r.getAs("id"), r.<String>getAs("instruction") + " / " + r.getList(r.fieldIndex("messages")).size());
+    }
+    assertEquals(Map.of("a", "こんにちは / 2", "b", "<|user|>入力にない行<|assistant|> / 1"), instr);
+    Path to = dir.resolve("sft");
+    Cli r = Cli.run("export", "sft", "--output", out.toString(), "--to", to.toString());
+    assertEquals(0, r.code(), r.err());
+    assertEquals("{\"messages\":[{\"role\":\"system\",\"content\":\"あなたは親切です\"},{\"role\":\"user\",\"content\":\"こんにちは\"},"
+        + "{\"role\":\"assistant\",\"content\":\"どうも\"}]}", Files.readAllLines(to.resolve("train.jsonl")).get(0));
+  }
+
+  @Test
   void theShippedConfigLoads() {
     JobConfig c = ConfigLoader.load(Path.of("../conf/jobs/curate.yaml"), List.of());
     assertEquals("curate", c.string("job.kind"));
