@@ -429,10 +429,12 @@ public final class CurateJob {
     Dataset<Row> buckets = hashed.select(col("_ord"), functions.explode(col("_bands")).as("_band"));
     Dataset<Row> a = buckets.select(col("_ord").as("a_ord"), col("_band"));
     Dataset<Row> b = buckets.select(col("_ord").as("b_ord"), col("_band"));
-    Dataset<Row> pairs = a.join(b, "_band").where(col("a_ord").gt(col("b_ord"))).select("a_ord", "b_ord").distinct();
+    // Shuffle joins, never broadcast: Spark's size estimate of these sides (after explode, and of the n-gram arrays) can
+    // be far below their size, and a broadcast of them ran a 4 GB heap out of memory at 200,000 candidates.
+    Dataset<Row> pairs = a.join(b.hint("merge"), "_band").where(col("a_ord").gt(col("b_ord"))).select("a_ord", "b_ord").distinct();
     Dataset<Row> ga = hashed.select(col("_ord").as("a_ord"), col("source_run_id"), col("row_key"), col("_grams").as("a_grams"));
     Dataset<Row> gb = hashed.select(col("_ord").as("b_ord"), col("_grams").as("b_grams"));
-    Dataset<Row> similar = pairs.join(ga, "a_ord").join(gb, "b_ord")
+    Dataset<Row> similar = pairs.join(ga.hint("merge"), "a_ord").join(gb.hint("merge"), "b_ord")
         .withColumn("_sim", functions.size(functions.array_intersect(col("a_grams"), col("b_grams"))).cast(DataTypes.DoubleType)
             .divide(functions.size(functions.array_union(col("a_grams"), col("b_grams")))))
         .where(col("_sim").geq(lit(threshold - 1e-9)));
