@@ -43,7 +43,7 @@ class PackageDependenciesTest {
       Map.entry("prompt", 4),
       Map.entry("engine.job", 5), Map.entry("delta", 5), Map.entry("input", 5), Map.entry("generate", 5),
       Map.entry("spark", 6), Map.entry("export", 6), Map.entry("report", 6),
-      Map.entry("eval", 7),
+      Map.entry("eval", 7), Map.entry("curate", 7),
       // The engines plug in from above (ServiceLoader): no job code names one.
       Map.entry("engine.llamanative", 8), Map.entry("engine.echo", 8), Map.entry("engine.serving", 8),
       Map.entry("engine.llamacpp", 9),

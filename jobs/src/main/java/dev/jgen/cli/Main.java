@@ -197,6 +197,9 @@ public final class Main {
       throw new Args.UsageException("generate needs --config FILE");
     }
     JobConfig config = ConfigLoader.load(Path.of(configFile), a.sets);
+    if (config.string(ConfigKeys.JOB_KIND).equals("curate")) {
+      return CurateCommands.curate(config, out, err);
+    }
     GenerateJob job = GenerateJob.prepare(config, confDir);
     // The judge prompts are checked before Spark starts: a prompt lacking a placeholder is a config error (exit 2).
     dev.jgen.eval.JudgePrompts judgePrompts = config.string(ConfigKeys.JOB_KIND).equals("judge")
@@ -319,6 +322,9 @@ public final class Main {
   }
 
   private static int export(String[] argv, PrintStream out) {
+    if (argv.length >= 2 && (argv[1].equals("sft") || argv[1].equals("dpo"))) {
+      return CurateCommands.export(argv, out);
+    }
     // batchio: export openai-batch (OpenAI Batch output + error files).
     if (argv.length >= 2 && argv[1].equals("openai-batch")) {
       Args a = Args.parse(argv, 2, Set.of("output", "run", "to", "errors"), Set.of());
@@ -357,7 +363,9 @@ public final class Main {
     if (argv.length < 2 || !argv[1].equals("mtbench")) {
       throw new Args.UsageException("export: `export mtbench --output PATH [--run ID] --to DIR [--model-id NAME]`, "
           + "`export judgment --output PATH [--run ID] --to DIR` or "
-          + "`export openai-batch --output PATH [--run ID] --to FILE [--errors FILE]`");
+          + "`export openai-batch --output PATH [--run ID] --to FILE [--errors FILE]`, "
+          + "`export sft --output CURATED [--run ID] --to DIR [--format messages|sharegpt|alpaca] [--parquet]` or "
+          + "`export dpo --output CURATED [--run ID] --to DIR [--min-margin X] [--parquet]`");
     }
     Args a = Args.parse(argv, 2, Set.of("output", "run", "to", "model-id"), Set.of());
     if (a.get("output") == null || a.get("to") == null) {
@@ -524,6 +532,10 @@ public final class Main {
                                    --normalize: score/10
         export openai-batch --output PATH [--run ID] --to FILE [--errors FILE]
                                    write a run as OpenAI Batch output lines (FILE) and error lines (FILE.errors.jsonl)
+        export sft --output CURATED [--run ID] --to DIR [--format messages|sharegpt|alpaca] [--parquet]
+                                   write the kept rows of a job.kind=curate table as DIR/train.jsonl + a dataset card
+        export dpo --output CURATED [--run ID] --to DIR [--min-margin X] [--parquet]
+                                   write preference pairs (highest vs lowest score per id) for TRL's DPO trainer
         runs --output PATH [--runs-path PATH]
                                    list the runs of an output table with their counts
         show --output PATH [--run ID] [--status ok|error] [--limit N] [--format table|jsonl] [--all-attempts]
@@ -531,7 +543,7 @@ public final class Main {
         report --output PATH [--run ID] --to FILE.html
                                    one self-contained HTML page of a run: summary, throughput, latency, errors (charts)
         models                     list the model catalog (conf/models/); --gpu h100-80gb|h200-141gb: GPU presets
-        bench [--scenario engine|pipeline|serving|all] [--quick] [--out FILE.json]
+        bench [--scenario engine|pipeline|serving|curate|all] [--quick] [--out FILE.json] [--rows N]
                                    measure the job against the bare engine, the pipeline's cost, the serving window
         tiny-model --out DIR [--shape tiny|llm-jp-3-1.8b] [--eos-scale X (EOS logit spread; 0 never stops)]
                                    write a Llama model with random weights (GGUF + Hugging Face tokenizer files)

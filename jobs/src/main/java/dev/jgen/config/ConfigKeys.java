@@ -39,6 +39,17 @@ public final class ConfigKeys {
   public static final String MTBENCH_TEMPERATURES = "mtbench.temperatures";
   public static final String SELFCHAT_TURNS = "selfchat.turns";
   public static final String SELFCHAT_USER_PROMPT = "selfchat.user_prompt";
+  // ---- curate-export branch: job.kind=curate (issue 27) ----
+  public static final String CURATE_GENERATIONS = "curate.generations";
+  public static final String CURATE_SCORES = "curate.scores";
+  public static final String CURATE_INPUT = "curate.input";
+  public static final String CURATE_MIN_SCORE = "curate.min_score";
+  public static final String CURATE_BEST_OF_N = "curate.best_of_n";
+  public static final String CURATE_NEAR_DUP_THRESHOLD = "curate.near_dup_threshold";
+  public static final String CURATE_NGRAM = "curate.ngram";
+  public static final String CURATE_LSH_BANDS = "curate.lsh_bands";
+  public static final String CURATE_LSH_ROWS = "curate.lsh_rows";
+  public static final String CURATE_DPO_MIN_MARGIN = "curate.dpo_min_margin";
   // MT-Bench judging (job.kind=judge, issue 14): the judge model, FastChat's questions, references and judge prompts.
   public static final String JUDGE_MODEL_ID = "judge.model.id";
   public static final String JUDGE_MODEL_PATH = "judge.model.path";
@@ -208,8 +219,8 @@ public final class ConfigKeys {
         oneOf(List.of("resume", "new")));
     key(RUNS_PATH, Type.STRING, null, "The runs table (default: <output.path>_runs).", nonBlank());
     key(OPTIMIZE, Type.BOOLEAN, false, "OPTIMIZE the run's partition of the output table at the end.", null);
-    key(JOB_KIND, Type.STRING, "generate", "generate | mtbench (multi-turn answers, FastChat format) | selfchat (synthetic dialogues) | judge (MT-Bench single-answer grading by a local judge model).",
-        oneOf(List.of("generate", "mtbench", "selfchat", "judge")));
+    key(JOB_KIND, Type.STRING, "generate", "generate | mtbench (multi-turn answers, FastChat format) | selfchat (synthetic dialogues) | judge (MT-Bench single-answer grading by a local judge model) | curate (filter and deduplicate a generations table, no model).",
+        oneOf(List.of("generate", "mtbench", "selfchat", "judge", "curate")));
     key(INPUT_DEDUP, Type.BOOLEAN, false, "Generate identical instructions (NFKC, whitespace folded) once; mark the others duplicate_of.", null);
     key(ATTRIBUTES_SWEEP, Type.MAP, Map.of(), "SteerLM attribute values to cross, e.g. {verbosity: [0, 2, 4], humor: [0, 4]}.", null);
     key(MTBENCH_TEMPERATURES, Type.MAP, Map.of(), "Per-category temperature overrides of FastChat's defaults, e.g. {writing: 0.7}.", null);
@@ -225,6 +236,16 @@ public final class ConfigKeys {
         + "characters of explanation, then \"[[1]]\" to \"[[10]]\", so every judgment holds a rating (0: off, as FastChat).", atLeast(0));
     key(SELFCHAT_TURNS, Type.INT, 2, "Rounds of (assistant answer, simulated user follow-up) in self-chat.", greaterThan(0));
     key(SELFCHAT_USER_PROMPT, Type.STRING, null, "The user-simulator instruction for self-chat follow-ups (default: a built-in Japanese one).", nonBlank());
+    key(CURATE_GENERATIONS, Type.STRING, null, "job.kind=curate: the generations table (job.kind=generate) whose candidates are curated.", nonBlank());
+    key(CURATE_SCORES, Type.STRING, null, "job.kind=curate: a scores table (source run_id, row_key or id, sample_index, score) of the same generations.", nonBlank());
+    key(CURATE_INPUT, Type.STRING, null, "job.kind=curate: the generate run's input rows (JSONL, Parquet or Delta): each candidate's conversation comes from the row of its id (prompt/messages/system), not the rendered prompt.", nonBlank());
+    key(CURATE_MIN_SCORE, Type.DOUBLE, null, "job.kind=curate: drop candidates scored below this (below_min_score; an unscored one too). Needs curate.scores.", null);
+    key(CURATE_BEST_OF_N, Type.BOOLEAN, false, "job.kind=curate: keep only the highest-scored sample of each id (ties: lowest sample_index). Needs curate.scores.", null);
+    key(CURATE_NEAR_DUP_THRESHOLD, Type.DOUBLE, 0.8, "job.kind=curate: Jaccard similarity of instructions' character n-grams at which the later id is a near duplicate (1: off).", unitInterval());
+    key(CURATE_NGRAM, Type.INT, 3, "job.kind=curate: characters per n-gram (shingle) of the near-duplicate check.", greaterThan(0));
+    key(CURATE_LSH_BANDS, Type.INT, 10, "job.kind=curate: LSH bands; ids agreeing on every min-hash of a band are compared (more: fewer near duplicates missed).", greaterThan(0));
+    key(CURATE_LSH_ROWS, Type.INT, 5, "job.kind=curate: min-hashes per LSH band (more: fewer dissimilar pairs compared). A pair of similarity J is compared with probability 1-(1-J^rows)^bands.", greaterThan(0));
+    key(CURATE_DPO_MIN_MARGIN, Type.DOUBLE, 1.0, "job.kind=curate: default of `jgen export dpo --min-margin`: chosen must outscore rejected by at least this.", atLeastD(0));
     key(CHUNK_ROWS, Type.INT, 0, "Rows per committed chunk at most (0: 64 x the engine's batch over all servers, at least 512).", atLeast(0));
     key(COMMIT_INTERVAL_S, Type.INT, 60, "A commit at least this often: a chunk starts no new row after it (rows left go to the next chunk).",
         greaterThan(0));

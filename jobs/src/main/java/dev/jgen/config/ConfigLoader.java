@@ -104,6 +104,9 @@ public final class ConfigLoader {
       Object v = raw.containsKey(key.name()) ? key.parse(raw.get(key.name())) : key.defaultValue();
       values.put(key.name(), v);
     }
+    if ("curate".equals(values.get(ConfigKeys.JOB_KIND))) {
+      return validateCurate(raw, values);
+    }
     require(values, ConfigKeys.INPUT_PATH, "the input rows (a JSONL, Parquet or Delta path)");
     require(values, ConfigKeys.OUTPUT_PATH, "the output Delta table path");
     if ("judge".equals(values.get(ConfigKeys.JOB_KIND))) {
@@ -126,6 +129,26 @@ public final class ConfigLoader {
     // model.id picks the catalog entry (template, defaults); model.path the weights. Either alone is enough.
     if (values.get(ConfigKeys.MODEL_ID) == null && values.get(ConfigKeys.MODEL_PATH) == null) {
       throw new ConfigException("model.id or model.path: missing; set a catalog id (`jgen models` lists them) or a model directory");
+    }
+    return new JobConfig(values);
+  }
+
+  /** job.kind=curate reads a generations table, not input rows, and runs no model: other kinds' keys are refused. */
+  private static JobConfig validateCurate(Map<String, Object> raw, Map<String, Object> values) {
+    require(values, ConfigKeys.CURATE_GENERATIONS, "the generations table to curate");
+    require(values, ConfigKeys.OUTPUT_PATH, "the curated Delta table path");
+    for (String k : List.of(ConfigKeys.INPUT_PATH, ConfigKeys.MODEL_ID, ConfigKeys.MODEL_PATH)) {
+      if (raw.get(k) != null) {
+        throw new ConfigException(k + ": job.kind=curate reads curate.generations and runs no model; unset " + k);
+      }
+    }
+    if (values.get(ConfigKeys.CURATE_SCORES) == null) {
+      if (Boolean.TRUE.equals(values.get(ConfigKeys.CURATE_BEST_OF_N))) {
+        throw new ConfigException("curate.best_of_n: needs curate.scores (the scores that pick the best sample)");
+      }
+      if (values.get(ConfigKeys.CURATE_MIN_SCORE) != null) {
+        throw new ConfigException("curate.min_score: needs curate.scores");
+      }
     }
     return new JobConfig(values);
   }
