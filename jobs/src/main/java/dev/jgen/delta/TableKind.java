@@ -12,7 +12,9 @@ public enum TableKind {
   GENERATE("generate", "", "generations"),
   MTBENCH("mtbench", "MT-Bench-answers-", "MT-Bench answers"),
   SELFCHAT("selfchat", "self-chat-", "self-chat"),
-  JUDGE("judge", "MT-Bench-judgments-", "MT-Bench judgments");
+  JUDGE("judge", "MT-Bench-judgments-", "MT-Bench judgments"),
+  MAGPIE("magpie", "magpie-", "Magpie instructions"),
+  SCORE("score", "score-", "scores");
 
   private final String id;
   private final String chunkTag;
