@@ -179,6 +179,55 @@ class MagpieScoreTest {
           "the rubric filled and rendered in the judge's template: " + prompt);
       assertTrue(prompt.startsWith("<s>\n\n### 指示:\n"), prompt);
     }
+    // jgen show and runs read both tables.
+    Cli show = Cli.run("show", "--output", instructions.toString(), "--limit", "3");
+    assertEquals(0, show.code(), show.err());
+    assertTrue(show.out().contains(" => "), show.out());
+    Cli runs = Cli.run("runs", "--output", scores.toString());
+    assertEquals(0, runs.code(), runs.err());
+    assertTrue(runs.out().contains("score-1") && runs.out().contains("scores"), runs.out());
+  }
+
+  @Test
+  void scoresMtBenchConversationsAndReadsStructuredOutput() throws Exception {
+    String questions = TestFiles.conf().resolve("data/mtbench-jp-sample.jsonl").toString();
+    Path answers = dir.resolve("answers");
+    Cli a = Cli.run("generate", "--config", TestFiles.conf().resolve("jobs/mtbench.yaml").toString(), "--set", "input.path=" + questions,
+        "--set", "output.path=" + answers, "--set", "generation.max_new_tokens=8");
+    assertEquals(0, a.code(), a.err());
+    long answered = a.summary().get("ok").asLong();
+    Path scores = dir.resolve("scores");
+    Cli s = score(answers, scores, "engine.ctx_size=2048");
+    assertEquals(0, s.code(), s.err());
+    assertEquals(answered, s.summary().get("ok").asLong(), s.out());
+    for (Row r : TestSpark.get().read().format("delta").load(scores.toString()).collectAsList()) {
+      assertEquals("mtbench", r.getAs("source_kind"));
+      String instruction = r.getAs("instruction");
+      // Two turns: the conversation before the last answer is the instruction, the last answer the response.
+      assertTrue(instruction.startsWith("ユーザー: ") && instruction.contains("\nアシスタント: ") && instruction.contains("\nユーザー: "),
+          instruction);
+      double score = r.getAs("score");
+      assertTrue(score >= 1 && score <= 10, String.valueOf(score));
+    }
+
+    // score.json: the judge writes {"score": int, "reason": str}; a judgment cut by max_new_tokens is a row error.
+    Cli json = score(answers, scores, "engine.ctx_size=2048", "score.constrain_rating=0", "score.json=true",
+        "generation.max_new_tokens=96", "run.id=score-json");
+    assertEquals(0, json.code(), json.err());
+    assertEquals(answered, json.summary().get("rows_in").asLong(), json.out());
+    assertEquals(answered, json.summary().get("ok").asLong() + json.summary().get("error").asLong());
+    int ok = 0;
+    for (Row r : TestSpark.get().read().format("delta").load(scores.toString()).where("run_id = 'score-json'").collectAsList()) {
+      if (r.getAs("status").equals("ok")) {
+        ok++;
+        double score = r.getAs("score");
+        assertEquals(Math.rint(score), score, "an integer score");
+        assertTrue(r.getAs("reason") != null && ((String) r.getAs("judgment")).contains("\"reason\""), (String) r.getAs("judgment"));
+      } else {
+        assertTrue(((String) r.getAs("error")).startsWith("the judge failed: "), (String) r.getAs("error"));
+      }
+    }
+    System.out.printf("score.json: %d of %d ok%n", ok, answered);
   }
 
   @Test
