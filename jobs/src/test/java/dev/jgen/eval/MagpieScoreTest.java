@@ -179,6 +179,15 @@ class MagpieScoreTest {
           "the rubric filled and rendered in the judge's template: " + prompt);
       assertTrue(prompt.startsWith("<s>\n\n### 指示:\n"), prompt);
     }
+    // Each commit names the kind, the source and the rubric beside the lineage every kind records.
+    for (Row c : TestSpark.get().sql("DESCRIBE HISTORY delta.`" + scores + "`").where("operation = 'WRITE'").select("userMetadata")
+        .collectAsList()) {
+      var m = new com.fasterxml.jackson.databind.ObjectMapper().readTree(c.getString(0));
+      assertEquals("score", m.get("job_kind").asText());
+      assertEquals("magpie", m.get("source_kind").asText());
+      assertEquals(64, m.get("score_rubric_sha256").asText().length());
+      assertEquals("tiny-llama-ja", m.get("model_id").asText());
+    }
     // jgen show and runs read both tables.
     Cli show = Cli.run("show", "--output", instructions.toString(), "--limit", "3");
     assertEquals(0, show.code(), show.err());
