@@ -225,7 +225,7 @@ public final class Main {
       case "magpie", "score" -> {
         dev.jgen.eval.SyntheticResult x = config.string(ConfigKeys.JOB_KIND).equals("magpie")
             ? dev.jgen.eval.GenerateMagpie.of(spark, job).progress(err).retryErrors(a.flag("retry-errors")).execute()
-            : dev.jgen.eval.GenerateScores.of(spark, job, scoreSetup).progress(err).retryErrors(a.flag("retry-errors")).execute();
+            : dev.jgen.eval.GenerateScores.of(spark, scoreSetup.job(), scoreSetup).progress(err).retryErrors(a.flag("retry-errors")).execute();
         out.printf(Locale.ROOT, "jgen: %s run %s attempt %d: %d rows -> %d ok, %d error; %d generated now in %.1f s; table %s%n",
             x.kind(), x.runId(), x.attempt(), x.rowsIn(), x.ok(), x.error(), x.generatedNow(), x.seconds(), x.output());
         if (x.error() > 0) {

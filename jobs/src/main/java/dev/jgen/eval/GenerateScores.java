@@ -91,7 +91,7 @@ public final class GenerateScores {
       + "\"reason\":{\"type\":\"string\"}},\"required\":[\"score\",\"reason\"],\"additionalProperties\":false}";
 
   /** What a scoring job needs checked before Spark starts. */
-  public record Setup(ScoreRubric rubric, String sourceKind) {}
+  public record Setup(ScoreRubric rubric, String sourceKind, GenerateJob job) {}
 
   private final SparkSession spark;
   private final GenerateJob job;
@@ -120,7 +120,18 @@ public final class GenerateScores {
       throw new ConfigException(ConfigKeys.INPUT_PATH + ": " + path + " is " + (kind == null ? "not a jgen generations table"
           : "a job.kind=" + kind + " table") + "; job.kind=score rates a " + String.join(", ", SOURCE_KINDS) + " table");
     }
-    return new Setup(rubric, kind);
+    if (kind.equals("generate") && job.prompts().specialTokensInContent().equals("reject")) {
+      // A generate row's instruction is its rendered prompt, which holds the template's special-token text (its BOS at
+      // least): escaped, so it reaches the judge as plain text instead of failing every row (prompt.special_tokens_in_content
+      // reject is read as escape here; allow passes it as is).
+      var p = job.prompts();
+      var prompts = new dev.jgen.prompt.PromptSpec(p.modelId(), p.templateSource(), p.templateSha256(), p.templateOrigin(),
+          p.specialTokens(), p.tokenizerJson(), p.tokenizerSha256(), p.contextLength(), "escape", p.attributesApplyTo(),
+          p.templateReadsAttributes(), p.templateIgnoresSystem());
+      job = new GenerateJob(job.config(), job.inputFormat(), job.model(), prompts, job.engine(), job.generation(), job.runId(),
+          job.configHash());
+    }
+    return new Setup(rubric, kind, job);
   }
 
   /** The kind of jgen table at the path, told from its schema (Delta Kernel, no Spark); null when it is none of them. */

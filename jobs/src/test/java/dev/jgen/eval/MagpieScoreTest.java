@@ -198,6 +198,37 @@ class MagpieScoreTest {
   }
 
   @Test
+  void scoresGenerateAndSelfChatTables() throws Exception {
+    Path prompts = TestFiles.jsonl(dir, "p.jsonl", List.of("{\"id\": \"a\", \"prompt\": \"自己紹介をしてください。\"}",
+        "{\"id\": \"b\", \"prompt\": \"おすすめの本は？\"}"));
+    for (String kind : List.of("generate", "selfchat")) {
+      Path source = dir.resolve(kind);
+      Cli g = Cli.run("generate", "--config", TestFiles.conf().resolve(kind.equals("generate") ? "jobs/demo.yaml" : "jobs/selfchat.yaml")
+          .toString(), "--set", "input.path=" + prompts, "--set", "output.path=" + source, "--set", "generation.max_new_tokens=6",
+          "--set", "selfchat.turns=2");
+      assertEquals(0, g.code(), g.err());
+      assertEquals(2, g.summary().get("ok").asLong(), g.out());
+      Path scores = dir.resolve(kind + "-scores");
+      Cli s = score(source, scores);
+      assertEquals(0, s.code(), s.err());
+      assertEquals(2, s.summary().get("ok").asLong(), s.out() + TestSpark.get().read().format("delta").load(scores.toString())
+          .select("error").collectAsList());
+      for (Row r : TestSpark.get().read().format("delta").load(scores.toString()).collectAsList()) {
+        assertEquals(kind, r.getAs("source_kind"));
+        String instruction = r.getAs("instruction");
+        String seed = r.getAs("id").equals("a") ? "自己紹介をしてください。" : "おすすめの本は？";
+        if (kind.equals("generate")) {
+          assertTrue(instruction.startsWith("<s>") && instruction.contains(seed), "the rendered prompt: " + instruction);
+        } else {
+          assertTrue(instruction.startsWith("ユーザー: " + seed + "\nアシスタント: "), instruction);
+        }
+        assertFalse(((String) r.getAs("response")).isEmpty());
+        assertTrue((Double) r.getAs("score") >= 1);
+      }
+    }
+  }
+
+  @Test
   void scoresMtBenchConversationsAndReadsStructuredOutput() throws Exception {
     String questions = TestFiles.conf().resolve("data/mtbench-jp-sample.jsonl").toString();
     Path answers = dir.resolve("answers");
