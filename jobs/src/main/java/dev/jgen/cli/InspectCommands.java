@@ -167,6 +167,17 @@ final class InspectCommands {
         return new TableView("MT-Bench answers", all, "question_id", "choice_index", expr("try_element_at(turns, -1).answer"),
             expr("aggregate(turns, 0, (acc, t) -> acc + coalesce(t.completion_tokens, 0))"));
       }
+      if (cols.contains("judgment") && cols.contains("source_run_id")) {
+        // job.kind=score: one row per scored generation (source run, id, sample).
+        return new TableView("scores", all, "id", "sample_index",
+            expr("concat('[', source_run_id, '] score ', coalesce(cast(score AS STRING), '?'), ': ', coalesce(judgment, ''))"),
+            col("completion_tokens"));
+      }
+      if (cols.contains("instruction") && cols.contains("messages")) {
+        return new TableView("Magpie instructions", all, "id", "sample_index",
+            expr("concat(coalesce(instruction, ''), ' => ', coalesce(try_element_at(messages, 2).content, ''))"),
+            expr("aggregate(steps, 0, (acc, s) -> acc + coalesce(s.completion_tokens, 0))"));
+      }
       if (cols.contains("judgment") && cols.contains("turn")) {
         // One row per (answer, turn): show the score before the judgment's text.
         return new TableView("MT-Bench judgments", all, "question_id", "turn",

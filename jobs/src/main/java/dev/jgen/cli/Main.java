@@ -204,6 +204,12 @@ public final class Main {
     // The judge prompts are checked before Spark starts: a prompt lacking a placeholder is a config error (exit 2).
     dev.jgen.eval.JudgePrompts judgePrompts = config.string(ConfigKeys.JOB_KIND).equals("judge")
         ? GenerateJudgments.prompts(job, confDir) : null;
+    // Magpie's pre-query prompt and the scoring rubric and source table too: config errors, before Spark starts.
+    if (config.string(ConfigKeys.JOB_KIND).equals("magpie")) {
+      dev.jgen.eval.GenerateMagpie.check(job);
+    }
+    dev.jgen.eval.GenerateScores.Setup scoreSetup = config.string(ConfigKeys.JOB_KIND).equals("score")
+        ? dev.jgen.eval.GenerateScores.prepare(job, confDir) : null;
     SparkSession spark = SparkSessions.create(config);
     spark.sparkContext().setLogLevel("WARN");
     err.printf("jgen: run %s: model %s (template %s, %s), input %s, output %s%n", job.runId(), job.model().modelId(),
@@ -236,6 +242,18 @@ public final class Main {
           out.printf("jgen: see the errors with: jgen show --output %s --run %s --status error%n", j.output(), j.runId());
         }
         printJson(out, j.runId(), j.rowsIn(), j.ok(), j.error(), j.output(), 0, j.completionTokensNow(), j.seconds());
+        return 0;
+      }
+      case "magpie", "score" -> {
+        dev.jgen.eval.SyntheticResult x = config.string(ConfigKeys.JOB_KIND).equals("magpie")
+            ? dev.jgen.eval.GenerateMagpie.of(spark, job).progress(err).retryErrors(a.flag("retry-errors")).execute()
+            : dev.jgen.eval.GenerateScores.of(spark, scoreSetup.job(), scoreSetup).progress(err).retryErrors(a.flag("retry-errors")).execute();
+        out.printf(Locale.ROOT, "jgen: %s run %s attempt %d: %d rows -> %d ok, %d error; %d generated now in %.1f s; table %s%n",
+            x.kind(), x.runId(), x.attempt(), x.rowsIn(), x.ok(), x.error(), x.generatedNow(), x.seconds(), x.output());
+        if (x.error() > 0) {
+          out.printf("jgen: see the errors with: jgen show --output %s --run %s --status error%n", x.output(), x.runId());
+        }
+        printJson(out, x.runId(), x.rowsIn(), x.ok(), x.error(), x.output(), x.promptTokensNow(), x.completionTokensNow(), x.seconds());
         return 0;
       }
       default -> {

@@ -64,6 +64,12 @@ public final class ConfigKeys {
   public static final List<String> FASTCHAT_REF_CATEGORIES = List.of("math", "reasoning", "coding", "arena-hard-200");
   /** FastChat's judge max_tokens for its API judges (common.py, chat_completion_openai calls). */
   public static final int FASTCHAT_JUDGE_MAX_TOKENS = 2048;
+  // Scoring of generations by a local judge model (job.kind=score, issue 27).
+  public static final String SCORE_MODEL_ID = "score.model.id";
+  public static final String SCORE_MODEL_PATH = "score.model.path";
+  public static final String SCORE_RUBRIC = "score.rubric";
+  public static final String SCORE_JSON = "score.json";
+  public static final String SCORE_CONSTRAIN_RATING = "score.constrain_rating";
   public static final String CHUNK_ROWS = "job.chunk_rows";
   public static final String PARTITIONS = "job.partitions";
   public static final String LONGEST_FIRST = "job.longest_first";
@@ -219,8 +225,8 @@ public final class ConfigKeys {
         oneOf(List.of("resume", "new")));
     key(RUNS_PATH, Type.STRING, null, "The runs table (default: <output.path>_runs).", nonBlank());
     key(OPTIMIZE, Type.BOOLEAN, false, "OPTIMIZE the run's partition of the output table at the end.", null);
-    key(JOB_KIND, Type.STRING, "generate", "generate | mtbench (multi-turn answers, FastChat format) | selfchat (synthetic dialogues) | judge (MT-Bench single-answer grading by a local judge model) | curate (filter and deduplicate a generations table, no model).",
-        oneOf(List.of("generate", "mtbench", "selfchat", "judge", "curate")));
+    key(JOB_KIND, Type.STRING, "generate", "generate | mtbench (multi-turn answers, FastChat format) | selfchat (synthetic dialogues) | judge (MT-Bench single-answer grading by a local judge model) | magpie (instructions the model writes from its own template, then answers) | score (a local judge model rates a generations table with a rubric) | curate (filter and deduplicate a generations table, no model).",
+        oneOf(List.of("generate", "mtbench", "selfchat", "judge", "magpie", "score", "curate")));
     key(INPUT_DEDUP, Type.BOOLEAN, false, "Generate identical instructions (NFKC, whitespace folded) once; mark the others duplicate_of.", null);
     key(ATTRIBUTES_SWEEP, Type.MAP, Map.of(), "SteerLM attribute values to cross, e.g. {verbosity: [0, 2, 4], humor: [0, 4]}.", null);
     key(MTBENCH_TEMPERATURES, Type.MAP, Map.of(), "Per-category temperature overrides of FastChat's defaults, e.g. {writing: 0.7}.", null);
@@ -234,6 +240,14 @@ public final class ConfigKeys {
     key(JUDGE_NAME, Type.STRING, null, "job.kind=judge: the judge's name in judgments and exports (default: the judge model's id).", nonBlank());
     key(JUDGE_CONSTRAIN_RATING, Type.INT, 0, "job.kind=judge, engine.kind=llamacpp: N > 0 constrains the judge (a GBNF grammar) to at most N "
         + "characters of explanation, then \"[[1]]\" to \"[[10]]\", so every judgment holds a rating (0: off, as FastChat).", atLeast(0));
+    key(SCORE_MODEL_ID, Type.STRING, null, "job.kind=score: the judge, a catalog entry (its own chat template renders the rubric).", nonBlank());
+    key(SCORE_MODEL_PATH, Type.STRING, null, "job.kind=score: the judge's weights (as model.path).", nonBlank());
+    key(SCORE_RUBRIC, Type.STRING, null, "job.kind=score: the rubric, a text file with a str.format prompt template: {instruction}, {response}, "
+        + "optional {system} and SteerLM attributes (default: conf/score/helpfulness_ja.txt).", nonBlank());
+    key(SCORE_JSON, Type.BOOLEAN, false, "job.kind=score: the judge answers {\"score\": int, \"reason\": str} as structured output "
+        + "instead of a rating in [[x]].", null);
+    key(SCORE_CONSTRAIN_RATING, Type.INT, 0, "job.kind=score, engine.kind=llamacpp: N > 0 constrains the judge (a GBNF grammar) to at "
+        + "most N characters of reason, then \"[[1]]\" to \"[[10]]\" (0: off).", atLeast(0));
     key(SELFCHAT_TURNS, Type.INT, 2, "Rounds of (assistant answer, simulated user follow-up) in self-chat.", greaterThan(0));
     key(SELFCHAT_USER_PROMPT, Type.STRING, null, "The user-simulator instruction for self-chat follow-ups (default: a built-in Japanese one).", nonBlank());
     key(CURATE_GENERATIONS, Type.STRING, null, "job.kind=curate: the generations table (job.kind=generate) whose candidates are curated.", nonBlank());

@@ -126,6 +126,17 @@ public final class ConfigLoader {
       }
       return new JobConfig(values);
     }
+    if ("score".equals(values.get(ConfigKeys.JOB_KIND))) {
+      // As the judge's: the scoring job's only model is the judge; the scored models come from the table.
+      if (values.get(ConfigKeys.MODEL_ID) != null || values.get(ConfigKeys.MODEL_PATH) != null) {
+        throw new ConfigException("model.id / model.path: job.kind=score rates the generations at input.path with the model at "
+            + "score.model.id / score.model.path; unset model.*");
+      }
+      if (values.get(ConfigKeys.SCORE_MODEL_ID) == null && values.get(ConfigKeys.SCORE_MODEL_PATH) == null) {
+        throw new ConfigException("score.model.id or score.model.path: missing; job.kind=score needs a judge model");
+      }
+      return new JobConfig(values);
+    }
     // model.id picks the catalog entry (template, defaults); model.path the weights. Either alone is enough.
     if (values.get(ConfigKeys.MODEL_ID) == null && values.get(ConfigKeys.MODEL_PATH) == null) {
       throw new ConfigException("model.id or model.path: missing; set a catalog id (`jgen models` lists them) or a model directory");

@@ -40,7 +40,7 @@ public final class ConfigReference {
 
         An unknown key, a value of the wrong type or outside its allowed values stops the command before Spark starts, with
         one line naming the key (exit code 2). `input.path` and `output.path` are required, and `model.id` or `model.path`
-        (for `job.kind=judge`: `judge.model.id` or `judge.model.path`). `bin/jgen generate --help` prints the same keys.
+        (for `job.kind=judge`: `judge.model.id` or `judge.model.path`; for `job.kind=score`: `score.model.id` or `score.model.path`). `bin/jgen generate --help` prints the same keys.
 
         Default `-`: unset; the description says what applies then. Types: `string`; `integer`; `number`; `boolean`
         (`true`/`false`, `yes`/`no`, `1`/`0`); `list` (a YAML list, or comma-separated with `--set`); `mapping` (a YAML

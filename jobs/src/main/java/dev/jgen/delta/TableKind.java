@@ -13,6 +13,8 @@ public enum TableKind {
   MTBENCH("mtbench", "MT-Bench-answers-", "MT-Bench answers"),
   SELFCHAT("selfchat", "self-chat-", "self-chat"),
   JUDGE("judge", "MT-Bench-judgments-", "MT-Bench judgments"),
+  MAGPIE("magpie", "magpie-", "Magpie instructions"),
+  SCORE("score", "score-", "scores"),
   CURATE("curate", "curate-", "curated");
 
   private final String id;

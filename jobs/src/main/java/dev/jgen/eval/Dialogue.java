@@ -21,6 +21,11 @@ final class Dialogue implements Serializable {
   String idType;
   String category;
   String system;
+  /** Magpie: the row's SteerLM attribute columns (raw values, validated by the prompt translator); empty when none. */
+  Map<String, Object> attributes = new LinkedHashMap<>();
+  /** Score: the source row's fields a rubric reads (instruction, response, system, attributes), and its source run. */
+  Map<String, String> fields = new LinkedHashMap<>();
+  String sourceRun;
   int sample;
   /** The row's error (bad input, or the first turn that failed); nothing is generated after it. */
   String error;

@@ -35,9 +35,19 @@ final class DialoguePartition implements FlatMapFunction<Iterator<Dialogue>, Row
   private static final long serialVersionUID = 1L;
 
   /** A generation a conversation needs next. */
-  record Request(int turn, String kind, ChatInput chat, SamplingParams params, dev.jgen.structured.OutputConstraint constraint) {
+  record Request(int turn, String kind, ChatInput chat, SamplingParams params, dev.jgen.structured.OutputConstraint constraint,
+      boolean preQuery) {
     Request(int turn, String kind, ChatInput chat, SamplingParams params) {
-      this(turn, kind, chat, params, null);
+      this(turn, kind, chat, params, null, false);
+    }
+
+    Request(int turn, String kind, ChatInput chat, SamplingParams params, dev.jgen.structured.OutputConstraint constraint) {
+      this(turn, kind, chat, params, constraint, false);
+    }
+
+    /** A Magpie instruction: the prompt is the template's pre-query prefix of the chat's system and attributes. */
+    static Request preQuery(int turn, String kind, ChatInput chat, SamplingParams params) {
+      return new Request(turn, kind, chat, params, null, true);
     }
   }
 
@@ -164,7 +174,9 @@ final class DialoguePartition implements FlatMapFunction<Iterator<Dialogue>, Row
       return null;
     }
     Request r = x.request;
-    x.generation = generator.start(plan.runId() + "/" + d.rowKey + "/" + d.sample + "/" + x.step, r.chat(), r.params(), r.constraint(), true);
+    String requestId = plan.runId() + "/" + d.rowKey + "/" + d.sample + "/" + x.step;
+    x.generation = r.preQuery() ? generator.startPreQuery(requestId, r.chat(), r.params(), true)
+        : generator.start(requestId, r.chat(), r.params(), r.constraint(), true);
     if (x.generation.error() != null) {
       counters.failed().add(1);
       planner.fail(d, r, x.generation.error());

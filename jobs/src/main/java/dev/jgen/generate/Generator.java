@@ -111,11 +111,35 @@ public final class Generator {
    * promised.
    */
   public Generation start(String requestId, ChatInput chat, SamplingParams params, OutputConstraint constraint, boolean submit) {
+    return start(requestId, chat, params, constraint, submit, false);
+  }
+
+  /**
+   * A Magpie instruction (job.kind=magpie): the prompt is the template's pre-query prefix for the row's system and
+   * attributes ({@link PromptTranslator#preparePreQuery}), and the generation stops at the template's end of a user
+   * turn (added to the row's stop strings) or at the model's end of sequence.
+   */
+  public Generation startPreQuery(String requestId, ChatInput chat, SamplingParams params, boolean submit) {
+    return start(requestId, chat, params, null, submit, true);
+  }
+
+  private Generation start(String requestId, ChatInput chat, SamplingParams params, OutputConstraint constraint, boolean submit,
+      boolean preQuery) {
     Generation g = new Generation();
     g.params = params;
     g.constraint = constraint;
     try {
-      g.prompt = translator.prepare(chat, params.maxNewTokens());
+      if (preQuery) {
+        String end = translator.preQuery(chat).endOfTurn();
+        if (!end.isEmpty() && !params.stop().contains(end)) {
+          java.util.List<String> stop = new java.util.ArrayList<>(params.stop());
+          stop.add(end);
+          params = new SamplingParams(params.maxNewTokens(), params.temperature(), params.topP(), params.topK(),
+              params.repetitionPenalty(), params.seed(), stop);
+          g.params = params;
+        }
+      }
+      g.prompt = preQuery ? translator.preparePreQuery(chat, params.maxNewTokens()) : translator.prepare(chat, params.maxNewTokens());
       if (submit && engine != null) {
         g.submittedNanos = System.nanoTime();
         java.time.Duration deadline = RequestDeadline.of(health.limits().requestTimeoutS(), params.maxNewTokens());

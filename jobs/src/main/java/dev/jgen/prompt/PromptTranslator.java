@@ -63,6 +63,54 @@ public final class PromptTranslator {
    */
   public PreparedPrompt prepare(ChatInput in, int maxNewTokens) {
     List<String> warnings = new ArrayList<>();
+    Map<String, Integer> attributes = new LinkedHashMap<>();
+    String text = render(in, warnings, attributes);
+    return tokenized(text, maxNewTokens, attributes, warnings);
+  }
+
+  /**
+   * The Magpie pre-query prompt of a row (its {@code system} and attribute columns; its prompt and messages are not
+   * read): the template's text up to where a user message's content begins, tokenized, as {@link #prepare} would give
+   * it. The engine writes the user's instruction from there.
+   *
+   * @throws InvalidRowException when the template has no such prefix for this row (see {@link PreQuery})
+   */
+  public PreparedPrompt preparePreQuery(ChatInput in, int maxNewTokens) {
+    List<String> warnings = new ArrayList<>();
+    Map<String, Integer> attributes = new LinkedHashMap<>();
+    PreQuery q = preQuery(in, warnings, attributes);
+    return tokenized(q.prefix(), maxNewTokens, attributes, warnings);
+  }
+
+  /** The pre-query prefix and end-of-turn text of a row's system and attributes (see {@link PreQuery}). */
+  public PreQuery preQuery(ChatInput in) {
+    return preQuery(in, new ArrayList<>(), new LinkedHashMap<>());
+  }
+
+  private PreQuery preQuery(ChatInput in, List<String> warnings, Map<String, Integer> attributes) {
+    java.util.function.BiFunction<String, Map<String, Object>, String> render = (content, attrs) -> render(
+        new ChatInput(null, content, in.system(), attrs, true, in.kwargs(), in.tools()), warnings, attributes);
+    Map<String, Object> attrs = in.attributeColumns() == null ? Map.of() : in.attributeColumns();
+    return PreQuery.derive(spec.modelId(), render, attrs);
+  }
+
+  private PreparedPrompt tokenized(String text, int maxNewTokens, Map<String, Integer> attributes, List<String> warnings) {
+    int[] ids = null;
+    if (tokenizer != null) {
+      ids = tokenizer.encode(text);
+      int room = spec.contextLength() - maxNewTokens;
+      if (ids.length > room) {
+        throw new InvalidRowException("prompt is " + ids.length + " tokens; the context of " + spec.contextLength()
+            + " tokens minus max_new_tokens " + maxNewTokens + " leaves " + Math.max(room, 0));
+      }
+    }
+    return new PreparedPrompt(text, ids, attributes, warnings);
+  }
+
+  /** Renders a row (no tokenizing): its warnings and validated attributes are added to the given collections. */
+  private String render(ChatInput in, List<String> warnings, Map<String, Integer> attributesOut) {
+    warnings.clear();
+    attributesOut.clear();
     List<Map<String, Object>> messages = messages(in);
     Map<String, Integer> attributes = SteerLmAttributes.validate(in.attributeColumns() == null ? Map.of() : in.attributeColumns());
     if (!attributes.isEmpty()) {
@@ -82,22 +130,12 @@ public final class PromptTranslator {
       }
     }
     guard.apply(messages);
-    String text;
+    attributesOut.putAll(attributes);
     try {
-      text = template.render(messages, in.addGenerationPrompt(), spec.specialTokens(), in.tools(), in.kwargs());
+      return template.render(messages, in.addGenerationPrompt(), spec.specialTokens(), in.tools(), in.kwargs());
     } catch (TemplateException e) {
       throw new InvalidRowException("chat template: " + e.pythonStyle());
     }
-    int[] ids = null;
-    if (tokenizer != null) {
-      ids = tokenizer.encode(text);
-      int room = spec.contextLength() - maxNewTokens;
-      if (ids.length > room) {
-        throw new InvalidRowException("prompt is " + ids.length + " tokens; the context of " + spec.contextLength()
-            + " tokens minus max_new_tokens " + maxNewTokens + " leaves " + Math.max(room, 0));
-      }
-    }
-    return new PreparedPrompt(text, ids, attributes, warnings);
   }
 
   /** Index of the first lone surrogate (text no tokenizer can encode faithfully), or -1. */

@@ -66,6 +66,30 @@ public record GenerateJob(
         throw new ConfigException(ConfigKeys.JUDGE_PROMPTS + ": no such file: " + prompts);
       }
     }
+    if (config.string(ConfigKeys.JOB_KIND).equals("score")) {
+      // As the judge: the scoring model takes model.id / model.path's place.
+      if (config.isSet(ConfigKeys.SCORE_MODEL_ID)) {
+        config = config.with(ConfigKeys.MODEL_ID, config.string(ConfigKeys.SCORE_MODEL_ID));
+      }
+      if (config.isSet(ConfigKeys.SCORE_MODEL_PATH)) {
+        config = config.with(ConfigKeys.MODEL_PATH, config.string(ConfigKeys.SCORE_MODEL_PATH));
+      }
+      if (config.integer(ConfigKeys.N) != 1) {
+        throw new ConfigException(ConfigKeys.N + ": job.kind=score rates each generation once (temperature 0)");
+      }
+      if (config.integer(ConfigKeys.SCORE_CONSTRAIN_RATING) > 0 && !config.string(ConfigKeys.ENGINE_KIND).equals("llamacpp")) {
+        throw new ConfigException(ConfigKeys.SCORE_CONSTRAIN_RATING + ": the rating grammar is GBNF, which engine.kind=llamacpp "
+            + "applies (got engine.kind=" + config.string(ConfigKeys.ENGINE_KIND) + "); set it to 0");
+      }
+      if (config.integer(ConfigKeys.SCORE_CONSTRAIN_RATING) > 0 && config.bool(ConfigKeys.SCORE_JSON)) {
+        throw new ConfigException(ConfigKeys.SCORE_CONSTRAIN_RATING + ": score.json=true already constrains the judge's output; "
+            + "set one of them");
+      }
+      Path rubric = scoreRubric(config, confDir);
+      if (!Files.isRegularFile(rubric)) {
+        throw new ConfigException(ConfigKeys.SCORE_RUBRIC + ": no such file: " + rubric);
+      }
+    }
     String format = inputFormat(config);
     ModelCatalog catalog = ModelCatalog.load(confDir);
     ResolvedModel model = new ModelResolver(catalog, ModelResolver.defaultCacheDir())
@@ -104,6 +128,10 @@ public record GenerateJob(
         throw new ConfigException(ConfigKeys.INPUT_FORMAT + ": openai-batch holds chat requests for job.kind=generate (job.kind="
             + jobKind + " reads questions or seed prompts)");
       }
+      if (jobKind.equals("score") && !format.equals("delta")) {
+        throw new ConfigException(ConfigKeys.INPUT_FORMAT + ": job.kind=score reads a generations table (Delta: a generate, magpie, "
+            + "selfchat or mtbench table), got " + format);
+      }
       if (jobKind.equals("judge") && !format.equals("jsonl") && !format.equals("delta")) {
         throw new ConfigException(ConfigKeys.INPUT_FORMAT + ": job.kind=judge reads answers from a job.kind=mtbench Delta table "
             + "(delta) or FastChat model_answer files (jsonl), got " + format);
@@ -126,6 +154,14 @@ public record GenerateJob(
             + "|prompts=" + PromptSpecs.sha256(Files.readAllBytes(judgePrompts(config, confDir)));
       } catch (java.io.IOException e) {
         throw new ConfigException(ConfigKeys.JUDGE_PROMPTS + ": cannot read " + judgePrompts(config, confDir) + ": " + e.getMessage(), e);
+      }
+    }
+    if (jobKind.equals("score")) {
+      try {
+        identity += "\nscore=" + config.bool(ConfigKeys.SCORE_JSON) + "|constrain=" + config.integer(ConfigKeys.SCORE_CONSTRAIN_RATING)
+            + "|rubric=" + PromptSpecs.sha256(Files.readAllBytes(scoreRubric(config, confDir)));
+      } catch (java.io.IOException e) {
+        throw new ConfigException(ConfigKeys.SCORE_RUBRIC + ": cannot read " + scoreRubric(config, confDir) + ": " + e.getMessage(), e);
       }
     }
     String configHash = PromptSpecs.sha256(identity.getBytes(StandardCharsets.UTF_8));
@@ -190,6 +226,12 @@ public record GenerateJob(
   public static Path judgePrompts(JobConfig config, Path confDir) {
     return config.isSet(ConfigKeys.JUDGE_PROMPTS) ? Path.of(config.string(ConfigKeys.JUDGE_PROMPTS))
         : confDir.resolve("judge").resolve("judge_prompts_" + config.string(ConfigKeys.JUDGE_LANGUAGE) + ".jsonl");
+  }
+
+  /** The scoring rubric: score.rubric, else the Japanese helpfulness rubric jgen ships (conf/score/). */
+  public static Path scoreRubric(JobConfig config, Path confDir) {
+    return config.isSet(ConfigKeys.SCORE_RUBRIC) ? Path.of(config.string(ConfigKeys.SCORE_RUBRIC))
+        : confDir.resolve("score").resolve("helpfulness_ja.txt");
   }
 
   static String inputFormat(JobConfig config) {

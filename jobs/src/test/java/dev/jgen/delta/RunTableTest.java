@@ -84,6 +84,8 @@ class RunTableTest {
     assertEquals("jgen-MT-Bench-answers-r1-attempt-2-chunk-", TableKind.MTBENCH.chunkIdPrefix("r1", 2));
     assertEquals("jgen-self-chat-r1-attempt-2-chunk-", TableKind.SELFCHAT.chunkIdPrefix("r1", 2));
     assertEquals("jgen-MT-Bench-judgments-r1-attempt-2-chunk-", TableKind.JUDGE.chunkIdPrefix("r1", 2));
+    assertEquals("jgen-magpie-r1-attempt-2-chunk-", TableKind.MAGPIE.chunkIdPrefix("r1", 2));
+    assertEquals("jgen-score-r1-attempt-2-chunk-", TableKind.SCORE.chunkIdPrefix("r1", 2));
     assertEquals("jgen-r1-attempt-2", TableKind.JUDGE.jobGroup("r1", 2));
   }
 }

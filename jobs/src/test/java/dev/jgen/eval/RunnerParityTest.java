@@ -46,7 +46,8 @@ class RunnerParityTest {
     Map<String, String[]> kinds = Map.of(
         "generate", new String[] {"demo.yaml", "input.path=" + prompts},
         "mtbench", new String[] {"mtbench.yaml", "input.path=" + questions},
-        "selfchat", new String[] {"selfchat.yaml", "input.path=" + prompts});
+        "selfchat", new String[] {"selfchat.yaml", "input.path=" + prompts},
+        "magpie", new String[] {"magpie.yaml", "input.path=" + prompts});
     for (var k : kinds.entrySet()) {
       String out = dir.resolve(k.getKey()).toString();
       Cli r = Cli.run("generate", "--config", TestFiles.conf().resolve("jobs/" + k.getValue()[0]).toString(),
