@@ -33,6 +33,7 @@ import org.junit.jupiter.api.io.TempDir;
  * driver is a child JVM (bin/jgen's way, with {@code spark.master=spark://...}), the executors are the workers' children.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@org.junit.jupiter.api.Tag("slow") // bin/test --fast leaves it out (a child JVM, a race, or a long run)
 class ClusterTest {
   private static StandaloneCluster cluster;
 

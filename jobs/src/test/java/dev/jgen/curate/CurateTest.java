@@ -24,6 +24,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** job.kind=curate on tables made with Spark: planted duplicates, scores, bad input, a second run of the same command. */
+@org.junit.jupiter.api.Tag("slow") // bin/test --fast leaves it out (a child JVM, a race, or a long run)
 class CurateTest {
   @TempDir Path dir;
 

@@ -19,6 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.yaml.snakeyaml.Yaml;
 
 /** export sft (each format) and export dpo of a curated table: what a trainer reads, and a dataset card that adds up. */
+@org.junit.jupiter.api.Tag("slow") // bin/test --fast leaves it out (a child JVM, a race, or a long run)
 class ExportTest {
   private static final ObjectMapper JSON = new ObjectMapper();
   @TempDir Path dir;

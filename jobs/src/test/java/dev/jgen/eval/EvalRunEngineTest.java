@@ -22,6 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
  * gives every conversation exactly once, with what was committed before untouched; `jgen show` and `jgen runs` read
  * their tables.
  */
+@org.junit.jupiter.api.Tag("slow") // bin/test --fast leaves it out (a child JVM, a race, or a long run)
 class EvalRunEngineTest {
   @TempDir Path dir;
 

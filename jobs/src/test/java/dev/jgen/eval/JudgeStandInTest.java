@@ -34,6 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
  * of the judge job and the same command again judge everything exactly once; `export judgment` read back with
  * show_result.py's averaging equals `jgen scores`.
  */
+@org.junit.jupiter.api.Tag("slow") // bin/test --fast leaves it out (a child JVM, a race, or a long run)
 class JudgeStandInTest {
   @TempDir Path dir;
 

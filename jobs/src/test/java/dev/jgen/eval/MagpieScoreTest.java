@@ -27,6 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
  * sampled, so some instructions end on their own and others are cut by max_new_tokens), then a constrained judge
  * rating every ok row of that table; each resumed on a grown input, generating only what is missing.
  */
+@org.junit.jupiter.api.Tag("slow") // bin/test --fast leaves it out (a child JVM, a race, or a long run)
 class MagpieScoreTest {
   @TempDir Path dir;
 

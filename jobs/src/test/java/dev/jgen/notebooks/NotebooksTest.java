@@ -28,6 +28,7 @@ import org.junit.jupiter.api.TestFactory;
  * (the notebooks end their sections with {@code check(...)}) fails its test; so does a chart missing from the HTML
  * (each {@code showChart(...)} call must be one embedded PNG) or a notebook committed with outputs.
  */
+@org.junit.jupiter.api.Tag("slow") // bin/test --fast leaves it out (a child JVM, a race, or a long run)
 class NotebooksTest {
   private static final Path JOBS = Path.of("").toAbsolutePath().normalize();  // surefire runs in jobs/
   private static final Path NOTEBOOKS = JOBS.getParent().resolve("notebooks");

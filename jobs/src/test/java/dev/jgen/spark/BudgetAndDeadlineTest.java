@@ -22,6 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
  * job.stop_grace_s (or are cancelled and never written), what finished is committed, exit 0 with stopped_by; the same
  * command continues the run with a fresh budget until it is whole, each (row, sample) exactly once.
  */
+@org.junit.jupiter.api.Tag("slow") // bin/test --fast leaves it out (a child JVM, a race, or a long run)
 class BudgetAndDeadlineTest {
   /** Rows in flight at most: engine.parallel=2 gives a window of 4 per task, one task (job.partitions=1). */
   private static final int WINDOW = 4;

@@ -30,6 +30,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Runs that survive a SIGKILL, resume without duplicates, retry only errors, and record what they did. */
+@org.junit.jupiter.api.Tag("slow") // bin/test --fast leaves it out (a child JVM, a race, or a long run)
 class ResumeTest {
   @TempDir Path dir;
 

@@ -31,6 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
  * generates, the other two are refused naming the run and the winner, and the table holds each (row, sample) once.
  * (Before the claim was a Delta transaction, two jobs both won in four of five such starts.)
  */
+@org.junit.jupiter.api.Tag("slow") // bin/test --fast leaves it out (a child JVM, a race, or a long run)
 class RunClaimRaceTest {
   private static final int JOBS = 3;
   private static final int ROUNDS = 20;

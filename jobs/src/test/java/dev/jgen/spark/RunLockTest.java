@@ -28,6 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
  * a job paused past its lease (SIGSTOP) while another takes the run over stops with exit code 4 without writing a row.
  * Heartbeat and staleness are shortened through the children's system properties (JAVA_TOOL_OPTIONS).
  */
+@org.junit.jupiter.api.Tag("slow") // bin/test --fast leaves it out (a child JVM, a race, or a long run)
 class RunLockTest {
   @TempDir Path dir;
 

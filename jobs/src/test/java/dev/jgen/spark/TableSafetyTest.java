@@ -18,6 +18,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** What protects a table: config errors before Spark, foreign tables left alone, one job per run at a time. */
+@org.junit.jupiter.api.Tag("slow") // bin/test --fast leaves it out (a child JVM, a race, or a long run)
 class TableSafetyTest {
   @TempDir Path dir;
 

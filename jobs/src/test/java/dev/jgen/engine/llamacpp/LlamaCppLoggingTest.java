@@ -22,6 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
  * What a user sees of a run: `jgen demo` in a JVM of its own, as bin/jgen runs it (same log4j2 config). By default its
  * standard error holds jgen's progress lines and no llama.cpp output; with --verbose llama.cpp's log is there.
  */
+@org.junit.jupiter.api.Tag("slow") // bin/test --fast leaves it out (a child JVM, a race, or a long run)
 class LlamaCppLoggingTest {
   /** Lines of each source of native output met in `bin/jgen demo` before (see LlamaCppLogging). */
   private static final Pattern NATIVE = Pattern.compile(

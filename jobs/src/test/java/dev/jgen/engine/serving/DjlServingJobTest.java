@@ -21,6 +21,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** engine.kind=djl-serving through the whole job (real Spark, real Delta) against the stand-in server. */
+@org.junit.jupiter.api.Tag("slow") // bin/test --fast leaves it out (a child JVM, a race, or a long run)
 class DjlServingJobTest {
   @TempDir Path dir;
 
