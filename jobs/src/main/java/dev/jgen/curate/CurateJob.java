@@ -128,7 +128,7 @@ public final class CurateJob {
     String genPath = config.string(ConfigKeys.CURATE_GENERATIONS);
     String scoresPath = config.string(ConfigKeys.CURATE_SCORES);
     String output = config.string(ConfigKeys.OUTPUT_PATH);
-    Dataset<Row> gen = spark.read().format("delta").load(genPath);
+    Dataset<Row> gen = asCandidates(spark.read().format("delta").load(genPath));
     checkSource(gen);
     long genVersion = version(genPath);
     Long scoresVersion = scoresPath != null ? version(scoresPath) : null;
@@ -213,6 +213,31 @@ public final class CurateJob {
     s.put("lsh_rows", config.integer(ConfigKeys.CURATE_LSH_ROWS));
     s.put("dpo_min_margin", config.number(ConfigKeys.CURATE_DPO_MIN_MARGIN));
     return s;
+  }
+
+  /**
+   * A magpie table in the shape curate reads: its {@code messages} end with the assistant's answer, which becomes
+   * {@code output_text} (the conversation before it stays {@code messages}), its {@code answer_finish_reason} the
+   * {@code finish_reason}, and the instruction the {@code prompt}. A generations table is returned as it is.
+   */
+  static Dataset<Row> asCandidates(Dataset<Row> gen) {
+    List<String> have = List.of(gen.schema().fieldNames());
+    if (have.contains("output_text") || !have.contains("messages")) {
+      return gen;
+    }
+    Column last = functions.element_at(col("messages"), -1);
+    Column answered = functions.size(col("messages")).gt(0).and(last.getField("role").equalTo(lit("assistant")));
+    Dataset<Row> c = gen
+        .withColumn("output_text", functions.when(answered, last.getField("content")))
+        .withColumn("messages", functions.when(answered,
+            functions.slice(col("messages"), lit(1), functions.size(col("messages")).minus(1))).otherwise(col("messages")));
+    if (have.contains("answer_finish_reason") && !have.contains("finish_reason")) {
+      c = c.withColumn("finish_reason", col("answer_finish_reason"));
+    }
+    if (!have.contains("prompt")) {
+      c = c.withColumn("prompt", have.contains("instruction") ? col("instruction") : lit(null).cast(DataTypes.StringType));
+    }
+    return c;
   }
 
   /** A table of another kind is a config error naming the key, before anything is written. */
@@ -484,7 +509,11 @@ public final class CurateJob {
     if (have.contains("status")) {
       score = when(col("status").equalTo(lit("ok")), score);
     }
-    s = s.select(col(runCol).as("s_run"), col(keyCol).as("s_key"), col("sample_index").cast(DataTypes.IntegerType).as("s_sample"),
+    // A job.kind=score table keys its rows "<source run>/<source row_key>" (one table may score several runs): the
+    // source row_key is what follows the run's prefix.
+    Column key = when(col(keyCol).startsWith(functions.concat(col(runCol), lit("/"))),
+        functions.expr("substring(" + keyCol + ", length(" + runCol + ") + 2)")).otherwise(col(keyCol));
+    s = s.select(col(runCol).as("s_run"), key.as("s_key"), col("sample_index").cast(DataTypes.IntegerType).as("s_sample"),
             score.as("s_score"))
         .groupBy("s_run", "s_key", "s_sample").agg(functions.avg("s_score").as("s_score"));
     String cKey = keyCol.equals("row_key") ? "row_key" : "id";
