@@ -45,13 +45,13 @@ final class HeapAfterGc {
     }
   }
 
+  /** The heap pools' names, read once (a pool's type never changes). */
+  private static final java.util.Set<String> HEAP_POOLS = ManagementFactory.getMemoryPoolMXBeans().stream()
+      .filter(p -> p.getType() == MemoryType.HEAP).map(java.lang.management.MemoryPoolMXBean::getName)
+      .collect(java.util.stream.Collectors.toUnmodifiableSet());
+
   private static boolean isHeap(String pool) {
-    for (var p : ManagementFactory.getMemoryPoolMXBeans()) {
-      if (p.getName().equals(pool)) {
-        return p.getType() == MemoryType.HEAP;
-      }
-    }
-    return false;
+    return HEAP_POOLS.contains(pool);
   }
 
   /** The peak in MiB (the heap now when no collection has been seen). */

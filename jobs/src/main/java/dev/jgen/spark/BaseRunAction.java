@@ -183,9 +183,14 @@ public abstract class BaseRunAction<R> {
         config.integer(ConfigKeys.STOP_GRACE_S) * 1000L);
   }
 
+  /** This JVM's meter of the attempt's budget and deadline (the one its local tasks add to). */
+  private RunStop.Meter meter(Attempt attempt) {
+    return RunStop.meter(spec.kind().jobGroup(job.runId(), attempt.number()), stopLimits);
+  }
+
   /** "budget" or "deadline" when the attempt stopped before generating every pending item, else null. */
   protected final String stoppedBy(Attempt attempt) {
-    return stopLimits.any() ? RunStop.meter(spec.kind().jobGroup(job.runId(), attempt.number()), stopLimits).stoppedBy() : null;
+    return stopLimits.any() ? meter(attempt).stoppedBy() : null;
   }
 
   /**
@@ -194,7 +199,7 @@ public abstract class BaseRunAction<R> {
    */
   protected final void observeSpending(Attempt attempt, long promptTokens, long completionTokens) {
     if (stopLimits.any()) {
-      RunStop.meter(spec.kind().jobGroup(job.runId(), attempt.number()), stopLimits).observeTotals(promptTokens, completionTokens);
+      meter(attempt).observeTotals(promptTokens, completionTokens);
     }
   }
 
@@ -204,7 +209,7 @@ public abstract class BaseRunAction<R> {
     if (l.maxCompletionTokens() <= 0 && l.maxPromptTokens() <= 0) {
       return "";
     }
-    RunStop.Meter m = RunStop.meter(spec.kind().jobGroup(job.runId(), attempt.number()), l);
+    RunStop.Meter m = meter(attempt);
     StringBuilder b = new StringBuilder(", budget");
     if (l.maxCompletionTokens() > 0) {
       b.append(String.format(java.util.Locale.ROOT, " %d/%d completion tokens", m.completionTokens(), l.maxCompletionTokens()));

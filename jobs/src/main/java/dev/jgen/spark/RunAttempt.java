@@ -1,7 +1,5 @@
 package dev.jgen.spark;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.jgen.delta.RunRecord;
 import dev.jgen.delta.RefusedException;
 import dev.jgen.delta.RunsTable;
@@ -23,7 +21,6 @@ import java.util.UUID;
 public final class RunAttempt implements AutoCloseable {
   static final Duration HEARTBEAT = Duration.ofSeconds(20);
   static final Duration STALE = Duration.ofSeconds(90);
-  private static final ObjectMapper JSON = new ObjectMapper();
 
   private final RunsTable runs;
   private volatile RunRecord record;
@@ -54,24 +51,12 @@ public final class RunAttempt implements AutoCloseable {
   }
 
   /**
-   * @param replace run.mode=new: a changed configuration is allowed (the caller deletes the run's rows)
-   * @throws RefusedException with the reason, when the attempt may not start
-   */
-  public static RunAttempt start(RunsTable runs, GenerateJob job, int attempt, boolean replace) {
-    return start(runs, RunIdentity.of(job), () -> attempt, replace);
-  }
-
-  /** As {@link #start(RunsTable, RunIdentity, java.util.function.IntSupplier, boolean)} for a job. */
-  public static RunAttempt start(RunsTable runs, GenerateJob job, java.util.function.IntSupplier attemptFloor, boolean replace) {
-    return start(runs, RunIdentity.of(job), attemptFloor, replace);
-  }
-
-  /**
    * Claims the run ({@link RunsTable#claim}: atomic, whatever the number of jobs that start it at the same moment) and
    * starts the attempt's heartbeat. The attempt number's floor is asked for only after the runs table was read: the
    * caller may still be opening the output table meanwhile (a small run's first Delta reads and commits take seconds
    * each in a fresh JVM). An exception from {@code attemptFloor} ends the start before anything is written.
    *
+   * @param replace run.mode=new: a changed configuration is allowed (the caller deletes the run's rows)
    * @throws RefusedException when the settings changed, another job holds the run, or another job's claim won
    */
   public static RunAttempt start(RunsTable runs, RunIdentity id, java.util.function.IntSupplier attemptFloor, boolean replace) {
@@ -347,28 +332,10 @@ public final class RunAttempt implements AutoCloseable {
     return Math.max(heartbeatMillis() * 3, Long.getLong("jgen.stale_ms", STALE.toMillis()));
   }
 
-  void finish(GenerateResult r, long missing, long loadMs) {
-    String metrics = null;
-    if (!r.serverMetrics().isEmpty()) {
-      try {
-        metrics = "server metrics: " + JSON.writeValueAsString(r.serverMetrics());
-      } catch (JsonProcessingException e) {
-        metrics = "server metrics: " + r.serverMetrics();
-      }
-    }
-    finish(r.rowsIn(), r.generatedNow(), r.ok(), r.error(), missing, r.promptTokens(), r.completionTokens(),
-        r.completionTokensPerSecond(), loadMs, r.generationSeconds(), r.seconds(), metrics);
-  }
-
-  /** Records the attempt as finished with its counts (every job kind's summary); {@code message}: server metrics, or null. */
-  public void finish(long rowsIn, long generatedNow, long ok, long error, long missing, long promptTokens,
-      long completionTokens, double completionTokensPerSecond, long loadMs, double generationSeconds, double seconds,
-      String message) {
-    finish("finished", rowsIn, generatedNow, ok, error, missing, promptTokens, completionTokens, completionTokensPerSecond,
-        loadMs, generationSeconds, seconds, message);
-  }
-
-  /** As above with the end status: {@code finished}, or {@code stopped} (a budget or deadline ended it early). */
+  /**
+   * Records the attempt as ended with its counts (every job kind's summary): {@code status} is {@code finished}, or
+   * {@code stopped} when a budget or deadline ended it early; {@code message}: server metrics, or null.
+   */
   public void finish(String status, long rowsIn, long generatedNow, long ok, long error, long missing, long promptTokens,
       long completionTokens, double completionTokensPerSecond, long loadMs, double generationSeconds, double seconds,
       String message) {

@@ -72,10 +72,18 @@ class RunReportTest {
     return l;
   }
 
+  /** Runs Chromium with its output in a file, so a Chromium that never ends fails the wait instead of blocking a read. */
   private static String run(List<String> cmd) throws Exception {
-    Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
-    byte[] out = p.getInputStream().readAllBytes();
-    assertTrue(p.waitFor(120, TimeUnit.SECONDS), "chromium ended");
-    return new String(out, StandardCharsets.UTF_8);
+    Path out = Files.createTempFile("chromium", ".out");
+    try {
+      Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).redirectOutput(out.toFile()).start();
+      if (!p.waitFor(120, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+        throw new AssertionError("chromium did not end within 120 s: " + cmd);
+      }
+      return Files.readString(out, StandardCharsets.UTF_8);
+    } finally {
+      Files.deleteIfExists(out);
+    }
   }
 }
