@@ -277,6 +277,10 @@ public final class Main {
         r.runId(), r.attempt(), r.rowsIn(), r.samplesPerRow(), r.ok(), r.error(),
         r.skipped() > 0 ? ", " + r.skipped() + " skipped (duplicates, see duplicate_of)" : "", r.generatedNow(), r.generationSeconds(),
         r.completionTokensPerSecond(), r.output());
+    if (r.reused() > 0) {
+      out.printf(Locale.ROOT, "jgen: %d (row, sample) pairs reused from earlier runs' identical requests (see reused_from; job.reuse=false generates them)%n",
+          r.reused());
+    }
     if (r.stoppedBy() != null) {
       out.printf(Locale.ROOT, "jgen: stopped by the %s: %d (row, sample) pairs left; the same command continues the run%n",
           r.stoppedBy(), r.left());
@@ -303,6 +307,7 @@ public final class Main {
     o.put("attempt", r.attempt());
     o.put("samples_per_row", r.samplesPerRow());
     o.put("generated_now", r.generatedNow());
+    o.put("reused", r.reused());
     o.put("missing_from_input", r.missingFromInput());
     o.put("model_load_ms", r.modelLoadMs());
     // Memory, each figure named for what it is: the JVM's heap right after a collection at its highest (the live data

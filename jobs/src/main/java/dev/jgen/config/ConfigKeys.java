@@ -81,6 +81,7 @@ public final class ConfigKeys {
   public static final String MAX_PROMPT_TOKENS_TOTAL = "job.max_prompt_tokens_total";
   public static final String DEADLINE = "job.deadline";
   public static final String STOP_GRACE_S = "job.stop_grace_s";
+  public static final String REUSE = "job.reuse";
   public static final String SPECIAL_TOKENS_IN_CONTENT = "prompt.special_tokens_in_content";
   public static final String ATTRIBUTES_APPLY_TO = "attributes.apply_to";
   public static final String SPARK_MASTER = "spark.master";
@@ -282,6 +283,9 @@ public final class ConfigKeys {
         v -> dev.jgen.config.Deadlines.problem((String) v));
     key(STOP_GRACE_S, Type.INT, 60, "Seconds rows in flight may take to finish once a budget or deadline stops the attempt; "
         + "rows still running then are cancelled and never written (the next attempt generates them).", atLeast(0));
+    key(REUSE, Type.BOOLEAN, true, "job.kind=generate: copy into this run, instead of generating, the ok rows of earlier runs in the "
+        + "same output table whose request is identical (model fingerprint, engine kind, rendered prompt, every sampling parameter "
+        + "with seed and max_new_tokens, stop, constraint, sample index); such rows carry reused_from and count as reused.", null);
     key(SPECIAL_TOKENS_IN_CONTENT, Type.STRING, "reject", "reject | escape | allow: the model's special-token text inside content.",
         oneOf(List.of("reject", "escape", "allow")));
     key(ATTRIBUTES_APPLY_TO, Type.STRING, "last_user", "last_user | all_user: where attribute columns go.",

@@ -23,6 +23,9 @@ import scala.jdk.javaapi.CollectionConverters;
  * is committed, whatever the old process does when it runs again: the new attempt plans its rows after the fence.
  */
 public final class ChunkFence {
+  /** The chunk id suffix of an attempt's job.reuse commit (its other chunks are numbered). */
+  public static final String REUSE_CHUNK = "reuse";
+
   private ChunkFence() {}
 
   /** @return how many chunk ids were fenced off */
@@ -54,8 +57,12 @@ public final class ChunkFence {
     }
     long now = System.currentTimeMillis();
     List<Action> actions = new ArrayList<>();
+    List<String> ids = new ArrayList<>();
+    ids.add(appIdPrefix + REUSE_CHUNK);
     for (int chunk = 0; chunk <= highest + margin; chunk++) {
-      String id = appIdPrefix + chunk;
+      ids.add(appIdPrefix + chunk);
+    }
+    for (String id : ids) {
       // Reading the id also makes this commit conflict with a chunk commit of the old attempt that lands first.
       if (txn.txnVersion(id) < 0) {
         actions.add(new SetTransaction(id, 0L, Option.apply((Object) now)));

@@ -208,6 +208,20 @@ public final class RunTable {
         .save(path);
   }
 
+  /**
+   * job.reuse: an attempt's copies of earlier runs' rows, in one idempotent commit under the attempt's chunk id
+   * {@code <prefix>reuse} (which a later attempt's fence covers like its numbered chunks).
+   */
+  public void appendReused(Dataset<Row> rows, String runId, int attempt, String userMetadata) {
+    rows.write()
+        .format("delta")
+        .mode("append")
+        .option("txnAppId", spec.kind().chunkIdPrefix(runId, attempt) + ChunkFence.REUSE_CHUNK)
+        .option("txnVersion", 0L)
+        .option("userMetadata", userMetadata)
+        .save(path);
+  }
+
   /** run.mode=new: removes the run's rows in one commit (the run's history stays in the table's versions). */
   public void deleteRun(String runId) {
     DeltaTable.forPath(spark, path).delete(col("run_id").equalTo(lit(runId)));

@@ -61,6 +61,8 @@ public final class GenerateAction extends BaseRunAction<GenerateResult> {
   /** The input, read while the tables open and the runs table is read. */
   private java.util.concurrent.CompletableFuture<Dataset<Row>> reading;
   private Dataset<Row> input;
+  /** This attempt's copies of earlier runs' rows (job.reuse); none until the attempt looks. */
+  private RequestReuse.Reused reused = new RequestReuse.Reused(null, 0);
 
   private void phase(String name) {
     long now = System.nanoTime();
@@ -135,7 +137,8 @@ public final class GenerateAction extends BaseRunAction<GenerateResult> {
       attempt.table().optimizeRun(job.runId());
     }
     // A first attempt (or a replaced run) holds one row per (row, sample): no need for the latest-attempt window.
-    GenerateResult r = summarize(attempt.table(), attempt.number(), g, n, start, !attempt.resuming(), stoppedBy(attempt));
+    GenerateResult r = summarize(attempt.table(), attempt.number(), g, n, start, !attempt.resuming() && reused.count() == 0,
+        stoppedBy(attempt));
     phase("summarize");
     if (progress != null) {
       progress.println("jgen: time by phase (ms): " + phaseMillis);
@@ -230,7 +233,6 @@ public final class GenerateAction extends BaseRunAction<GenerateResult> {
       long maxChunkRows = config.integer(ConfigKeys.CHUNK_ROWS) > 0 ? config.integer(ConfigKeys.CHUNK_ROWS)
           : EngineCapacity.defaultChunkRows(job.engine());
       InputColumns columns = new InputColumns(samples.schema(), idColumn);
-      pending = samples.javaRDD().persist(StorageLevel.MEMORY_AND_DISK());
       JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
       prompts = jsc.broadcast(job.prompts());
       var sc = spark.sparkContext();
@@ -244,6 +246,24 @@ public final class GenerateAction extends BaseRunAction<GenerateResult> {
           new RunHealth.Limits(config.number(ConfigKeys.MAX_FAILURE_RATE), config.integer(ConfigKeys.FAILURE_WINDOW),
               config.integer(ConfigKeys.ENGINE_REQUEST_TIMEOUT_S)), n,
           a.reseed(retryErrors), config.bool(ConfigKeys.LONGEST_FIRST));
+      // job.reuse: what earlier runs of this table already answered is copied, committed, and not generated again.
+      if (job.engine() != null && config.bool(ConfigKeys.REUSE)) {
+        reused = RequestReuse.copyFromEarlierRuns(spark, table, samples, plan, prompts, job.engine().kind(),
+            rowsOut -> table.appendReused(rowsOut, job.runId(), attempt, commitMetadata(attempt, -1)));
+        if (reused.count() > 0) {
+          samples = samples.join(reused.keys(),
+              col(InputColumns.KEY).equalTo(col("_reused_key")).and(col(InputColumns.SAMPLE).equalTo(col("_reused_sample"))), "left_anti");
+          if (rowsIn < 0) {
+            rowsIn = numbered.count();
+          }
+          if (progress != null) {
+            progress.printf(Locale.ROOT, "jgen: reused %d (row, sample) pairs from earlier runs' identical requests (job.reuse)%n",
+                reused.count());
+          }
+        }
+        phase("reuse earlier runs");
+      }
+      pending = samples.javaRDD().persist(StorageLevel.MEMORY_AND_DISK());
       Broadcast<PromptSpec> spec = prompts;
       ChunkedRun<Row> run = new ChunkedRun<>(spark, pending, plan::position,
           Math.max(1, Math.min(64, maxChunkRows / 8)), OutputSchema.SCHEMA,
@@ -253,12 +273,12 @@ public final class GenerateAction extends BaseRunAction<GenerateResult> {
             line(done);
           });
       long pendingRows = run.pendingItems();
-      if (rowsIn < 0) {
+      if (rowsIn < 0) { // a first attempt that reused nothing: every pair is pending
         rowsIn = pendingRows / n;
       }
       phase("plan chunks");
       long genStart = System.nanoTime();
-      try (ProgressLine line = new ProgressLine(progress, progressEvery, counters, pendingRows, rowsIn * n - pendingRows,
+      try (ProgressLine line = new ProgressLine(progress, progressEvery, counters, pendingRows, rowsIn * n - pendingRows - reused.count(),
           () -> budgetWords(a))) {
         this.line = line;
         run.run();
@@ -275,6 +295,9 @@ public final class GenerateAction extends BaseRunAction<GenerateResult> {
     } finally {
       if (pending != null) {
         pending.unpersist(false);
+      }
+      if (reused.rows() != null) {
+        reused.rows().unpersist(false);
       }
       numbered.unpersist();
       if (prompts != null) {
@@ -301,7 +324,7 @@ public final class GenerateAction extends BaseRunAction<GenerateResult> {
     WrittenTally.Totals t = onlyAttempt ? g.written() : latestTotals(table);
     return new GenerateResult(job.runId(), attempt, g.rowsIn(), n, t.ok(), t.error(), t.skipped(), g.pendingRows(),
         g.missingFromInput(), table.path(), t.promptTokens(), t.completionTokens(), g.completionTokens(), g.loadMs(),
-        (System.nanoTime() - start) / 1e9, g.seconds(), t.warnings(), g.serverMetrics(), stoppedBy);
+        (System.nanoTime() - start) / 1e9, g.seconds(), t.warnings(), g.serverMetrics(), stoppedBy, reused.count());
   }
 
   /** The same totals read from the table: each (row, sample)'s latest attempt in the run. */

@@ -117,45 +117,63 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
 
   private Pending start(Row row, Generator generator) {
     generator.checkHealth();
-    InputColumns cols = plan.columns();
+    Request r = request(plan, row);
     Pending p = new Pending();
-    p.inputRow = cols.inputRow(row);
-    p.sample = cols.sample(row);
-    p.rowKey = cols.rowKey(row);
+    p.inputRow = r.inputRow();
+    p.sample = r.sample();
+    p.rowKey = r.rowKey();
+    p.id = r.id();
+    if (r.error() != null) {
+      p.generation = generator.rowError(r.error());
+      return p;
+    }
+    p.duplicateOf = r.duplicateOf();
+    p.generation = generator.start(plan.runId() + "/" + p.id + "/" + p.sample, r.chat(), r.params(), r.constraint(),
+        p.duplicateOf == null);
+    return p;
+  }
+
+  /**
+   * A (row, sample)'s request as the run sends it, before the template and the engine: its sampling parameters (seed
+   * included), chat and constraint, or the row error that stops it. The one place these are read from a row, for the
+   * generation and for {@link RequestReuse}'s lookup alike.
+   */
+  record Request(long inputRow, int sample, String rowKey, String id, String duplicateOf, SamplingParams params,
+      ChatInput chat, OutputConstraint constraint, String error) {}
+
+  static Request request(JobPlan plan, Row row) {
+    InputColumns cols = plan.columns();
+    long inputRow = cols.inputRow(row);
+    int sample = cols.sample(row);
+    String rowKey = cols.rowKey(row);
     String precheck = cols.precheckError(row);
     if (precheck != null) {
-      p.generation = generator.rowError(precheck);
-      return p;
+      return new Request(inputRow, sample, rowKey, null, null, null, null, null, precheck);
     }
-    p.id = cols.id(row);
-    if (p.id == null || p.id.isBlank()) {
-      p.generation = generator.rowError("input row " + p.inputRow + ": missing or empty id");
-      return p;
+    String id = cols.id(row);
+    if (id == null || id.isBlank()) {
+      return new Request(inputRow, sample, rowKey, id, null, null, null, null, "input row " + inputRow + ": missing or empty id");
     }
-    SamplingParams params;
-    ChatInput chat;
-    OutputConstraint constraint;
     try {
+      SamplingParams params;
       try {
-        params = plan.generation().resolve(cols.overrides(row), plan.seedKey(p.id), p.sample);
+        params = plan.generation().resolve(cols.overrides(row), plan.seedKey(id), sample);
       } catch (IllegalArgumentException e) {
         throw new InvalidRowException(e.getMessage());
       }
-      chat = cols.chat(row);
+      ChatInput chat = cols.chat(row);
       // Structured output: the row's json_schema or choice column, else the job's constraint.
+      OutputConstraint constraint;
       try {
         constraint = OutputConstraint.forRow(plan.generation().constraint(), cols.column(row, OutputConstraint.COLUMN_JSON_SCHEMA),
             cols.column(row, OutputConstraint.COLUMN_CHOICE));
       } catch (ConstraintException e) {
         throw new InvalidRowException(e.getMessage());
       }
-      p.duplicateOf = cols.duplicateOf(row);
+      return new Request(inputRow, sample, rowKey, id, cols.duplicateOf(row), params, chat, constraint, null);
     } catch (InvalidRowException e) {
-      p.generation = generator.rowError(e.getMessage());
-      return p;
+      return new Request(inputRow, sample, rowKey, id, null, null, null, null, e.getMessage());
     }
-    p.generation = generator.start(plan.runId() + "/" + p.id + "/" + p.sample, chat, params, constraint, p.duplicateOf == null);
-    return p;
   }
 
   private Row finish(Pending p, EngineInfo info, String executorId) {
@@ -215,7 +233,7 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
     return out;
   }
 
-  private static Row paramsRow(SamplingParams p) {
+  static Row paramsRow(SamplingParams p) {
     return RowFactory.create(p.maxNewTokens(), p.temperature(), p.topP(), p.topK(), p.repetitionPenalty(), p.seed(),
         p.stop().toArray(String[]::new));
   }

@@ -16,6 +16,7 @@ import java.util.Map;
  *     expose /metrics: batch occupancy, queue time, generation tokens/s); empty for engines without them
  * @param stoppedBy "budget" or "deadline" when job.max_*_tokens_total or job.deadline stopped the attempt early (what
  *     finished is committed; the same command continues), else null
+ * @param reused (row, sample) pairs this attempt copied from earlier runs' identical requests (job.reuse), not generated
  */
 public record GenerateResult(
     String runId,
@@ -36,7 +37,8 @@ public record GenerateResult(
     double generationSeconds,
     Map<String, Long> warnings,
     Map<String, Map<String, Double>> serverMetrics,
-    String stoppedBy) {
+    String stoppedBy,
+    long reused) {
 
   /** (row, sample) pairs of the input the run does not hold yet: 0 unless a budget or deadline stopped the attempt. */
   public long left() {

@@ -62,15 +62,22 @@ class ResumeTest {
     // Chunks of 4 (row, sample) pairs: 15 chunks, each its own Delta commit, so the child cannot reach its last chunk in
     // the moment between the first commit and the signal below (it would have to commit 14 more).
     String[] a = args(in, out, "job.chunk_rows=4");
+    // An earlier run of the table answered the first 6 rows' requests: the killed job copies those 12 pairs first, in
+    // its reuse commit (job.reuse), so the kill and the resume also cover a run that reused.
+    List<String> firstSix = new ArrayList<>(Files.readAllLines(in).subList(0, 6));
+    Cli source = Cli.run(args(TestFiles.jsonl(dir, "source.jsonl", firstSix), out, "job.chunk_rows=12", "run.id=source"));
+    assertEquals(0, source.code(), source.err());
+    long sourceVersion = io.delta.tables.DeltaTable.forPath(TestSpark.get(), out).history(1).first().getLong(0);
     Process child = ChildJob.start(dir.resolve("child.log"), a);
-    // Wait for the first chunk commit (table creation is version 0), then SIGKILL the whole job.
-    assertTrue(Signals.await(180_000, child, () -> Files.exists(Signals.commit(out, 1))),
-        "the child committed a chunk: " + Signals.read(dir.resolve("child.log")));
+    // Wait for the reuse commit and the first chunk commit after it, then SIGKILL the whole job.
+    assertTrue(Signals.await(180_000, child, () -> Files.exists(Signals.commit(out, sourceVersion + 2))),
+        "the child committed its copies and a chunk: " + Signals.read(dir.resolve("child.log")));
     child.destroyForcibly();
     assertTrue(child.waitFor(30, TimeUnit.SECONDS));
-    Dataset<Row> before = TestSpark.get().read().format("delta").load(out);
+    Dataset<Row> before = TestSpark.get().read().format("delta").load(out).where("run_id != 'source'");
     long committed = before.count();
-    assertTrue(committed > 0 && committed < 60, "killed mid-run, after " + committed + " rows");
+    assertTrue(committed > 12 && committed < 60, "killed mid-run, after " + committed + " rows (12 of them copies)");
+    assertEquals(12, before.where("reused_from.run_id = 'source' and reused_from.attempt = 1").count(), "the copies");
     long versionBefore = io.delta.tables.DeltaTable.forPath(TestSpark.get(), out).history(1).first().getLong(0);
 
     Cli r = Cli.run(a);
@@ -85,6 +92,8 @@ class ResumeTest {
     assertEquals(60, all.count(), "exactly one row per (id, sample_index)");
     assertEquals(60, all.select("id", "sample_index").distinct().count());
     assertEquals(committed, all.where("attempt = 1").count(), "the first attempt's rows stay as they were");
+    assertEquals(12, all.where("reused_from is not null").count(), "the copies once, none made again by the resume");
+    assertEquals(0, s.get("reused").asLong(), s.toString());
     // Change data feed from after the crash: exactly the rows the resume added.
     long cdf = TestSpark.get().read().format("delta").option("readChangeFeed", "true").option("startingVersion", versionBefore + 1)
         .load(out).where("_change_type = 'insert'").count();

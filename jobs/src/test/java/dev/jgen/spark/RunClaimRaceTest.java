@@ -102,7 +102,8 @@ class RunClaimRaceTest {
   private static String[] args(Path in, String out, String run) {
     return new String[] {"generate", "--config", TestFiles.conf().resolve("jobs/demo.yaml").toString(),
         "--set", "input.path=" + in, "--set", "output.path=" + out, "--set", "run.id=" + run,
-        "--set", "generation.max_new_tokens=24"};
+        // Every round's requests are the same: job.reuse would copy round 0's rows instead of generating them.
+        "--set", "generation.max_new_tokens=24", "--set", "job.reuse=false"};
   }
 
   /** Sends each job its command, all within a few microseconds, and waits for every answer (bounded). */

@@ -1,0 +1,176 @@
+package dev.jgen.spark;
+
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.current_timestamp;
+import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.row_number;
+import static org.apache.spark.sql.functions.struct;
+
+import dev.jgen.delta.OutputSchema;
+import dev.jgen.delta.RunTable;
+import dev.jgen.prompt.PreparedPrompt;
+import dev.jgen.prompt.PromptSpec;
+import dev.jgen.prompt.PromptTranslator;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import org.apache.spark.api.java.function.FlatMapFunction;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.expressions.Window;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+
+/**
+ * {@code job.reuse}: before a generate attempt generates, the (row, sample) pairs whose effective request an earlier
+ * run of the same table already answered ok are copied into this run, in one idempotent commit, and left out of the
+ * generation. A request is identical when every part that can change the engine's output is: the model fingerprint,
+ * the engine kind, the rendered prompt (so the template, system prompt and attribute values), every sampling parameter
+ * (max_new_tokens, temperature, top_p, top_k, repetition_penalty, the row's derived seed, stop), the output
+ * constraint's SHA-256 and the sample index. Each part is a column the generating run wrote, compared null-safely, so
+ * a request that differs in any one of them is generated anew (Curator's cross-run cache ignored the parameters and
+ * served stale answers: curator #135).
+ *
+ * <p>The pending side is rendered by the same code the generation runs ({@link GeneratePartition#request} and the
+ * run's {@link PromptTranslator}), never reconstructed. A copied row keeps its source's text, tokens, finish reason,
+ * timings and engine instance, and says where it came from in {@code reused_from}; its run, attempt, id, row key and
+ * input row are this run's.
+ */
+final class RequestReuse {
+  /** The pending side of the join: what each (row, sample) would send. */
+  private static final StructType REQUESTS = new StructType()
+      .add("_r_key", DataTypes.StringType, false)
+      .add("_r_sample", DataTypes.IntegerType, false)
+      .add("_r_id", DataTypes.StringType)
+      .add("_r_input_row", DataTypes.LongType, false)
+      .add("_r_prompt", DataTypes.StringType, false)
+      .add("_r_params", OutputSchema.PARAMS)
+      .add("_r_constraint", DataTypes.StringType);
+
+  private RequestReuse() {}
+
+  /** The copied rows (persisted; the caller unpersists) and how many. */
+  record Reused(Dataset<Row> rows, long count) {
+    /** The copied pairs, as the run's keys, to leave out of the generation. */
+    Dataset<Row> keys() {
+      return rows.select(col("row_key").as("_reused_key"), col("sample_index").as("_reused_sample"));
+    }
+  }
+
+  /**
+   * Finds the pending pairs an earlier run answered and commits their copies as this attempt's reuse chunk.
+   *
+   * @param pending the attempt's (row, sample) pairs still to generate (input columns plus key and sample)
+   * @param engineKind the engine kind the run's rows record ({@code engine.kind})
+   */
+  static Reused copyFromEarlierRuns(SparkSession spark, RunTable table, Dataset<Row> pending, JobPlan plan,
+      Broadcast<PromptSpec> prompts, String engineKind, java.util.function.Consumer<Dataset<Row>> commit) {
+    Dataset<Row> sources = table.all().where(col("status").equalTo("ok")
+        .and(col("run_id").notEqual(lit(plan.runId())))
+        .and(col("model_fingerprint").equalTo(lit(plan.modelFingerprint())))
+        .and(col("engine").equalTo(lit(engineKind)))
+        .and(col("duplicate_of").isNull())
+        .and(col("prompt").isNotNull()));
+    // Most runs have nothing to reuse (a new table, another model): one small job says so before anything is rendered.
+    if (sources.limit(1).isEmpty()) {
+      return new Reused(spark.emptyDataFrame(), 0);
+    }
+    Dataset<Row> requests = spark.createDataFrame(pending.javaRDD().mapPartitions(new Render(plan, prompts)), REQUESTS);
+    Column same = col("prompt").equalTo(col("_r_prompt"))
+        .and(col("sample_index").equalTo(col("_r_sample")))
+        .and(col("params").eqNullSafe(col("_r_params")))
+        .and(col("constraint_sha256").eqNullSafe(col("_r_constraint")));
+    // One source per pair, the earliest generation (then by run and attempt, so a rerun picks the same one).
+    var first = Window.partitionBy("_r_key", "_r_sample").orderBy(col("created_at"), col("run_id"), col("attempt"));
+    Dataset<Row> matched = requests.join(sources, same).withColumn("_pick", row_number().over(first))
+        .where(col("_pick").equalTo(1));
+    List<Column> out = new ArrayList<>();
+    for (String name : OutputSchema.SCHEMA.fieldNames()) {
+      Column c = switch (name) {
+        case "run_id" -> lit(plan.runId());
+        case "id" -> col("_r_id");
+        case "sample_index" -> col("_r_sample");
+        case "row_key" -> col("_r_key");
+        case "input_row" -> col("_r_input_row");
+        case "attempt" -> lit(plan.attempt());
+        case "model_id" -> lit(plan.modelId());
+        case "template_sha256" -> lit(prompts.value().templateSha256());
+        case "created_at" -> current_timestamp();
+        case "reused_from" -> struct(col("run_id").as("run_id"), col("attempt").as("attempt"));
+        default -> col(name);
+      };
+      out.add(c.as(name));
+    }
+    Dataset<Row> copies = matched.select(out.toArray(Column[]::new))
+        .persist(org.apache.spark.storage.StorageLevel.MEMORY_AND_DISK());
+    long count = copies.count();
+    if (count > 0) {
+      commit.accept(spark.createDataFrame(copies.javaRDD(), OutputSchema.SCHEMA));
+    }
+    return new Reused(copies, count);
+  }
+
+  /** Renders each pending pair as the generation would; rows that cannot be rendered are the generation's to report. */
+  private static final class Render implements FlatMapFunction<Iterator<Row>, Row> {
+    private final JobPlan plan;
+    private final Broadcast<PromptSpec> prompts;
+
+    Render(JobPlan plan, Broadcast<PromptSpec> prompts) {
+      this.plan = plan;
+      this.prompts = prompts;
+    }
+
+    @Override
+    public Iterator<Row> call(Iterator<Row> rows) {
+      PromptTranslator translator = PromptTranslator.shared(prompts.value());
+      // Streams: a partition's requests are never all held at once.
+      return new Iterator<>() {
+        private Row next = advance();
+
+        private Row advance() {
+          while (rows.hasNext()) {
+            Row rendered = render(translator, rows.next());
+            if (rendered != null) {
+              return rendered;
+            }
+          }
+          return null;
+        }
+
+        @Override
+        public boolean hasNext() {
+          return next != null;
+        }
+
+        @Override
+        public Row next() {
+          if (next == null) {
+            throw new java.util.NoSuchElementException();
+          }
+          Row r = next;
+          next = advance();
+          return r;
+        }
+      };
+    }
+
+    private Row render(PromptTranslator translator, Row row) {
+      GeneratePartition.Request r = GeneratePartition.request(plan, row);
+      if (r.error() != null || r.duplicateOf() != null) {
+        return null;
+      }
+      PreparedPrompt prompt;
+      try {
+        prompt = translator.prepare(r.chat(), r.params().maxNewTokens());
+      } catch (RuntimeException e) {
+        return null; // a row error (or a run error) that the generation reports with the row
+      }
+      return RowFactory.create(r.rowKey(), r.sample(), r.id(), r.inputRow(), prompt.text(),
+          GeneratePartition.paramsRow(r.params()), r.constraint() == null ? null : r.constraint().sha256());
+    }
+  }
+}
