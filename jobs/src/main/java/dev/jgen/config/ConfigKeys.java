@@ -82,6 +82,7 @@ public final class ConfigKeys {
   public static final String DEADLINE = "job.deadline";
   public static final String STOP_GRACE_S = "job.stop_grace_s";
   public static final String REUSE = "job.reuse";
+  public static final String PREFIX_GROUP_TOKENS = "job.prefix_group_tokens";
   public static final String SPECIAL_TOKENS_IN_CONTENT = "prompt.special_tokens_in_content";
   public static final String ATTRIBUTES_APPLY_TO = "attributes.apply_to";
   public static final String SPARK_MASTER = "spark.master";
@@ -286,6 +287,10 @@ public final class ConfigKeys {
     key(REUSE, Type.BOOLEAN, true, "job.kind=generate: copy into this run, instead of generating, the ok rows of earlier runs in the "
         + "same output table whose request is identical (model fingerprint, engine kind, rendered prompt, every sampling parameter "
         + "with seed and max_new_tokens, stop, constraint, sample index); such rows carry reused_from and count as reused.", null);
+    key(PREFIX_GROUP_TOKENS, Type.INT, 64, "Rows whose rendered prompts share their first N tokens (a system prompt, few-shot "
+        + "examples, a rubric) form a prefix group: job.kind=generate orders the pending rows group by group (in input order "
+        + "within and between groups) and gives each task a contiguous range, so a group meets one engine's prefix cache; "
+        + "GPU servers route a group's requests to one server while its load allows. 0: input order, routing by load alone.", atLeast(0));
     key(SPECIAL_TOKENS_IN_CONTENT, Type.STRING, "reject", "reject | escape | allow: the model's special-token text inside content.",
         oneOf(List.of("reject", "escape", "allow")));
     key(ATTRIBUTES_APPLY_TO, Type.STRING, "last_user", "last_user | all_user: where attribute columns go.",

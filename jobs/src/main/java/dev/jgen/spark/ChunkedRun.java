@@ -160,8 +160,8 @@ public final class ChunkedRun<T> {
     return pendingItems;
   }
 
-  /** Items of a chunk, and how many (-1: not known until counted). */
-  private record Chunk<T>(JavaRDD<T> items, long size) {}
+  /** Items of a chunk, and how many (-1: not known until counted), with their lowest and highest position. */
+  private record Chunk<T>(JavaRDD<T> items, long size, long lo, long hi) {}
 
   /** One chunk's job, as it ended. */
   private record Done<T>(int number, Chunk<T> chunk, long planned, long written, List<Long> unstarted, Throwable failure) {}
@@ -234,7 +234,8 @@ public final class ChunkedRun<T> {
           // The chunk's tasks reached their time limit: the items they did not start are planned again, first.
           Set<Long> left = new HashSet<>(d.unstarted());
           ChunkTask.Position<T> pos = position;
-          leftovers.addFirst(new Chunk<>(d.chunk().items().filter(t -> left.contains(pos.of(t))), left.size()));
+          leftovers.addFirst(new Chunk<>(d.chunk().items().filter(t -> left.contains(pos.of(t))), left.size(),
+              java.util.Collections.min(left), java.util.Collections.max(left)));
         }
       }
     } catch (InterruptedException e) {
@@ -358,20 +359,60 @@ public final class ChunkedRun<T> {
     return new Chunk<>(pending.filter(t -> {
       long s = pos.of(t) / per;
       return s >= lo && s <= hi;
-    }), rows);
+    }), rows, lo * per, (hi + 1) * per - 1);
   }
 
   /**
-   * A chunk's items spread over its tasks, each sent to the task its position hashes to. Not {@code repartition}: its
-   * round robin deals items by their order in each input partition, and that order can differ when Spark recomputes a
+   * A chunk's items spread over its tasks: each task takes a contiguous range of positions, in position order. Rows of a
+   * prefix group are neighbours in position (job.prefix_group_tokens), so a group reaches one task, and so one
+   * executor's engine and its prefix cache, instead of being dealt over all of them; in input order it is the same as
+   * before for the engine (every task a share of the chunk). Keyed by position, not {@code repartition}: its round
+   * robin deals items by their order in each input partition, and that order can differ when Spark recomputes a
    * partition (an executor lost with its cached blocks, the items then read again through a shuffle). Spark marks such a
    * shuffle indeterminate and, when it has to re-run it after write tasks have finished, aborts the whole job ("cannot
-   * rollback the ResultStage"). Keyed by position, a re-run sends every item to the same task as before.
+   * rollback the ResultStage"). Keyed by position, a re-run sends every item to the same task, in the same order.
+   *
+   * @param lo the chunk's lowest position
+   * @param hi the chunk's highest position
    */
-  static <T> JavaRDD<T> spread(JavaRDD<T> items, int tasks, ChunkTask.Position<T> position) {
+  static <T> JavaRDD<T> spread(JavaRDD<T> items, int tasks, ChunkTask.Position<T> position, long lo, long hi) {
     return items.mapToPair(t -> new scala.Tuple2<>(position.of(t), t))
-        .partitionBy(new org.apache.spark.HashPartitioner(Math.max(1, tasks)))
+        .repartitionAndSortWithinPartitions(new PositionRanges(Math.max(1, tasks), lo, hi))
         .values();
+  }
+
+  /** Positions {@code lo..hi} cut into {@code tasks} contiguous ranges of equal width. */
+  static final class PositionRanges extends org.apache.spark.Partitioner {
+    private final int tasks;
+    private final long lo;
+    private final long width;
+
+    PositionRanges(int tasks, long lo, long hi) {
+      this.tasks = tasks;
+      this.lo = lo;
+      this.width = Math.max(1, hi - lo + 1);
+    }
+
+    @Override
+    public int numPartitions() {
+      return tasks;
+    }
+
+    @Override
+    public int getPartition(Object key) {
+      long offset = Math.max(0, Math.min(width - 1, (Long) key - lo));
+      return (int) (offset * tasks / width);
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof PositionRanges r && r.tasks == tasks && r.lo == lo && r.width == width;
+    }
+
+    @Override
+    public int hashCode() {
+      return java.util.Objects.hash(tasks, lo, width);
+    }
   }
 
   private void submit(ExecutorService pool, BlockingQueue<Object> events, FeedingEnds feedingEnds, int number,
@@ -394,7 +435,7 @@ public final class ChunkedRun<T> {
             + " (" + planned + " rows)");
         // Only the generation stage asks for GPUs (a stage-level resource profile on a cluster); reading, keying
         // and writing need none.
-        JavaRDD<Row> rows = GpuStage.forGeneration(spread(chunk.items(), settings.tasks(), position), sc, settings.engine())
+        JavaRDD<Row> rows = GpuStage.forGeneration(spread(chunk.items(), settings.tasks(), position, chunk.lo(), chunk.hi()), sc, settings.engine())
             .mapPartitions(generate);
         rows.setName(rddPrefix + number);
         committer.commit(spark.createDataFrame(rows, schema), number);

@@ -63,6 +63,8 @@ public final class GenerateAction extends BaseRunAction<GenerateResult> {
   private Dataset<Row> input;
   /** This attempt's copies of earlier runs' rows (job.reuse); none until the attempt looks. */
   private RequestReuse.Reused reused = new RequestReuse.Reused(null, 0);
+  /** The attempt's pending pairs as rendered requests, once asked for (reuse, prefix groups). */
+  private Dataset<Row> requests;
 
   private void phase(String name) {
     long now = System.nanoTime();
@@ -246,9 +248,21 @@ public final class GenerateAction extends BaseRunAction<GenerateResult> {
           new RunHealth.Limits(config.number(ConfigKeys.MAX_FAILURE_RATE), config.integer(ConfigKeys.FAILURE_WINDOW),
               config.integer(ConfigKeys.ENGINE_REQUEST_TIMEOUT_S)), n,
           a.reseed(retryErrors), config.bool(ConfigKeys.LONGEST_FIRST));
+      // The pending pairs as requests, rendered once when reuse or prefix grouping asks for them.
+      int prefixTokens = config.integer(ConfigKeys.PREFIX_GROUP_TOKENS);
+      Dataset<Row> beforeReuse = samples;
+      JobPlan renderPlan = plan;
+      Broadcast<PromptSpec> renderPrompts = prompts;
+      java.util.function.Supplier<Dataset<Row>> rendered = () -> {
+        if (requests == null) {
+          requests = RenderedRequests.of(spark, beforeReuse, renderPlan, renderPrompts, prefixTokens)
+              .persist(StorageLevel.MEMORY_AND_DISK());
+        }
+        return requests;
+      };
       // job.reuse: what earlier runs of this table already answered is copied, committed, and not generated again.
       if (job.engine() != null && config.bool(ConfigKeys.REUSE)) {
-        reused = RequestReuse.copyFromEarlierRuns(spark, table, samples, plan, prompts, job.engine().kind(),
+        reused = RequestReuse.copyFromEarlierRuns(spark, table, rendered, plan, prompts, job.engine().kind(),
             rowsOut -> table.appendReused(rowsOut, job.runId(), attempt, commitMetadata(attempt, -1)));
         if (reused.count() > 0) {
           samples = samples.join(reused.keys(),
@@ -263,11 +277,26 @@ public final class GenerateAction extends BaseRunAction<GenerateResult> {
         }
         phase("reuse earlier runs");
       }
+      // job.prefix_group_tokens: rows sharing a prefix become neighbours (chunks, tasks, the engine's cache). In local
+      // mode one engine serves every task, so only a run of more than one chunk gains from it: a small one skips the
+      // rendering and the sort.
+      if (job.engine() != null && prefixTokens > 0) {
+        if (rowsIn < 0 && spark.sparkContext().isLocal()) {
+          rowsIn = numbered.count();
+        }
+        if (!spark.sparkContext().isLocal() || rowsIn * n > maxChunkRows) {
+          samples = PrefixGroups.ordered(spark, samples, rendered.get(), n);
+          columns = new InputColumns(samples.schema(), idColumn);
+          plan = plan.withColumns(columns);
+          phase("group rows by prefix");
+        }
+      }
       pending = samples.javaRDD().persist(StorageLevel.MEMORY_AND_DISK());
       Broadcast<PromptSpec> spec = prompts;
-      ChunkedRun<Row> run = new ChunkedRun<>(spark, pending, plan::position,
+      JobPlan finalPlan = plan;
+      ChunkedRun<Row> run = new ChunkedRun<>(spark, pending, finalPlan::position,
           Math.max(1, Math.min(64, maxChunkRows / 8)), OutputSchema.SCHEMA,
-          accounting -> new GeneratePartition(plan, spec, counters, accounting),
+          accounting -> new GeneratePartition(finalPlan, spec, counters, accounting),
           committer(a), chunkSettings(a, maxChunkRows), a.lock()::checkLock, done -> {
             observeSpending(a, counters.promptTokens().value(), counters.completionTokens().value());
             line(done);
@@ -298,6 +327,10 @@ public final class GenerateAction extends BaseRunAction<GenerateResult> {
       }
       if (reused.rows() != null) {
         reused.rows().unpersist(false);
+      }
+      if (requests != null) {
+        requests.unpersist(false);
+        requests = null;
       }
       numbered.unpersist();
       if (prompts != null) {

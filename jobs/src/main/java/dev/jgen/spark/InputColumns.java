@@ -23,6 +23,8 @@ final class InputColumns implements Serializable {
   static final String SAMPLE = "_jgen_sample";
   static final String PRECHECK = "_jgen_precheck";
   static final String KEY = "_jgen_key";
+  /** The pair's place in the attempt's order when rows are grouped by prefix ({@link PrefixGroups}). */
+  static final String ORDER = "_jgen_order";
   static final String CORRUPT = "_corrupt_record";
 
   private final StructType schema;
@@ -33,6 +35,11 @@ final class InputColumns implements Serializable {
     this.schema = schema;
     this.idColumn = idColumn;
     this.names = new java.util.HashSet<>(List.of(schema.fieldNames()));
+  }
+
+  /** The pair's place in the attempt's order ({@link PrefixGroups}), or -1 when the pairs keep input order. */
+  long order(Row r) {
+    return has(ORDER) ? r.getLong(r.fieldIndex(ORDER)) : -1;
   }
 
   long inputRow(Row r) {

@@ -37,8 +37,17 @@ record JobPlan(
     return reseed ? id + "#retry" + attempt : id;
   }
 
-  /** A (row, sample)'s position in the run: chunks are cut and resumed by it. */
+  /**
+   * A (row, sample)'s position in the attempt: chunks are cut, spread over tasks and resumed by it. Input order, or
+   * prefix groups one after another when the rows were grouped ({@link PrefixGroups}).
+   */
   long position(Row r) {
-    return columns.inputRow(r) * samples + columns.sample(r);
+    long order = columns.order(r);
+    return order >= 0 ? order : columns.inputRow(r) * samples + columns.sample(r);
+  }
+
+  /** The same plan over pairs with another schema (a column added). */
+  JobPlan withColumns(InputColumns other) {
+    return new JobPlan(runId, attempt, modelId, modelFingerprint, engine, generation, other, health, samples, reseed, longestFirst);
   }
 }

@@ -8,22 +8,15 @@ import static org.apache.spark.sql.functions.struct;
 
 import dev.jgen.delta.OutputSchema;
 import dev.jgen.delta.RunTable;
-import dev.jgen.prompt.PreparedPrompt;
 import dev.jgen.prompt.PromptSpec;
-import dev.jgen.prompt.PromptTranslator;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
-import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.expressions.Window;
-import org.apache.spark.sql.types.DataTypes;
-import org.apache.spark.sql.types.StructType;
 
 /**
  * {@code job.reuse}: before a generate attempt generates, the (row, sample) pairs whose effective request an earlier
@@ -35,22 +28,12 @@ import org.apache.spark.sql.types.StructType;
  * a request that differs in any one of them is generated anew (Curator's cross-run cache ignored the parameters and
  * served stale answers: curator #135).
  *
- * <p>The pending side is rendered by the same code the generation runs ({@link GeneratePartition#request} and the
- * run's {@link PromptTranslator}), never reconstructed. A copied row keeps its source's text, tokens, finish reason,
+ * <p>The pending side is rendered by the same code the generation runs ({@link RenderedRequests}), never
+ * reconstructed. A copied row keeps its source's text, tokens, finish reason,
  * timings and engine instance, and says where it came from in {@code reused_from}; its run, attempt, id, row key and
  * input row are this run's.
  */
 final class RequestReuse {
-  /** The pending side of the join: what each (row, sample) would send. */
-  private static final StructType REQUESTS = new StructType()
-      .add("_r_key", DataTypes.StringType, false)
-      .add("_r_sample", DataTypes.IntegerType, false)
-      .add("_r_id", DataTypes.StringType)
-      .add("_r_input_row", DataTypes.LongType, false)
-      .add("_r_prompt", DataTypes.StringType, false)
-      .add("_r_params", OutputSchema.PARAMS)
-      .add("_r_constraint", DataTypes.StringType);
-
   private RequestReuse() {}
 
   /** The copied rows (persisted; the caller unpersists) and how many. */
@@ -64,11 +47,11 @@ final class RequestReuse {
   /**
    * Finds the pending pairs an earlier run answered and commits their copies as this attempt's reuse chunk.
    *
-   * @param pending the attempt's (row, sample) pairs still to generate (input columns plus key and sample)
+   * @param rendered the attempt's pending pairs as requests ({@link RenderedRequests}), rendered only when asked for
    * @param engineKind the engine kind the run's rows record ({@code engine.kind})
    */
-  static Reused copyFromEarlierRuns(SparkSession spark, RunTable table, Dataset<Row> pending, JobPlan plan,
-      Broadcast<PromptSpec> prompts, String engineKind, java.util.function.Consumer<Dataset<Row>> commit) {
+  static Reused copyFromEarlierRuns(SparkSession spark, RunTable table, java.util.function.Supplier<Dataset<Row>> rendered,
+      JobPlan plan, Broadcast<PromptSpec> prompts, String engineKind, java.util.function.Consumer<Dataset<Row>> commit) {
     Dataset<Row> sources = table.all().where(col("status").equalTo("ok")
         .and(col("run_id").notEqual(lit(plan.runId())))
         .and(col("model_fingerprint").equalTo(lit(plan.modelFingerprint())))
@@ -79,7 +62,7 @@ final class RequestReuse {
     if (sources.limit(1).isEmpty()) {
       return new Reused(spark.emptyDataFrame(), 0);
     }
-    Dataset<Row> requests = spark.createDataFrame(pending.javaRDD().mapPartitions(new Render(plan, prompts)), REQUESTS);
+    Dataset<Row> requests = rendered.get();
     Column same = col("prompt").equalTo(col("_r_prompt"))
         .and(col("sample_index").equalTo(col("_r_sample")))
         .and(col("params").eqNullSafe(col("_r_params")))
@@ -112,65 +95,5 @@ final class RequestReuse {
       commit.accept(spark.createDataFrame(copies.javaRDD(), OutputSchema.SCHEMA));
     }
     return new Reused(copies, count);
-  }
-
-  /** Renders each pending pair as the generation would; rows that cannot be rendered are the generation's to report. */
-  private static final class Render implements FlatMapFunction<Iterator<Row>, Row> {
-    private final JobPlan plan;
-    private final Broadcast<PromptSpec> prompts;
-
-    Render(JobPlan plan, Broadcast<PromptSpec> prompts) {
-      this.plan = plan;
-      this.prompts = prompts;
-    }
-
-    @Override
-    public Iterator<Row> call(Iterator<Row> rows) {
-      PromptTranslator translator = PromptTranslator.shared(prompts.value());
-      // Streams: a partition's requests are never all held at once.
-      return new Iterator<>() {
-        private Row next = advance();
-
-        private Row advance() {
-          while (rows.hasNext()) {
-            Row rendered = render(translator, rows.next());
-            if (rendered != null) {
-              return rendered;
-            }
-          }
-          return null;
-        }
-
-        @Override
-        public boolean hasNext() {
-          return next != null;
-        }
-
-        @Override
-        public Row next() {
-          if (next == null) {
-            throw new java.util.NoSuchElementException();
-          }
-          Row r = next;
-          next = advance();
-          return r;
-        }
-      };
-    }
-
-    private Row render(PromptTranslator translator, Row row) {
-      GeneratePartition.Request r = GeneratePartition.request(plan, row);
-      if (r.error() != null || r.duplicateOf() != null) {
-        return null;
-      }
-      PreparedPrompt prompt;
-      try {
-        prompt = translator.prepare(r.chat(), r.params().maxNewTokens());
-      } catch (RuntimeException e) {
-        return null; // a row error (or a run error) that the generation reports with the row
-      }
-      return RowFactory.create(r.rowKey(), r.sample(), r.id(), r.inputRow(), prompt.text(),
-          GeneratePartition.paramsRow(r.params()), r.constraint() == null ? null : r.constraint().sha256());
-    }
   }
 }

@@ -20,7 +20,7 @@ import scala.Tuple2;
  */
 class ChunkSpreadTest {
   @Test
-  void itemsAreSpreadByPositionSoARecomputedShuffleSendsEachToTheSameTask() {
+  void itemsAreSpreadByPositionRangeSoARecomputedShuffleSendsEachToTheSameTaskInOrder() {
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(TestSpark.get().sparkContext());
     List<Long> positions = LongStream.range(0, 40).boxed().toList();
     // items read back through a shuffle, like a chunk's pending rows: Spark knows their order is not fixed
@@ -30,17 +30,15 @@ class ChunkSpreadTest {
     // the premise: a round robin over such input is what Spark refuses to re-run
     assertEquals("INDETERMINATE", shuffled.repartition(2).rdd().outputDeterministicLevel().toString());
 
-    JavaRDD<Long> spread = ChunkedRun.spread(shuffled, 2, p -> p);
+    JavaRDD<Long> spread = ChunkedRun.spread(shuffled, 2, p -> p, 0, 39);
     assertNotEquals("INDETERMINATE", spread.rdd().outputDeterministicLevel().toString());
     assertEquals(2, spread.getNumPartitions());
     List<List<Long>> tasks = spread.glom().collect();
     List<Long> all = new ArrayList<>();
     for (int task = 0; task < tasks.size(); task++) {
-      for (long p : tasks.get(task)) {
-        assertEquals(Long.hashCode(p) % 2, task, "position " + p + " in task " + task);
-        all.add(p);
-      }
-      assertEquals(20, tasks.get(task).size(), "an even share per task");
+      // A contiguous range per task, in position order: a prefix group (neighbours in position) meets one task.
+      assertEquals(LongStream.range(task * 20L, task * 20L + 20).boxed().toList(), tasks.get(task), "task " + task);
+      all.addAll(tasks.get(task));
     }
     all.sort(null);
     assertEquals(positions, all, "every item exactly once");

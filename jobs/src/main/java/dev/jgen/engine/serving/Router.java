@@ -9,6 +9,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * address's index, modulo their count) while that server's window has room; otherwise, and for tasks without GPUs,
  * each request goes to the least-loaded server (Spark packs fractional GPU tasks onto one address first, which would
  * idle the others). Every server's window is shared by all tasks of the executor ({@link Endpoint}).
+ *
+ * <p>Prefix affinity (issue 28): a request of a task that is not pinned carries the hash of its prompt's first tokens,
+ * and goes to the server that hash names while that server is at most {@link #slack} requests busier than the least
+ * loaded one (consistent hashing with bounded loads): rows that share a system prompt or few-shot block meet the same
+ * server's prefix cache, and a prefix with more rows than one server can take spills over, so no server starves.
  */
 final class Router {
   private final List<Endpoint> fixed; // endpoint mode
@@ -35,6 +40,22 @@ final class Router {
   }
 
   Endpoint route(String[] gpus) {
+    return route(gpus, NO_PREFIX);
+  }
+
+  /** No prefix hash: the request is routed by load alone. */
+  static final long NO_PREFIX = dev.jgen.engine.PromptPrefix.NONE;
+
+  /**
+   * How much busier than the least loaded server a prefix's server may be and still take the prefix's next request:
+   * a quarter of its window (at least one request), so the preferred server runs near full before others help.
+   */
+  static int slack(Endpoint e) {
+    return Math.max(1, e.window / 4);
+  }
+
+  /** @param prefixHash the hash of the request's first prompt tokens, or {@link #NO_PREFIX} */
+  Endpoint route(String[] gpus, long prefixHash) {
     Endpoint pinned = null;
     if (launcher != null) {
       pinned = launcher.endpointFor(gpus);
@@ -51,7 +72,14 @@ final class Router {
     }
     // No GPU, or the task's server already has a full window and queue: Spark packs fractional GPU tasks onto the
     // first address before the next, so strict pinning would leave the other servers idle. Take the least loaded.
-    Endpoint least = leastLoaded(servers());
+    List<Endpoint> all = servers();
+    Endpoint least = leastLoaded(all);
+    if (pinned == null && prefixHash != NO_PREFIX && all.size() > 1) {
+      Endpoint preferred = all.get(Math.floorMod(prefixHash, all.size()));
+      if (preferred.load() < preferred.window && preferred.load() <= least.load() + slack(preferred)) {
+        return preferred;
+      }
+    }
     return pinned != null && least.load() >= least.window ? pinned : least;
   }
 

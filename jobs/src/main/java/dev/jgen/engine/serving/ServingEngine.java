@@ -58,6 +58,8 @@ final class ServingEngine implements Engine {
   private final ServerMetrics metrics;
   private final EngineInfo info;
   private volatile boolean closed;
+  /** Leading prompt tokens whose hash picks a request's server when its task is not pinned (0: load alone). */
+  private final int prefixTokens;
   private volatile Map<String, Double> finalMetrics;
 
   ServingEngine(EngineSpec spec, ServerKind kind) {
@@ -79,6 +81,7 @@ final class ServingEngine implements Engine {
     this.retry = RetryPolicy.of(spec);
     this.bosText = spec.option("bos_text", "");
     this.requestTimeout = Duration.ofSeconds(spec.intOption("request_timeout_s", 300));
+    this.prefixTokens = spec.intOption("prefix_route_tokens", 0);
     int window = spec.intOption("window", 0);
     this.windowPerServer = window > 0 ? window : defaultWindow(Math.max(1, spec.intOption(kind.batchOption(), kind.defaultBatch())));
     AtomicInteger n = new AtomicInteger();
@@ -205,7 +208,7 @@ final class ServingEngine implements Engine {
     Endpoint endpoint;
     byte[] body;
     try {
-      endpoint = route(taskGpus()); // on the task thread: TaskContext is thread-local
+      endpoint = router.route(taskGpus(), dev.jgen.engine.PromptPrefix.hash(request.promptTokenIds(), prefixTokens)); // on the task thread: TaskContext is thread-local
       body = WireProtocol.JSON.writeValueAsBytes(body(request));
     } catch (IOException | RuntimeException e) {
       result.completeExceptionally(e instanceof EngineException ? e : new EngineException(e.getMessage(), e));

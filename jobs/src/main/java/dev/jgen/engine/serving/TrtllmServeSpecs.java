@@ -77,6 +77,8 @@ public final class TrtllmServeSpecs {
       throw new ConfigException(ConfigKeys.MAX_NEW_TOKENS + ": " + maxNewTokens + " leaves no room for a prompt in "
           + ctx + " tokens");
     }
+    // The router keeps a prefix group on one server (issue 28); the same prefix length orders the rows in Spark.
+    opts.put("prefix_route_tokens", String.valueOf(config.integer(ConfigKeys.PREFIX_GROUP_TOKENS)));
     return new EngineSpec(ServerKind.TRTLLM.kind(), modelId, opts);
   }
 
