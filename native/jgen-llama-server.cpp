@@ -451,6 +451,10 @@ int main(int argc, char ** argv) {
   int parallel = 4;
   int kv_size = 4096;
   int n_batch = 512;
+  // --lora PATH [--lora-scale X]: a LoRA adapter applied to every sequence of this server (issue 31; per-request
+  // adapter sets come with row-level adapters).
+  std::string lora_path;
+  float lora_scale = 1.0f;
   for (int i = 1; i < argc; i++) try {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -463,6 +467,8 @@ int main(int argc, char ** argv) {
     else if (a == "--parallel") parallel = std::stoi(next());
     else if (a == "--kv-size") kv_size = std::stoi(next());
     else if (a == "--batch") n_batch = std::stoi(next());
+    else if (a == "--lora") lora_path = next();
+    else if (a == "--lora-scale") lora_scale = std::stof(next());
     else if (a == "--system-info") { printf("%s\n", llama_print_system_info()); return 0; }
     else { fprintf(stderr, "jgen-llama-server: unknown argument %s\n", a.c_str()); return 2; }
   } catch (const std::exception & e) {
@@ -496,6 +502,20 @@ int main(int argc, char ** argv) {
   cp.no_perf = true;
   llama_context * ctx = llama_init_from_model(model, cp);
   if (!ctx) { fprintf(stderr, "jgen-llama-server: could not create a context of %d tokens\n", kv_size); return 3; }
+  if (!lora_path.empty()) {
+    // llama.cpp checks every A and B against the base's tensor (names, shapes, architecture) and logs the mismatch
+    // (to stderr, which the JVM keeps for the load error).
+    llama_adapter_lora * adapter = llama_adapter_lora_init(model, lora_path.c_str());
+    if (!adapter) {
+      fprintf(stderr, "jgen-llama-server: the LoRA adapter %s does not fit the model %s (see the error above)\n",
+              lora_path.c_str(), model_path.c_str());
+      return 3;
+    }
+    if (llama_set_adapters_lora(ctx, &adapter, 1, &lora_scale) != 0) {
+      fprintf(stderr, "jgen-llama-server: could not apply the LoRA adapter %s\n", lora_path.c_str());
+      return 3;
+    }
+  }
   llama_memory_t mem = llama_get_memory(ctx);
   // llama.cpp pads the context it allocates; admission uses the size asked for, the number the user configured.
   const size_t n_ctx = std::min((size_t) llama_n_ctx(ctx), (size_t) kv_size);

@@ -451,7 +451,7 @@ public final class Main {
   }
 
   private static int tinyModel(String[] argv, PrintStream out) throws ConfigException {
-    Args a = Args.parse(argv, 1, Set.of("out", "shape", "eos-scale"), Set.of());
+    Args a = Args.parse(argv, 1, Set.of("out", "shape", "eos-scale", "lora"), Set.of());
     if (a.get("out") == null) {
       throw new Args.UsageException("tiny-model needs --out DIR");
     }
@@ -470,9 +470,29 @@ public final class Main {
             + TinyModelSpec.STOPPING_EOS_SCALE + ": the tiny-llama-ja-stop model), got " + a.get("eos-scale"));
       }
     }
+    // --- tiny-model --lora (issue 31): random LoRA adapters beside the model, and each merged into a model of its own ---
+    List<dev.jgen.model.TinyLora> loras = new java.util.ArrayList<>();
+    if (a.get("lora") != null) {
+      if (spec.type() != dev.jgen.model.TensorType.F32) {
+        throw new Args.UsageException("--lora: only with --shape tiny (an F32 model: the merged model must equal the adapter's sum exactly)");
+      }
+      for (String name : a.get("lora").split(",")) {
+        try {
+          loras.add(dev.jgen.model.TinyLora.named(name.trim()));
+        } catch (IllegalArgumentException e) {
+          throw new Args.UsageException("--lora: " + e.getMessage());
+        }
+      }
+    }
     try {
       Path dir = TinyModelWriter.write(Path.of(a.get("out")), spec);
       out.println("jgen: wrote a " + shape + " model with random weights to " + dir.toAbsolutePath());
+      for (dev.jgen.model.TinyLora lora : loras) {
+        Path adapter = lora.writeAdapter(dir.resolve(lora.fileName()), spec);
+        Path merged = TinyModelWriter.writeMerged(dir.resolve("merged-" + lora.name()), spec, lora, 1.0);
+        out.println("jgen: wrote the LoRA adapter " + adapter.toAbsolutePath() + " (rank " + lora.rank()
+            + ", every attention and MLP projection) and the model with it merged at scale 1 to " + merged.toAbsolutePath());
+      }
       return 0;
     } catch (java.io.IOException e) {
       throw new ConfigException("--out: cannot write " + a.get("out") + ": " + e.getMessage(), e);
@@ -569,6 +589,7 @@ public final class Main {
         bench [--scenario engine|pipeline|serving|curate|all] [--quick] [--out FILE.json] [--rows N]
                                    measure the job against the bare engine, the pipeline's cost, the serving window
         tiny-model --out DIR [--shape tiny|llm-jp-3-1.8b] [--eos-scale X (EOS logit spread; 0 never stops)]
+            [--lora NAME[,NAME...] (random LoRA adapters DIR/NAME.gguf and each merged: DIR/merged-NAME/)]
                                    write a Llama model with random weights (GGUF + Hugging Face tokenizer files)
 
 %s

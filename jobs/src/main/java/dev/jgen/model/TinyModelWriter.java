@@ -80,9 +80,25 @@ public final class TinyModelWriter {
 
     /** Writes all files of the model into {@code dir} (created if needed, files replaced) and returns {@code dir}. */
     public static Path write(Path dir, TinyModelSpec spec) throws IOException {
+        return write(dir, spec, null, 0);
+    }
+
+    /**
+     * The model {@code spec} with the adapter folded into its weights at {@code scale} ({@code W + scale * B A} on every
+     * adapted projection, F32 like the base): a model directory {@code model.path} accepts, whose greedy output is what
+     * the base model with the adapter at that scale gives (issue 31). Same tokenizer and chat template as the base.
+     */
+    public static Path writeMerged(Path dir, TinyModelSpec spec, TinyLora lora, double scale) throws IOException {
+        if (spec.type() != TensorType.F32) {
+            throw new IllegalArgumentException("a merged model is written for F32 bases only (a quantized one would round W + B A)");
+        }
+        return write(dir, spec, lora, scale);
+    }
+
+    private static Path write(Path dir, TinyModelSpec spec, TinyLora lora, double scale) throws IOException {
         Files.createDirectories(dir);
         TinyVocabulary vocab = TinyVocabulary.build(spec.extraVocab());
-        GgufWriter gguf = gguf(spec, vocab);
+        GgufWriter gguf = gguf(spec, vocab, lora, scale);
         GgufWriter.Layout layout = gguf.layout();
         byte[] sha = gguf.write(dir.resolve(GGUF_FILE));
 
@@ -96,6 +112,13 @@ public final class TinyModelWriter {
         meta.put("writerVersion", WRITER_VERSION);
         meta.put("name", spec.name());
         meta.set("spec", specJson(spec));
+        if (lora != null) {
+            ObjectNode merged = meta.putObject("mergedLora");
+            merged.put("name", lora.name());
+            merged.put("rank", lora.rank());
+            merged.put("seed", lora.seed());
+            merged.put("scale", scale);
+        }
         meta.put("vocabSize", vocab.size());
         meta.put("headDim", spec.headDim());
         ObjectNode g = meta.putObject("gguf");
@@ -202,8 +225,12 @@ public final class TinyModelWriter {
     // ------------------------------------------------------------------ GGUF
 
     private static GgufWriter gguf(TinyModelSpec spec, TinyVocabulary vocab) {
+        return gguf(spec, vocab, null, 0);
+    }
+
+    private static GgufWriter gguf(TinyModelSpec spec, TinyVocabulary vocab, TinyLora lora, double scale) {
         GgufWriter w = new GgufWriter("llama", 32);
-        w.putString("general.name", "jgen-" + spec.name());
+        w.putString("general.name", "jgen-" + spec.name() + (lora == null ? "" : "-merged-" + lora.name()));
         w.putUInt32("general.file_type", spec.type().fileType());
         if (spec.type().isQuantized()) {
             w.putUInt32("general.quantization_version", 2);
@@ -244,23 +271,41 @@ public final class TinyModelWriter {
                 && !(eosSpeaks && row == TinyVocabulary.EOS_ID);
 
         weight(w, spec, "token_embd.weight", t, h, v, null);
+        java.util.Map<String, TinyLora.Target> adapted = new java.util.HashMap<>();
+        if (lora != null) {
+            for (TinyLora.Target target : TinyLora.targets(spec)) {
+                adapted.put(target.tensor(), target);
+            }
+        }
         for (int i = 0; i < spec.layers(); i++) {
             String b = "blk." + i + ".";
             norm(w, b + "attn_norm.weight", h);
-            weight(w, spec, b + "attn_q.weight", t, h, q, null);
-            weight(w, spec, b + "attn_k.weight", t, h, kv, null);
-            weight(w, spec, b + "attn_v.weight", t, h, kv, null);
-            weight(w, spec, b + "attn_output.weight", t, q, h, null);
+            projection(w, spec, b + "attn_q.weight", t, h, q, adapted, lora, scale);
+            projection(w, spec, b + "attn_k.weight", t, h, kv, adapted, lora, scale);
+            projection(w, spec, b + "attn_v.weight", t, h, kv, adapted, lora, scale);
+            projection(w, spec, b + "attn_output.weight", t, q, h, adapted, lora, scale);
             norm(w, b + "ffn_norm.weight", h);
-            weight(w, spec, b + "ffn_gate.weight", t, h, f, null);
-            weight(w, spec, b + "ffn_up.weight", t, h, f, null);
-            weight(w, spec, b + "ffn_down.weight", t, f, h, null);
+            projection(w, spec, b + "ffn_gate.weight", t, h, f, adapted, lora, scale);
+            projection(w, spec, b + "ffn_up.weight", t, h, f, adapted, lora, scale);
+            projection(w, spec, b + "ffn_down.weight", t, f, h, adapted, lora, scale);
         }
         norm(w, "output_norm.weight", h);
         w.addTensor("output.weight", t, new long[] {h, v}, new RandomWeights(mix(spec.seed(), "output.weight"),
                 OUTPUT_LOGIT_STD / Math.sqrt(h), (int) h, silentRow, eosSpeaks ? TinyVocabulary.EOS_ID : -1,
                 (float) spec.eosScale()));
         return w;
+    }
+
+    /** A projection matrix: the base's random values, plus the adapter's B A when a merged model is written. */
+    private static void projection(GgufWriter w, TinyModelSpec spec, String name, TensorType type, long cols, long rows,
+                                   java.util.Map<String, TinyLora.Target> adapted, TinyLora lora, double scale) {
+        TinyLora.Target target = adapted.get(name);
+        if (target == null) {
+            weight(w, spec, name, type, cols, rows, null);
+            return;
+        }
+        w.addTensor(name, type, new long[] {cols, rows},
+                lora.merged(target, new RandomWeights(mix(spec.seed(), name), WEIGHT_STD, (int) cols, null), scale));
     }
 
     private static void norm(GgufWriter w, String name, long n) {
@@ -279,7 +324,7 @@ public final class TinyModelWriter {
                 new RandomWeights(mix(spec.seed(), name), std, (int) cols, zeroRow));
     }
 
-    private static long mix(long seed, String name) {
+    static long mix(long seed, String name) {
         long hsh = 0xcbf29ce484222325L; // FNV-1a 64
         for (byte b : name.getBytes(StandardCharsets.UTF_8)) {
             hsh = (hsh ^ (b & 0xff)) * 0x100000001b3L;

@@ -71,6 +71,14 @@ public final class NativeLlamaEngineProvider implements EngineProvider {
     cmd.add(String.valueOf(parallel(spec)));
     cmd.add("--kv-size");
     cmd.add(String.valueOf(kv));
+    // A LoRA adapter on every sequence (issue 31): option lora (a GGUF adapter file), lora_scale (default 1).
+    String lora = spec.option("lora", "");
+    if (!lora.isBlank()) {
+      cmd.add("--lora");
+      cmd.add(lora);
+      cmd.add("--lora-scale");
+      cmd.add(spec.option("lora_scale", "1"));
+    }
     return cmd;
   }
 
