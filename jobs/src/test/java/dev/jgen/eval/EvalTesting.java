@@ -30,7 +30,7 @@ final class EvalTesting {
       for (String f : new String[] {"model.gguf", "tokenizer.json"}) {
         Path target = dir.resolve(f);
         if (!Files.exists(target) || Files.size(target) != Files.size(tiny.resolve(f))) {
-          Path tmp = dir.resolve("." + f + ".tmp");
+          Path tmp = dir.resolve("." + f + "." + ProcessHandle.current().pid() + "-" + java.util.UUID.randomUUID() + ".tmp");
           Files.copy(tiny.resolve(f), tmp, StandardCopyOption.REPLACE_EXISTING);
           Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         }

@@ -40,7 +40,7 @@ class MagpieScoreTest {
     Files.createDirectories(out);
     for (String f : new String[] {"model.gguf", "tokenizer.json"}) {
       if (!Files.exists(out.resolve(f)) || Files.size(out.resolve(f)) != Files.size(tiny.resolve(f))) {
-        Path tmp = out.resolve("." + f + ".tmp");
+        Path tmp = out.resolve("." + f + "." + ProcessHandle.current().pid() + "-" + java.util.UUID.randomUUID() + ".tmp");
         Files.copy(tiny.resolve(f), tmp, StandardCopyOption.REPLACE_EXISTING);
         Files.move(tmp, out.resolve(f), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
       }

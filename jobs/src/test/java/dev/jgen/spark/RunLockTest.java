@@ -147,9 +147,11 @@ class RunLockTest {
     String runs = RunsTable.besideOutput(out);
     Path firstLog = dir.resolve("first.log");
     Path secondLog = dir.resolve("second.log");
-    // A lease of 26 s: the pause, not a slow machine, is what must make the first job's heartbeat stale.
-    long heartbeat = 2000;
-    long stale = 30_000;
+    // A lease of 10 s (stale after 12 s, less two heartbeats): the pause, not a slow machine, is what must make the first
+    // job's heartbeat stale; a starved heartbeat thread is late by far less (the test above holds its lock with a lease of
+    // 4 s while both task slots generate). The test waits out the staleness, so a shorter one would save little more.
+    long heartbeat = 1000;
+    long stale = 12_000;
     Process first = ChildJob.start(firstLog, null, props(heartbeat, stale), args(in, out));
     Process second = null;
     boolean paused = false;

@@ -1,6 +1,5 @@
 package dev.jgen.testing;
 
-import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -37,8 +36,9 @@ public final class ChildJob {
     Path target = Path.of("target");
     try {
       // test-classes after classes: a test's own main class (JobServer) runs jgen's code as a job would.
-      String cp = target.resolve("classes").toAbsolutePath() + File.pathSeparator + target.resolve("test-classes").toAbsolutePath()
-          + File.pathSeparator + Files.readString(target.resolve("classpath.txt")).trim();
+      // (ChildCds: as jars, so that the children share one class-data-sharing archive.)
+      ChildCds.Plan cds = ChildCds.plan(target);
+      String cp = cds.classPath();
       List<String> cmd = new ArrayList<>();
       cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
       cmd.add("-XX:TieredStopAtLevel=1");
@@ -46,6 +46,7 @@ public final class ChildJob {
       // C1 alone gets a 48 MB code cache by default: a Spark job fills it, and the JVM then interprets new code (a child
       // several times slower, on a loaded machine slow enough to miss its own heartbeats).
       cmd.add("-XX:ReservedCodeCacheSize=256m");
+      cmd.addAll(cds.flags());
       // The same JVM flags as this test JVM (Spark's opens, the private llama.cpp temp dir, the test cache).
       for (String a : java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()) {
         if (a.startsWith("--add-opens") || a.startsWith("-Djdk.") || a.startsWith("-Dio.netty") || a.startsWith("-Djgen.cache")
@@ -70,7 +71,9 @@ public final class ChildJob {
       }
       pb.environment().put("SPARK_LOCAL_IP", "127.0.0.1");
       pb.environment().putAll(env);
-      return pb.start();
+      Process p = pb.start();
+      ChildCds.started(cds, p);
+      return p;
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
