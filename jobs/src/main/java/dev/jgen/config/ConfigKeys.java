@@ -15,6 +15,8 @@ public final class ConfigKeys {
   public static final String INPUT_ID_COLUMN = "input.id_column";
   public static final String MODEL_ID = "model.id";
   public static final String MODEL_PATH = "model.path";
+  public static final String MODEL_ADAPTERS = "model.adapters";
+  public static final String GENERATION_ADAPTER = "generation.adapter";
   public static final String ENGINE_KIND = "engine.kind";
   public static final String ENGINE_THREADS = "engine.threads";
   public static final String ENGINE_PARALLEL = "engine.parallel";
@@ -284,6 +286,11 @@ public final class ConfigKeys {
         v -> dev.jgen.config.Deadlines.problem((String) v));
     key(STOP_GRACE_S, Type.INT, 60, "Seconds rows in flight may take to finish once a budget or deadline stops the attempt; "
         + "rows still running then are cancelled and never written (the next attempt generates them).", atLeast(0));
+    key(MODEL_ADAPTERS, Type.MAP, Map.of(), "LoRA adapters rows may pick (column adapter, optional adapter_scale): a name to a path, or "
+        + "to {path: ..., scale: ...} (default scale 1). A GGUF LoRA file for engine.kind=llamacpp, a PEFT directory for the GPU "
+        + "servers. Each row records the adapter's name, fingerprint and scale.", null);
+    key(GENERATION_ADAPTER, Type.STRING, null, "The adapter of rows without an adapter column value (a name in model.adapters; unset: "
+        + "the base model).", null);
     key(REUSE, Type.BOOLEAN, true, "job.kind=generate: copy into this run, instead of generating, the ok rows of earlier runs in the "
         + "same output table whose request is identical (model fingerprint, engine kind, rendered prompt, every sampling parameter "
         + "with seed and max_new_tokens, stop, constraint, sample index); such rows carry reused_from and count as reused.", null);

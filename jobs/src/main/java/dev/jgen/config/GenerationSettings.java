@@ -34,8 +34,19 @@ public final class GenerationSettings implements Serializable {
   // Structured output (issue 13): the job's constraint, checked here on the driver (ConfigException naming the key).
   private final dev.jgen.structured.OutputConstraint constraint;
 
+  /** model.adapters by name (issue 31), each at its default scale. */
+  private final java.util.SortedMap<String, dev.jgen.engine.LoraAdapter> adapters;
+  /** generation.adapter: the adapter of rows that name none, or null for the base model. */
+  private final String defaultAdapter;
+
   public GenerationSettings(JobConfig config, Map<String, Object> modelDefaults) {
     Map<String, Object> d = modelDefaults == null ? Map.of() : modelDefaults;
+    this.adapters = adapters(config.map(ConfigKeys.MODEL_ADAPTERS));
+    this.defaultAdapter = config.isSet(ConfigKeys.GENERATION_ADAPTER) ? config.string(ConfigKeys.GENERATION_ADAPTER) : null;
+    if (defaultAdapter != null && !adapters.containsKey(defaultAdapter)) {
+      throw new ConfigException(ConfigKeys.GENERATION_ADAPTER + ": '" + defaultAdapter + "' is not in " + ConfigKeys.MODEL_ADAPTERS
+          + " (" + (adapters.isEmpty() ? "none configured" : "known: " + String.join(", ", adapters.keySet())) + ")");
+    }
     this.maxNewTokens = config.integer(ConfigKeys.MAX_NEW_TOKENS);
     this.temperature = pick(config.number(ConfigKeys.TEMPERATURE), d.get("temperature"), 1.0);
     this.topP = pick(config.number(ConfigKeys.TOP_P), d.get("top_p"), 1.0);
@@ -50,6 +61,103 @@ public final class GenerationSettings implements Serializable {
     } catch (dev.jgen.structured.ConstraintException e) {
       throw new ConfigException(e.getMessage(), e.getCause());
     }
+  }
+
+  /** model.adapters, read and fingerprinted on the driver: a missing file or a bad scale is a config error. */
+  private static java.util.SortedMap<String, dev.jgen.engine.LoraAdapter> adapters(Map<String, Object> raw) {
+    java.util.SortedMap<String, dev.jgen.engine.LoraAdapter> out = new java.util.TreeMap<>();
+    int id = 0;
+    for (Map.Entry<String, Object> e : new java.util.TreeMap<>(raw).entrySet()) {
+      String key = ConfigKeys.MODEL_ADAPTERS + "." + e.getKey();
+      String path;
+      double scale = 1.0;
+      if (e.getValue() instanceof String s) {
+        path = s;
+      } else if (e.getValue() instanceof Map<?, ?> m && m.get("path") instanceof String s) {
+        path = s;
+        Object sc = m.get("scale");
+        if (sc != null) {
+          if (!(sc instanceof Number n) || !Double.isFinite(n.doubleValue())) {
+            throw new ConfigException(key + ".scale: a number, e.g. 0.5, got " + sc);
+          }
+          scale = n.doubleValue();
+        }
+      } else {
+        throw new ConfigException(key + ": a path, or {path: ..., scale: ...}, got " + e.getValue());
+      }
+      java.nio.file.Path p = java.nio.file.Path.of(path);
+      if (!java.nio.file.Files.exists(p)) {
+        throw new ConfigException(key + ": " + path + " does not exist");
+      }
+      out.put(e.getKey(), new dev.jgen.engine.LoraAdapter(e.getKey(), id++, p.toAbsolutePath().toString(), scale, fingerprint(p, key)));
+    }
+    return java.util.Collections.unmodifiableSortedMap(out);
+  }
+
+  /** SHA-256 of a file, or of a directory's regular files (relative name and bytes, in name order). */
+  private static String fingerprint(java.nio.file.Path p, String key) {
+    try {
+      java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+      List<java.nio.file.Path> files;
+      if (java.nio.file.Files.isDirectory(p)) {
+        try (var walk = java.nio.file.Files.walk(p)) {
+          files = walk.filter(java.nio.file.Files::isRegularFile).sorted().toList();
+        }
+      } else {
+        files = List.of(p);
+      }
+      for (java.nio.file.Path f : files) {
+        md.update(p.relativize(f).toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        try (var in = java.nio.file.Files.newInputStream(f)) {
+          byte[] buf = new byte[1 << 16];
+          for (int r; (r = in.read(buf)) > 0; ) {
+            md.update(buf, 0, r);
+          }
+        }
+      }
+      return java.util.HexFormat.of().formatHex(md.digest());
+    } catch (java.io.IOException | java.security.NoSuchAlgorithmException e) {
+      throw new ConfigException(key + ": cannot read " + p + ": " + e.getMessage());
+    }
+  }
+
+  /** The configured adapters by name. */
+  public java.util.SortedMap<String, dev.jgen.engine.LoraAdapter> adapters() {
+    return adapters;
+  }
+
+  /**
+   * The adapter a row generates with: its {@code adapter} column, else generation.adapter, else none (the base model);
+   * its {@code adapter_scale} column, else the adapter's configured scale.
+   *
+   * @throws IllegalArgumentException naming the column, for an adapter that is not configured or a bad scale
+   */
+  public dev.jgen.engine.LoraAdapter adapter(Object column, Object scaleColumn) {
+    String name = column == null ? defaultAdapter : column.toString();
+    if (name == null || name.isEmpty()) {
+      if (scaleColumn != null) {
+        throw new IllegalArgumentException("column adapter_scale: set without an adapter");
+      }
+      return null;
+    }
+    dev.jgen.engine.LoraAdapter a = adapters.get(name);
+    if (a == null) {
+      throw new IllegalArgumentException("column adapter: '" + name + "' is not in " + ConfigKeys.MODEL_ADAPTERS + " ("
+          + (adapters.isEmpty() ? "none configured" : "known: " + String.join(", ", adapters.keySet())) + ")");
+    }
+    if (scaleColumn == null) {
+      return a;
+    }
+    double s;
+    try {
+      s = scaleColumn instanceof Number n ? n.doubleValue() : Double.parseDouble(scaleColumn.toString());
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("column adapter_scale: a number, got " + scaleColumn);
+    }
+    if (!Double.isFinite(s)) {
+      throw new IllegalArgumentException("column adapter_scale: a finite number, got " + scaleColumn);
+    }
+    return a.withScale(s);
   }
 
   private static double pick(Double configured, Object modelDefault, double neutral) {

@@ -111,7 +111,13 @@ public final class Generator {
    * promised.
    */
   public Generation start(String requestId, ChatInput chat, SamplingParams params, OutputConstraint constraint, boolean submit) {
-    return start(requestId, chat, params, constraint, submit, false);
+    return start(requestId, chat, params, constraint, null, submit, false);
+  }
+
+  /** The same with a LoRA adapter (issue 31), or null for the base model. */
+  public Generation start(String requestId, ChatInput chat, SamplingParams params, OutputConstraint constraint,
+      dev.jgen.engine.LoraAdapter adapter, boolean submit) {
+    return start(requestId, chat, params, constraint, adapter, submit, false);
   }
 
   /**
@@ -120,11 +126,11 @@ public final class Generator {
    * turn (added to the row's stop strings) or at the model's end of sequence.
    */
   public Generation startPreQuery(String requestId, ChatInput chat, SamplingParams params, boolean submit) {
-    return start(requestId, chat, params, null, submit, true);
+    return start(requestId, chat, params, null, null, submit, true);
   }
 
-  private Generation start(String requestId, ChatInput chat, SamplingParams params, OutputConstraint constraint, boolean submit,
-      boolean preQuery) {
+  private Generation start(String requestId, ChatInput chat, SamplingParams params, OutputConstraint constraint,
+      dev.jgen.engine.LoraAdapter adapter, boolean submit, boolean preQuery) {
     Generation g = new Generation();
     g.params = params;
     g.constraint = constraint;
@@ -145,7 +151,7 @@ public final class Generator {
         java.time.Duration deadline = RequestDeadline.of(health.limits().requestTimeoutS(), params.maxNewTokens());
         longestDeadlineMs.accumulateAndGet(deadline.toMillis(), Math::max);
         g.future = RequestDeadline.bound(
-            engine.submit(new CompletionRequest(requestId, g.prompt.text(), g.prompt.tokenIds(), params, constraint)), deadline,
+            engine.submit(new CompletionRequest(requestId, g.prompt.text(), g.prompt.tokenIds(), params, constraint, adapter)), deadline,
             "request " + requestId);
       } else {
         health.healthy();

@@ -142,6 +142,11 @@ public record GenerateJob(
       throw new ConfigException(ConfigKeys.MAX_NEW_TOKENS + ": " + generation.maxNewTokens() + " leaves no room for a prompt in a context of "
           + ctx + " tokens (engine.ctx_size)");
     }
+    if (!generation.adapters().isEmpty() && (engineKind == null || !engineKind.carriesAdapters())) {
+      throw new ConfigException(ConfigKeys.MODEL_ADAPTERS + ": engine.kind=" + kind + " does not apply per-row LoRA adapters "
+          + "(trtllm-serve and djl-serving do; the native llama.cpp engine applies one adapter to every row with the engine "
+          + "options lora and lora_scale)");
+    }
     EngineSpec engine = engineKind == null ? null : engineKind.spec(config, model, prompts, generation, ctx);
     checkConstraintFitsEngine(config, generation, engineKind);
     String identity = identity(config, model, prompts, generation);
@@ -219,7 +224,11 @@ public record GenerateJob(
         "mtbench=" + c.map(ConfigKeys.MTBENCH_TEMPERATURES),
         "selfchat=" + c.integer(ConfigKeys.SELFCHAT_TURNS) + "/" + c.string(ConfigKeys.SELFCHAT_USER_PROMPT))
         // Structured output (issue 13): only a constrained run has this line, so other runs keep their ids.
-        + (g.constraint() == null ? "" : "\nconstraint=" + g.constraint().sha256());
+        + (g.constraint() == null ? "" : "\nconstraint=" + g.constraint().sha256())
+        // LoRA adapters (issue 31): each by name, fingerprint and scale; only a run with adapters has this line.
+        + (g.adapters().isEmpty() ? "" : "\nadapters=" + g.adapters().values().stream()
+            .map(a -> a.name() + "@" + a.sha256() + "x" + a.scale()).toList()
+            + "|default=" + c.get(ConfigKeys.GENERATION_ADAPTER));
   }
 
   /** The judge prompts file: judge.prompts, else the default jgen ships for judge.language (conf/judge/). */

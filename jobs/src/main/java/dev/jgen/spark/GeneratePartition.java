@@ -112,6 +112,7 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
     String rowKey;
     String id;
     String duplicateOf;
+    dev.jgen.engine.LoraAdapter adapter;
     Generator.Generation generation;
   }
 
@@ -128,8 +129,9 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
       return p;
     }
     p.duplicateOf = r.duplicateOf();
+    p.adapter = r.adapter();
     p.generation = generator.start(plan.runId() + "/" + p.id + "/" + p.sample, r.chat(), r.params(), r.constraint(),
-        p.duplicateOf == null);
+        r.adapter(), p.duplicateOf == null);
     return p;
   }
 
@@ -139,7 +141,7 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
    * generation and for {@link RequestReuse}'s lookup alike.
    */
   record Request(long inputRow, int sample, String rowKey, String id, String duplicateOf, SamplingParams params,
-      ChatInput chat, OutputConstraint constraint, String error) {}
+      ChatInput chat, OutputConstraint constraint, dev.jgen.engine.LoraAdapter adapter, String error) {}
 
   static Request request(JobPlan plan, Row row) {
     InputColumns cols = plan.columns();
@@ -148,16 +150,19 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
     String rowKey = cols.rowKey(row);
     String precheck = cols.precheckError(row);
     if (precheck != null) {
-      return new Request(inputRow, sample, rowKey, null, null, null, null, null, precheck);
+      return new Request(inputRow, sample, rowKey, null, null, null, null, null, null, precheck);
     }
     String id = cols.id(row);
     if (id == null || id.isBlank()) {
-      return new Request(inputRow, sample, rowKey, id, null, null, null, null, "input row " + inputRow + ": missing or empty id");
+      return new Request(inputRow, sample, rowKey, id, null, null, null, null, null, "input row " + inputRow + ": missing or empty id");
     }
     try {
       SamplingParams params;
+      dev.jgen.engine.LoraAdapter adapter;
       try {
         params = plan.generation().resolve(cols.overrides(row), plan.seedKey(id), sample);
+        // An adapter the job does not have is the row's error, naming the ones it has.
+        adapter = plan.generation().adapter(cols.adapter(row), cols.adapterScale(row));
       } catch (IllegalArgumentException e) {
         throw new InvalidRowException(e.getMessage());
       }
@@ -170,9 +175,9 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
       } catch (ConstraintException e) {
         throw new InvalidRowException(e.getMessage());
       }
-      return new Request(inputRow, sample, rowKey, id, cols.duplicateOf(row), params, chat, constraint, null);
+      return new Request(inputRow, sample, rowKey, id, cols.duplicateOf(row), params, chat, constraint, adapter, null);
     } catch (InvalidRowException e) {
-      return new Request(inputRow, sample, rowKey, id, null, null, null, null, e.getMessage());
+      return new Request(inputRow, sample, rowKey, id, null, null, null, null, null, e.getMessage());
     }
   }
 
@@ -221,6 +226,9 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
     out.set("created_at", new Timestamp(System.currentTimeMillis()));
     out.set("output_json", g.outputJson());
     out.set("constraint_sha256", g.constraint() == null ? null : g.constraint().sha256());
+    out.set("adapter", p.adapter == null ? null : p.adapter.name());
+    out.set("adapter_sha256", p.adapter == null ? null : p.adapter.sha256());
+    out.set("adapter_scale", p.adapter == null ? null : p.adapter.scale());
     counters.written().add(out);
     return out.toRow();
   }

@@ -179,6 +179,16 @@ final class InputColumns implements Serializable {
     return names.contains(column);
   }
 
+  /** The row's {@code adapter} column (a name in model.adapters), null when absent or null. */
+  Object adapter(Row r) {
+    return value(r, "adapter");
+  }
+
+  /** The row's {@code adapter_scale} column, null when absent or null. */
+  Object adapterScale(Row r) {
+    return value(r, "adapter_scale");
+  }
+
   private Object value(Row r, String column) {
     if (!has(column)) {
       return null;

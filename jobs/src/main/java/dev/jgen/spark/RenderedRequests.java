@@ -33,6 +33,8 @@ final class RenderedRequests {
       .add("_r_prompt", DataTypes.StringType, false)
       .add("_r_params", dev.jgen.delta.OutputSchema.PARAMS)
       .add("_r_constraint", DataTypes.StringType)
+      .add("_r_adapter_sha256", DataTypes.StringType)
+      .add("_r_adapter_scale", DataTypes.DoubleType)
       // The hash of the prompt's first job.prefix_group_tokens token ids (all of them when shorter).
       .add(PREFIX, DataTypes.LongType, false);
 
@@ -102,6 +104,7 @@ final class RenderedRequests {
       int[] ids = prompt.tokenIds();
       return RowFactory.create(r.rowKey(), r.sample(), r.id(), r.inputRow(), prompt.text(),
           GeneratePartition.paramsRow(r.params()), r.constraint() == null ? null : r.constraint().sha256(),
+          r.adapter() == null ? null : r.adapter().sha256(), r.adapter() == null ? null : r.adapter().scale(),
           ids == null ? (long) prompt.text().hashCode() : dev.jgen.engine.PromptPrefix.hash(ids, prefixTokens));
     }
   }

@@ -24,7 +24,7 @@ import org.apache.spark.sql.expressions.Window;
  * generation. A request is identical when every part that can change the engine's output is: the model fingerprint,
  * the engine kind, the rendered prompt (so the template, system prompt and attribute values), every sampling parameter
  * (max_new_tokens, temperature, top_p, top_k, repetition_penalty, the row's derived seed, stop), the output
- * constraint's SHA-256 and the sample index. Each part is a column the generating run wrote, compared null-safely, so
+ * constraint's SHA-256, the LoRA adapter's fingerprint and scale, and the sample index. Each part is a column the generating run wrote, compared null-safely, so
  * a request that differs in any one of them is generated anew (Curator's cross-run cache ignored the parameters and
  * served stale answers: curator #135).
  *
@@ -66,7 +66,9 @@ final class RequestReuse {
     Column same = col("prompt").equalTo(col("_r_prompt"))
         .and(col("sample_index").equalTo(col("_r_sample")))
         .and(col("params").eqNullSafe(col("_r_params")))
-        .and(col("constraint_sha256").eqNullSafe(col("_r_constraint")));
+        .and(col("constraint_sha256").eqNullSafe(col("_r_constraint")))
+        .and(col("adapter_sha256").eqNullSafe(col("_r_adapter_sha256")))
+        .and(col("adapter_scale").eqNullSafe(col("_r_adapter_scale")));
     // One source per pair, the earliest generation (then by run and attempt, so a rerun picks the same one).
     var first = Window.partitionBy("_r_key", "_r_sample").orderBy(col("created_at"), col("run_id"), col("attempt"));
     Dataset<Row> matched = requests.join(sources, same).withColumn("_pick", row_number().over(first))

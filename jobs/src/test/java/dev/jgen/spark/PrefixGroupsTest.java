@@ -45,7 +45,8 @@ class PrefixGroupsTest {
       for (int sample = 0; sample < 2; sample++) {
         samples.add(RowFactory.create((long) row, sample, "k" + row));
         if (!groupOf[row].equals("-")) {
-          requests.add(RowFactory.create("k" + row, sample, "k" + row, (long) row, "prompt", null, null, hashes.get(groupOf[row])));
+          requests.add(RowFactory.create("k" + row, sample, "k" + row, (long) row, "prompt", null, null, null, null,
+              hashes.get(groupOf[row])));
         }
       }
     }

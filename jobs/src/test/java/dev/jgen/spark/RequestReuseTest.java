@@ -162,6 +162,8 @@ class RequestReuseTest {
     variants.put("stop", param(source, "stop",
         coalesce(array_union(col("params.stop"), array(lit("###"))), array(lit("###")))));
     variants.put("constraint_sha256", source.withColumn("constraint_sha256", coalesce(concat(col("constraint_sha256"), lit("0")), lit("0"))));
+    variants.put("adapter_sha256", source.withColumn("adapter_sha256", lit("0".repeat(64))));
+    variants.put("adapter_scale", source.withColumn("adapter_scale", lit(0.5)));
     // Sample 0's request (its seed included) under sample index 1: only the index tells them apart.
     variants.put("sample_index", source.where("sample_index = 0").withColumn("sample_index", lit(1)));
     String keyTable = dir.resolve("key").toString();

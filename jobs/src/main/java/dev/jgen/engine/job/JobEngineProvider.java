@@ -38,6 +38,11 @@ public interface JobEngineProvider extends EngineProvider {
    */
   EngineSpec spec(JobConfig config, ResolvedModel model, PromptSpec prompts, GenerationSettings generation, int ctx);
 
+  /** Whether this engine applies a LoRA adapter per request (model.adapters, issue 31). Default: no. */
+  default boolean carriesAdapters() {
+    return false;
+  }
+
   /** Whether this engine applies output constraints of this kind. Default: JSON Schema and choice, no GBNF grammar. */
   default boolean carries(OutputConstraint.Kind kind) {
     return kind != OutputConstraint.Kind.GRAMMAR;

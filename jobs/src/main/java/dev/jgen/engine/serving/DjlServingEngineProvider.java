@@ -69,6 +69,7 @@ public final class DjlServingEngineProvider extends ServingEngineProvider {
       throw new ConfigException(ConfigKeys.DJL_ENDPOINTS + ": missing; endpoint mode needs the servers' URLs "
           + "(or set " + ConfigKeys.DJL_MODE + "=launch)");
     }
+    ServingEngineProvider.putAdapters(opts, generation);
     // The router keeps a prefix group on one server (issue 28); the same prefix length orders the rows in Spark.
     opts.put("prefix_route_tokens", String.valueOf(config.integer(ConfigKeys.PREFIX_GROUP_TOKENS)));
     return new EngineSpec(kind(), modelId, opts);

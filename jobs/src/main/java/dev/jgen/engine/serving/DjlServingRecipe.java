@@ -60,6 +60,14 @@ final class DjlServingRecipe implements LaunchRecipe {
     putSet(p, "option.quantize", spec.option("quantize", null));
     p.put("option.model_loading_timeout", String.valueOf(spec.intOption("ready_timeout_s", 1800)));
     p.put("job_queue_size", String.valueOf(spec.intOption("job_queue_size", 1000)));
+    // LoRA (issue 31): LMI's vLLM backend hosts adapters (docs.djl.ai, serving/docs/adapters.md: option.enable_lora,
+    // option.max_loras, option.max_lora_rank); every adapter of the job at once.
+    String loraNames = spec.option("lora_names", "");
+    if (!loraNames.isBlank()) {
+      p.put("option.enable_lora", "true");
+      p.put("option.max_loras", String.valueOf(loraNames.split(",").length));
+      p.put("option.max_lora_rank", String.valueOf(spec.intOption("max_lora_rank", 64)));
+    }
     return p;
   }
 
@@ -83,6 +91,20 @@ final class DjlServingRecipe implements LaunchRecipe {
         + (group.isEmpty() ? "none" : String.join(",", group)) + ")\n");
     servingProperties(group).forEach((k, v) -> sb.append(k).append('=').append(v).append('\n'));
     Files.writeString(modelDir.resolve("serving.properties"), sb.toString(), StandardCharsets.UTF_8);
+    // The adapters local directory beside serving.properties (adapters.md, "Adapters local directory"): each adapter
+    // registered at startup under its model.adapters name, the name requests carry in "adapters".
+    String loraNames = spec.option("lora_names", "");
+    if (!loraNames.isBlank()) {
+      String[] names = loraNames.split(",");
+      String[] paths = spec.option("lora_paths", "").split(",");
+      Path adapters = modelDir.resolve("adapters");
+      Files.createDirectories(adapters);
+      for (int i = 0; i < names.length; i++) {
+        Path link = adapters.resolve(names[i]);
+        Files.deleteIfExists(link);
+        Files.createSymbolicLink(link, Path.of(paths[i]).toAbsolutePath());
+      }
+    }
     List<String> cmd = new ArrayList<>(List.of(spec.option("command", "djl-serving").trim().split("\\s+")));
     cmd.add("-m");
     cmd.add("jgen=file:" + modelDir.toAbsolutePath());

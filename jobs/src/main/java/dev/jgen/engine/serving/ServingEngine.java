@@ -190,6 +190,18 @@ final class ServingEngine implements Engine {
     if (request.constraint() != null) {
       ServerEncodings.addToServerBody(body, constraintField, request.constraint());
     }
+    if (request.adapter() != null) {
+      if (kind == ServerKind.TRTLLM) {
+        // trtllm-serve's OpenAI extension (TensorRT-LLM examples/openai_completion_client_for_lora.py).
+        com.fasterxml.jackson.databind.node.ObjectNode lora = body.putObject("lora_request");
+        lora.put("lora_name", request.adapter().name());
+        lora.put("lora_int_id", request.adapter().id());
+        lora.put("lora_path", request.adapter().path());
+      } else {
+        // DJL Serving: the adapter by its registered name in the request body (adapters.md, "Adapters parameter").
+        body.put("adapters", request.adapter().name());
+      }
+    }
     return body;
   }
 

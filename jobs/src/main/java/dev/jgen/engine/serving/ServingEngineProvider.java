@@ -22,6 +22,41 @@ abstract class ServingEngineProvider implements JobEngineProvider {
     return new ServingEngine(spec, server);
   }
 
+  /** Both servers take a LoRA adapter per request (trtllm-serve's lora_request, LMI's adapters field). */
+  @Override
+  public boolean carriesAdapters() {
+    return true;
+  }
+
+  /**
+   * The job's adapters as the launch recipes need them (issue 31): names and paths in model.adapters' order, and the
+   * largest rank among them (PEFT's adapter_config.json {@code r}; 64 when a directory does not say).
+   */
+  static void putAdapters(java.util.Map<String, String> opts, dev.jgen.config.GenerationSettings generation) {
+    if (generation.adapters().isEmpty()) {
+      return;
+    }
+    java.util.List<String> names = new java.util.ArrayList<>();
+    java.util.List<String> paths = new java.util.ArrayList<>();
+    int rank = 0;
+    for (dev.jgen.engine.LoraAdapter a : generation.adapters().values()) {
+      names.add(a.name());
+      paths.add(a.path());
+      rank = Math.max(rank, peftRank(java.nio.file.Path.of(a.path())));
+    }
+    opts.put("lora_names", String.join(",", names));
+    opts.put("lora_paths", String.join(",", paths));
+    opts.put("max_lora_rank", String.valueOf(rank > 0 ? rank : 64));
+  }
+
+  private static int peftRank(java.nio.file.Path dir) {
+    try {
+      return new com.fasterxml.jackson.databind.ObjectMapper().readTree(dir.resolve("adapter_config.json").toFile()).path("r").asInt(0);
+    } catch (java.io.IOException | RuntimeException e) {
+      return 0;
+    }
+  }
+
   /** The in-flight window ({@code window}, else the server's batch size) times the configured endpoints. */
   @Override
   public int capacity(EngineSpec spec) {

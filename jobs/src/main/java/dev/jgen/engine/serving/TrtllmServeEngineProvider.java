@@ -22,7 +22,10 @@ public final class TrtllmServeEngineProvider extends ServingEngineProvider {
 
   @Override
   public EngineSpec spec(JobConfig config, ResolvedModel model, PromptSpec prompts, GenerationSettings generation, int ctx) {
-    return TrtllmServeSpecs.spec(config, model, prompts.specialTokens().get("bos_token"), generation.maxNewTokens(), ctx);
+    EngineSpec spec = TrtllmServeSpecs.spec(config, model, prompts.specialTokens().get("bos_token"), generation.maxNewTokens(), ctx);
+    java.util.Map<String, String> opts = new java.util.LinkedHashMap<>(spec.options());
+    putAdapters(opts, generation);
+    return new EngineSpec(spec.kind(), spec.model(), opts);
   }
 
   /** trtllm-serve's OpenAI API must encode the constraint ({@link ServerEncodings}). */

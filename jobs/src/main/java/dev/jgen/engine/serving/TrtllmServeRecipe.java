@@ -82,6 +82,18 @@ final class TrtllmServeRecipe implements LaunchRecipe {
     Map<String, Object> o = new LinkedHashMap<>();
     o.put("kv_cache_config", kv);
     o.put("enable_iter_perf_stats", true);
+    // LoRA (issue 31): the PyTorch backend's lora_config (TensorRT-LLM docs, features/lora.html, "TRTLLM serve with
+    // LoRA"): every adapter of the job on the GPU at once, so no request waits for a swap.
+    String loraPaths = spec.option("lora_paths", "");
+    if (!loraPaths.isBlank()) {
+      List<String> dirs = List.of(loraPaths.split(","));
+      Map<String, Object> lora = new LinkedHashMap<>();
+      lora.put("lora_dir", dirs);
+      lora.put("max_lora_rank", spec.intOption("max_lora_rank", 64));
+      lora.put("max_loras", dirs.size());
+      lora.put("max_cpu_loras", dirs.size());
+      o.put("lora_config", lora);
+    }
     String extra = spec.option("extra_llm_api_options", null);
     if (extra != null && !extra.isBlank()) {
       merge(o, userOptions(Path.of(extra.trim())));
