@@ -399,17 +399,7 @@ public final class GenerateAction extends BaseRunAction<GenerateResult> {
 
   /** Numbers the rows 0..N-1 in input order: error messages and resume keys can name a row that has no usable id. */
   private Dataset<Row> withRowNumbers(Dataset<Row> input) {
-    StructType schema = input.schema().add(InputColumns.ROW, DataTypes.LongType, false);
-    var rdd = input.javaRDD().zipWithIndex().map(t -> {
-      Row r = t._1();
-      Object[] v = new Object[r.size() + 1];
-      for (int i = 0; i < r.size(); i++) {
-        v[i] = r.get(i);
-      }
-      v[r.size()] = t._2();
-      return RowFactory.create(v);
-    });
-    return spark.createDataFrame(rdd, schema);
+    return RowIndex.append(spark, input, InputColumns.ROW);
   }
 
   /**

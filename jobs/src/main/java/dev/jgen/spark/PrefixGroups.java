@@ -4,15 +4,11 @@ import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.min;
 import static org.apache.spark.sql.functions.when;
 
-import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.expressions.Window;
-import org.apache.spark.sql.types.DataTypes;
-import org.apache.spark.sql.types.StructType;
 
 /**
  * job.prefix_group_tokens (issue 28): the attempt's pending pairs ordered prefix group by prefix group, so that rows
@@ -45,16 +41,6 @@ final class PrefixGroups {
     Dataset<Row> sorted = keyed.withColumn("_jgen_group_first", groupFirst)
         .sort(col("_jgen_group_first"), col("_jgen_position"))
         .drop("_jgen_group_first", "_jgen_position", RenderedRequests.PREFIX);
-    StructType schema = sorted.schema().add(InputColumns.ORDER, DataTypes.LongType, false);
-    JavaRDD<Row> numbered = sorted.javaRDD().zipWithIndex().map(t -> {
-      Row r = t._1();
-      Object[] v = new Object[r.size() + 1];
-      for (int i = 0; i < r.size(); i++) {
-        v[i] = r.get(i);
-      }
-      v[r.size()] = t._2();
-      return RowFactory.create(v);
-    });
-    return spark.createDataFrame(numbered, schema);
+    return RowIndex.append(spark, sorted, InputColumns.ORDER);
   }
 }
