@@ -221,6 +221,7 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
     out.set("created_at", new Timestamp(System.currentTimeMillis()));
     out.set("output_json", g.outputJson());
     out.set("constraint_sha256", g.constraint() == null ? null : g.constraint().sha256());
+    out.set("cached_tokens", c == null ? null : c.cachedTokens());
     counters.written().add(out);
     return out.toRow();
   }

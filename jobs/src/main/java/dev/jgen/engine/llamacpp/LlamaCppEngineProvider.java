@@ -46,6 +46,7 @@ public final class LlamaCppEngineProvider implements JobEngineProvider {
     opts.put("threads", String.valueOf(config.integer(ConfigKeys.ENGINE_THREADS)));
     opts.put("parallel", String.valueOf(config.integer(ConfigKeys.ENGINE_PARALLEL)));
     opts.put("ctx_size", String.valueOf(ctx));
+    opts.put("prefix_cache", String.valueOf(config.bool(ConfigKeys.ENGINE_PREFIX_CACHE)));
     return new EngineSpec(kind(), model.gguf().toString(), opts);
   }
 
