@@ -22,8 +22,8 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 
 /**
- * {@code jgen bench --scenario prefix} (issue 28): rows that share a long system prompt, each with a short unique user
- * message, through {@code bin/jgen generate} (the real command, a child process) with {@code engine.prefix_cache=true}
+ * {@code jgen bench --scenario prefix} (issue 28): rows that share long instructions, each followed by a short unique
+ * question (in the user message: llm-jp-3's template drops system prompts), through {@code bin/jgen generate} (the real command, a child process) with {@code engine.prefix_cache=true}
  * and {@code false}, the same command otherwise, in alternated pairs (on-off, then off-on). Reported per run: rows over
  * the summary's {@code seconds} (the execute phase), the summary's {@code cached_tokens} and prompt tokens; per pair:
  * the on/off rows/s ratio and whether every row's output text is the same in both runs. A second table does the same
@@ -60,7 +60,7 @@ final class PrefixBench {
     byte[] tj = Files.readAllBytes(dir.resolve("tokenizer.json"));
     HfTokenizer tok = HfTokenizer.shared("prefix-bench-" + tj.length, tj);
 
-    // The shared system prompt: task rules repeated until the tokenizer says it is prefixTokens long.
+    // The shared instructions: task rules repeated until the tokenizer says they are prefixTokens long.
     String rules = "あなたは誠実で優秀な日本人のアシスタントです。質問に簡潔に答え、根拠を一文で添えてください。"
         + " Answer in Japanese, politely, without lists. ";
     StringBuilder sys = new StringBuilder();
@@ -74,7 +74,7 @@ final class PrefixBench {
       String user = String.format(Locale.ROOT, "質問%d: %sについて、%d年の出来事を一つ教えてください。", i,
           List.of("東京", "大阪", "京都", "札幌", "福岡", "名古屋", "神戸", "仙台").get(i % 8), 1900 + i);
       shared.add(line("p" + i, system, user));
-      // Unrelated: the row's own system prompt, different from its first characters.
+      // Unrelated: the row's own instructions, different from their first characters (only the template's header is shared).
       apart.add(line("u" + i, i + "番目の指示: " + system.substring((i * 7) % 40), user));
     }
     o.put("commit", EngineBench.git(root));
@@ -82,10 +82,10 @@ final class PrefixBench {
     o.put("cores", Runtime.getRuntime().availableProcessors());
     o.put("model", dir.toString());
     o.put("rows", rows);
-    o.put("system_prompt_tokens", tok.encode(system).length);
+    o.put("shared_instruction_tokens", tok.encode(system).length);
     o.put("new_tokens", newTokens);
     o.put("pairs", pairs);
-    System.out.printf(Locale.ROOT, "== prefix: %d rows sharing a %d-token system prompt (plus a unique user message), %d new"
+    System.out.printf(Locale.ROOT, "== prefix: %d rows sharing %d tokens of instructions (then a unique question), %d new"
         + " tokens, greedy, bin/jgen generate with engine.prefix_cache on and off, %d alternated pairs; model %s%n", rows,
         tok.encode(system).length, newTokens, pairs, dir);
     SparkSession spark = SparkSessions.forReading("jgen-prefix-bench");
@@ -101,11 +101,15 @@ final class PrefixBench {
     return o;
   }
 
-  private static String line(String id, String system, String user) throws Exception {
+  /**
+   * One input row. The shared instructions lead the user message rather than sit in a system message: llm-jp-3's
+   * template (the random models' too) replaces any system message with a fixed sentence, so a system prompt would not
+   * reach the model at all.
+   */
+  private static String line(String id, String instructions, String question) throws Exception {
     ObjectNode n = JSON.createObjectNode();
     n.put("id", id);
-    n.put("system", system);
-    n.put("prompt", user);
+    n.put("prompt", instructions + "\n\n" + question);
     return JSON.writeValueAsString(n);
   }
 
@@ -117,6 +121,8 @@ final class PrefixBench {
     ArrayNode runs = t.putArray("runs");
     List<Double> ratios = new ArrayList<>();
     boolean allSame = true;
+    // One unmeasured run first: the first bin/jgen of a build writes the class-data archive and warms the page cache.
+    generate(root, work, in, model, newTokens, true, work.resolve("out-prefix-warmup-" + System.nanoTime()));
     System.out.printf(Locale.ROOT, "%-10s %-6s %5s %10s %9s %14s %14s%n", name, "cache", "pair", "execute s", "rows/s",
         "cached tokens", "prompt tokens");
     for (int pair = 0; pair < pairs; pair++) {
