@@ -142,6 +142,7 @@ class NativePrefixCacheTest {
 
   /** Exactly one row of the list has `first`, every other row `rest`. */
   static void assertOneThenRest(List<Integer> got, int first, int rest) {
+    System.out.println("prefix cache: cached_tokens per row " + got + " (want one " + first + ", the others " + rest + ")");
     List<Integer> sorted = new ArrayList<>(got);
     sorted.sort(first <= rest ? null : java.util.Comparator.reverseOrder());
     List<Integer> want = new ArrayList<>();
@@ -252,6 +253,20 @@ class NativePrefixCacheTest {
         assertTrue(back.stream().filter(n -> n < sharedA).count() == 1, tight + ": " + back);
         assertEquals(2, back.stream().filter(n -> n == sharedA).count(), tight + ": " + back);
       }
+    }
+  }
+
+  @Test
+  void theConfigKeyReachesTheEngineSpec(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+    Path in = Files.writeString(tmp.resolve("in.jsonl"), "{\"id\": \"a\", \"prompt\": \"x\"}\n");
+    for (String v : List.of("true", "false")) {
+      java.util.Map<String, Object> settings = new java.util.LinkedHashMap<>();
+      settings.put("input.path", in.toString());
+      settings.put("model.path", gguf.getParent().toString());
+      settings.put("output.path", tmp.resolve("out").toString());
+      settings.put("engine.prefix_cache", v);
+      var job = dev.jgen.spark.GenerateJob.prepare(dev.jgen.config.ConfigLoader.fromMap(settings), dev.jgen.testing.TestFiles.conf());
+      assertEquals(v, job.engine().options().get("prefix_cache"), job.engine().toString());
     }
   }
 
