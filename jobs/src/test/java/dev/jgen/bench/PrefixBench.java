@@ -121,6 +121,10 @@ final class PrefixBench {
     ArrayNode runs = t.putArray("runs");
     List<Double> ratios = new ArrayList<>();
     boolean allSame = true;
+    // Every run's outputs by cache setting, to compare runs with the same setting too: continuous batching places a
+    // row's cells and batches its tokens by arrival timing, and the kernels' rounding follows (on random weights, whose
+    // logits are nearly flat, that flips greedy picks): the off runs against each other are the baseline.
+    Map<Boolean, List<Map<String, String>>> bySetting = new TreeMap<>(Map.of(true, new ArrayList<>(), false, new ArrayList<>()));
     // One unmeasured run first: the first bin/jgen of a build writes the class-data archive and warms the page cache.
     generate(root, work, in, model, newTokens, true, work.resolve("out-prefix-warmup-" + System.nanoTime()));
     System.out.printf(Locale.ROOT, "%-10s %-6s %5s %10s %9s %14s %14s%n", name, "cache", "pair", "execute s", "rows/s",
@@ -139,6 +143,7 @@ final class PrefixBench {
           texts.put(row.getString(0), row.getString(1));
         }
         outputs.put(on, texts);
+        bySetting.get(on).add(texts);
         runs.add(r);
         System.out.printf(Locale.ROOT, "%-10s %-6s %5d %10.2f %9.3f %14s %14d%n", name, on ? "on" : "off", pair,
             r.get("execute_seconds").asDouble(), r.get("rows_per_s").asDouble(), r.get("cached_tokens").asText(),
@@ -146,14 +151,32 @@ final class PrefixBench {
       }
       double ratio = got.get(true).get("rows_per_s").asDouble() / got.get(false).get("rows_per_s").asDouble();
       boolean same = outputs.get(true).equals(outputs.get(false)) && outputs.get(true).size() == lines.size();
+      int differ = differing(outputs.get(true), outputs.get(false));
       ratios.add(ratio);
       allSame &= same;
-      System.out.printf(Locale.ROOT, "%-10s pair %d: rows/s on/off %.2f; outputs identical: %s%n", name, pair, ratio, same);
+      got.get(true).put("rows_differing_from_off", differ);
+      System.out.printf(Locale.ROOT, "%-10s pair %d: rows/s on/off %.2f; outputs identical: %s (%d of %d rows differ)%n", name,
+          pair, ratio, same, differ, lines.size());
     }
     ArrayNode r = t.putArray("pair_ratios");
     ratios.forEach(r::add);
     t.put("outputs_identical", allSame);
+    for (boolean on : List.of(false, true)) {
+      List<Map<String, String>> runsOf = bySetting.get(on);
+      for (int i = 1; i < runsOf.size(); i++) {
+        int d = differing(runsOf.get(0), runsOf.get(i));
+        t.put("rows_differing_between_" + (on ? "on" : "off") + "_runs_" + i, d);
+        System.out.printf(Locale.ROOT, "%-10s %s run 0 against %s run %d: %d of %d rows differ%n", name, on ? "on" : "off",
+            on ? "on" : "off", i, d, lines.size());
+      }
+    }
     return t;
+  }
+
+  private static int differing(Map<String, String> a, Map<String, String> b) {
+    java.util.Set<String> ids = new java.util.TreeSet<>(a.keySet());
+    ids.addAll(b.keySet());
+    return (int) ids.stream().filter(id -> !java.util.Objects.equals(a.get(id), b.get(id))).count();
   }
 
   private static ObjectNode generate(Path root, Path work, Path in, Path model, int newTokens, boolean cache, Path out)
