@@ -11,7 +11,9 @@
 //                                   json_schema_to_grammar converts here, once per schema text
 //        C <id>                       cancel (a queued or running request; its reply is "X <id>")
 //   out: READY <key=value>...         once, after the model loaded
-//        D <id> <prompt_tokens> <completion_tokens> <stop|length> <hex text> <token ids comma-joined or ->
+//        D <id> <prompt_tokens> <completion_tokens> <stop|length> <hex text> <token ids comma-joined or -> <cached_tokens>
+//                                     cached_tokens: the prompt tokens whose KV cells came from the prefix cache
+//                                     (copied from another sequence, not decoded); 0 with --prefix-cache 0
 //        E <id> <hex message>         the request failed for what it holds (a row error: bad hex, numbers or counts out of
 //                                     range, token ids outside the vocabulary, a prompt longer than the KV cache, a grammar
 //                                     or JSON schema llama.cpp rejects, a grammar that fails while sampling); the server
@@ -31,6 +33,14 @@
 // (SamplerPool), which would otherwise sleep while one thread samples them in turn. The KV cache is unified (one pool of cells shared by all sequences),
 // so it is sized to what the rows need, not the model's context per slot: a request is admitted when
 // prompt + max_new_tokens cells are free, and one that can never fit is an error naming both numbers.
+//
+// Prefix cache (--prefix-cache 1, the default; engine.prefix_cache): finished sequences keep their cells, and a new
+// request copies the cells of the longest prefix of its prompt that any sequence in the cache holds (as llama.cpp's
+// server does per slot with cache_prompt, here across the unified cache), decoding only the rest. Cached sequences
+// need sequence ids beyond the running ones (--cache-seqs, n_seq_max = parallel + that) and cells: both are taken
+// back from the least recently used cached sequence when a new request needs them (a prefix lent to a request counts
+// as a use, so a hot prefix stays). A request counts only the cells it may create (prompt less the copied prefix,
+// plus max_new_tokens) against the cache; a shared cell is one cell.
 
 #include "llama.h"
 #include "json-schema-to-grammar.h"
@@ -144,8 +154,52 @@ struct Slot {
   std::string sample_error;   // set when this step's sampling threw (a grammar that fails mid-generation): a row error
   std::vector<llama_token> out;
   std::string text;
-  size_t reserved = 0;        // KV cells reserved for this request
+  size_t reserved = 0;        // KV cells this request may create (its prompt less the reused prefix, plus max_new)
+  llama_seq_id seq = -1;      // its sequence in the KV cache (not the slot's index: finished sequences stay cached)
+  size_t reused = 0;          // prompt tokens whose cells were copied from a cached sequence instead of decoded
 };
+
+// The prefix cache's bookkeeping. llama.cpp's unified KV cache lets one cell belong to several sequences
+// (llama_memory_seq_cp only adds the destination's id to the source's cells), and a cell is freed when the last
+// sequence holding it is removed. llama.h does not say how many cells are in use, so jgen mirrors it: every cell a
+// sequence holds gets a logical id, copied cells share the id, and a cell is live while some sequence refers to it.
+// Exact, and cheap next to a decode step (a few thousand ids).
+class CellBook {
+ public:
+  uint64_t fresh() {
+    refs_[next_] = 1;
+    return next_++;
+  }
+  void ref(uint64_t c) { refs_[c]++; }
+  void unref(uint64_t c) {
+    auto it = refs_.find(c);
+    if (it != refs_.end() && --it->second == 0) refs_.erase(it);
+  }
+  int refs(uint64_t c) const {
+    auto it = refs_.find(c);
+    return it == refs_.end() ? 0 : it->second;
+  }
+  size_t used() const { return refs_.size(); }
+
+ private:
+  std::unordered_map<uint64_t, int> refs_;
+  uint64_t next_ = 1;
+};
+
+// One sequence id of the KV cache: free, decoding for a slot, or a finished sequence kept as a prefix cache.
+struct SeqState {
+  bool in_use = false;
+  int slot = -1;                  // the slot decoding it; -1 for a cached (finished) sequence
+  std::vector<llama_token> toks;  // the tokens decoded into its cells, by position
+  std::vector<uint64_t> cells;    // their logical cell ids (CellBook)
+  uint64_t last_use = 0;          // when it finished or last lent its prefix: eviction takes the oldest first
+};
+
+size_t common_prefix(const std::vector<llama_token> & a, const std::vector<llama_token> & b) {
+  size_t n = std::min(a.size(), b.size()), i = 0;
+  while (i < n && a[i] == b[i]) i++;
+  return i;
+}
 
 std::mutex g_mu;
 std::condition_variable g_cv;
@@ -455,6 +509,8 @@ int main(int argc, char ** argv) {
   // adapter sets come with row-level adapters).
   std::string lora_path;
   float lora_scale = 1.0f;
+  bool prefix_cache = true;
+  int cache_seqs = 32;
   for (int i = 1; i < argc; i++) try {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -469,6 +525,8 @@ int main(int argc, char ** argv) {
     else if (a == "--batch") n_batch = std::stoi(next());
     else if (a == "--lora") lora_path = next();
     else if (a == "--lora-scale") lora_scale = std::stof(next());
+    else if (a == "--prefix-cache") prefix_cache = std::stoi(next()) != 0;
+    else if (a == "--cache-seqs") cache_seqs = std::stoi(next());
     else if (a == "--system-info") { printf("%s\n", llama_print_system_info()); return 0; }
     else { fprintf(stderr, "jgen-llama-server: unknown argument %s\n", a.c_str()); return 2; }
   } catch (const std::exception & e) {
@@ -477,6 +535,7 @@ int main(int argc, char ** argv) {
   }
   if (model_path.empty()) { fprintf(stderr, "jgen-llama-server: --model is required\n"); return 2; }
   if (threads_batch <= 0) threads_batch = threads;
+  if (parallel < 1 || parallel > 255) { fprintf(stderr, "jgen-llama-server: --parallel must be 1 to 255\n"); return 2; }
 
   // Keep the protocol channel to ourselves: whatever a library prints to stdout goes to stderr instead.
   int proto_fd = dup(1);
@@ -490,12 +549,25 @@ int main(int argc, char ** argv) {
   llama_model * model = llama_model_load_from_file(model_path.c_str(), mp);
   if (!model) { fprintf(stderr, "jgen-llama-server: could not load %s\n", model_path.c_str()); return 3; }
   const llama_vocab * vocab = llama_model_get_vocab(model);
+  // Copying a prefix of a sequence's cells is sound only in a plain KV cache: recurrent and hybrid models keep one state
+  // per sequence (no prefix of it to copy), and a sliding-window cache drops early cells a later prefix would need.
+  if (prefix_cache && (llama_model_is_recurrent(model) || llama_model_is_hybrid(model) || llama_model_n_swa(model) > 0)) {
+    fprintf(stderr, "jgen-llama-server: this model's KV cache cannot share prefixes (recurrent, hybrid or sliding-window); prefix cache off\n");
+    prefix_cache = false;
+  }
+  // Sequence ids for finished sequences kept as a prefix cache, beyond the running ones. llama.cpp allows 256 ids in
+  // all (LLAMA_MAX_SEQ); at least one cached id, so a new request can always take a free id or evict a cached one.
+  const int n_cached_ids = prefix_cache ? std::max(1, std::min(cache_seqs, 256 - parallel)) : 0;
+  const int n_seq_max = parallel + n_cached_ids;
 
   llama_context_params cp = llama_context_default_params();
   cp.n_ctx = (uint32_t) kv_size;
   cp.n_batch = (uint32_t) n_batch;
   cp.n_ubatch = (uint32_t) n_batch;
-  cp.n_seq_max = (uint32_t) parallel;
+  cp.n_seq_max = (uint32_t) n_seq_max;
+  // llama.cpp reserves one output row per sequence id at creation and asserts they fit in n_outputs_max (default
+  // n_batch): a small --batch with the cache's extra ids needs the larger of the two.
+  cp.n_outputs_max = (uint32_t) std::max(n_batch, n_seq_max);
   cp.n_threads = threads;
   cp.n_threads_batch = threads_batch;
   cp.kv_unified = true;
@@ -538,7 +610,8 @@ int main(int argc, char ** argv) {
     std::ostringstream r;
     r << "READY kv_size=" << n_ctx << " parallel=" << parallel << " threads=" << threads << " threads_batch=" << threads_batch
       << " n_ctx_train=" << llama_model_n_ctx_train(model) << " n_params=" << llama_model_n_params(model)
-      << " model_bytes=" << llama_model_size(model) << " system_info=" << to_hex(llama_print_system_info());
+      << " model_bytes=" << llama_model_size(model) << " prefix_cache=" << (prefix_cache ? 1 : 0)
+      << " n_seq_max=" << n_seq_max << " system_info=" << to_hex(llama_print_system_info());
     reply(r.str());
     fflush(g_out);
   }
@@ -550,14 +623,55 @@ int main(int argc, char ** argv) {
   SamplerPool sampler_pool(std::max(0, std::min(threads, parallel) - 1), n_vocab);
   std::vector<Slot *> to_sample;
   std::deque<Request> queue;
-  size_t reserved = 0;
   llama_batch batch = llama_batch_init(std::max(n_batch, parallel), 0, 1);
+  std::vector<SeqState> seqs((size_t) n_seq_max);
+  CellBook cells;
+  uint64_t clock = 0;
 
-  auto finish = [&](Slot & s) {
-    llama_memory_seq_rm(mem, (llama_seq_id) (&s - &slots[0]), -1, -1);
+  // Removes a sequence's cells from the KV cache (those it shares stay with the other holders) and frees its id.
+  auto drop_seq = [&](llama_seq_id id) {
+    SeqState & q = seqs[(size_t) id];
+    llama_memory_seq_rm(mem, id, -1, -1);
+    for (uint64_t c : q.cells) cells.unref(c);
+    q = SeqState();
+  };
+
+  // The least recently used cached sequence other than `keep`, or -1.
+  auto lru_cached = [&](llama_seq_id keep) {
+    llama_seq_id best = -1;
+    for (size_t i = 0; i < seqs.size(); i++) {
+      const SeqState & q = seqs[i];
+      if (!q.in_use || q.slot >= 0 || (llama_seq_id) i == keep) continue;
+      if (best < 0 || q.last_use < seqs[(size_t) best].last_use) best = (llama_seq_id) i;
+    }
+    return best;
+  };
+
+  // Cells the running requests may still create: what they reserved less what they decoded so far.
+  auto outstanding = [&]() {
+    size_t n = 0;
+    for (const Slot & s : slots) {
+      if (!s.busy) continue;
+      size_t created = seqs[(size_t) s.seq].cells.size() - s.reused;
+      n += s.reserved > created ? s.reserved - created : 0;
+    }
+    return n;
+  };
+
+  // A finished request's sequence stays in the cache (its cells are a prefix for later requests) when `keep` and the
+  // cache is on; otherwise, and for a failed or cancelled request, its cells go.
+  auto finish = [&](Slot & s, bool keep = false) {
+    if (s.seq >= 0) {
+      if (keep && prefix_cache) {
+        seqs[(size_t) s.seq].slot = -1;
+        seqs[(size_t) s.seq].last_use = ++clock;
+      } else {
+        drop_seq(s.seq);
+      }
+    }
+    s.seq = -1;
     llama_sampler_free(s.smpl);
     s.smpl = nullptr;
-    reserved -= s.reserved;
     s.busy = false;
     s.out.clear();
     s.text.clear();
@@ -622,6 +736,9 @@ int main(int argc, char ** argv) {
   auto step = [&]() -> bool {
     batch.n_tokens = 0;
     auto add = [&](llama_token t, llama_pos p, llama_seq_id seq, bool logits) {
+      // Recorded before the decode: if it fails, every running sequence is dropped (fail_busy), these cells with it.
+      seqs[(size_t) seq].toks.push_back(t);
+      seqs[(size_t) seq].cells.push_back(cells.fresh());
       int i = batch.n_tokens++;
       batch.token[i] = t;
       batch.pos[i] = p;
@@ -634,7 +751,7 @@ int main(int argc, char ** argv) {
       Slot & s = slots[k];
       s.batch_idx = -1;
       if (s.busy && s.n_fed == s.req.prompt.size() && s.next >= 0) {
-        s.batch_idx = add(s.next, s.pos++, (llama_seq_id) k, true);
+        s.batch_idx = add(s.next, s.pos++, s.seq, true);
       }
     }
     for (size_t k = 0; k < slots.size() && batch.n_tokens < n_batch; k++) {
@@ -642,7 +759,7 @@ int main(int argc, char ** argv) {
       if (!s.busy || s.n_fed >= s.req.prompt.size()) continue;
       while (s.n_fed < s.req.prompt.size() && batch.n_tokens < n_batch) {
         bool last = s.n_fed + 1 == s.req.prompt.size();
-        int i = add(s.req.prompt[s.n_fed++], s.pos++, (llama_seq_id) k, last);
+        int i = add(s.req.prompt[s.n_fed++], s.pos++, s.seq, last);
         if (last) s.batch_idx = i;
       }
     }
@@ -705,8 +822,8 @@ int main(int argc, char ** argv) {
           ids += std::to_string(s.out[j]);
         }
         reply("D " + s.req.id + " " + std::to_string(s.req.prompt.size()) + " " + std::to_string(s.out.size()) + " " + reason
-            + " " + to_hex(s.text) + " " + (ids.empty() ? "-" : ids));
-        finish(s);
+            + " " + to_hex(s.text) + " " + (ids.empty() ? "-" : ids) + " " + std::to_string(s.reused));
+        finish(s, true);
       } else {
         s.next = t;
       }
@@ -730,20 +847,91 @@ int main(int argc, char ** argv) {
     }
     if (!lines.empty()) fflush(g_out);  // refusals and cancels are answered even when no decode step follows
 
-    // 2. Admit queued requests, in order, while a slot and their KV cells are free.
-    while (!queue.empty()) {
-      size_t need = queue.front().prompt.size() + (size_t) queue.front().max_new;
+    // 2. Admit queued requests, in order, while a slot and their KV cells are free. With the prefix cache a request
+    // starts from the longest prefix of its prompt held by a sequence in the cache (running, or finished and kept):
+    // the prefix's cells are copied to its sequence (in the unified cache a copy only adds the sequence's id to the
+    // cells) and only the rest of the prompt is decoded. Greedy outputs stay the same: the copied cells hold what
+    // decoding the same tokens at the same positions would have written.
+    for (auto it = queue.begin(); it != queue.end();) {
       auto free_slot = std::find_if(slots.begin(), slots.end(), [](const Slot & s) { return !s.busy; });
-      if (free_slot == slots.end() || reserved + need > n_ctx) break;
+      if (free_slot == slots.end()) break;
+      const Request & q = *it;
+      // At least the prompt's last token is decoded, whatever is cached: its logits are what the first new token is
+      // sampled from (llama.cpp's server does the same when the whole prompt is cached).
+      const size_t cap = q.prompt.size() - 1;
+      llama_seq_id src = -1;
+      size_t match = 0;
+      if (prefix_cache) {
+        for (size_t i = 0; i < seqs.size(); i++) {
+          if (!seqs[i].in_use) continue;
+          size_t n = common_prefix(q.prompt, seqs[i].toks);
+          if (n > match) {
+            match = n;
+            src = (llama_seq_id) i;
+          }
+        }
+        // A running request still decoding a longer shared prefix: this one waits for those cells rather than
+        // computing them a second time in parallel (rows sharing a prefix arrive together; without the wait, all
+        // but the first of a group admitted in one step would decode the whole prefix). The wait is bounded: the
+        // other request's prompt advances every step, and if it goes (cancelled, failed), so does the reason to wait.
+        // Later requests in the queue may take the free slot meanwhile.
+        size_t coming = 0;
+        for (const Slot & s : slots) {
+          if (s.busy && s.n_fed < s.req.prompt.size()) coming = std::max(coming, common_prefix(q.prompt, s.req.prompt));
+        }
+        if (std::min(coming, cap) > std::min(match, cap)) {
+          ++it;
+          continue;
+        }
+      }
+      size_t reuse = std::min(match, cap);
+      size_t need = q.prompt.size() - reuse + (size_t) q.max_new;
+      // Cells for whatever it may create, evicting cached sequences oldest first, the one it copies from last.
+      auto fits = [&] { return cells.used() + outstanding() + need <= n_ctx; };
+      while (!fits()) {
+        llama_seq_id victim = lru_cached(src);
+        if (victim < 0) break;
+        drop_seq(victim);
+      }
+      if (!fits() && reuse > 0 && seqs[(size_t) src].slot < 0) {
+        drop_seq(src);
+        src = -1;
+        reuse = 0;
+        need = q.prompt.size() + (size_t) q.max_new;
+      }
+      if (!fits()) break;  // running requests hold the cells: wait for them, in queue order
+      // A sequence id: a free one, else the oldest cached one's. There is always one: the cache has at least one id
+      // more than there are slots, and a slot is free.
+      llama_seq_id id = -1;
+      for (size_t i = 0; i < seqs.size() && id < 0; i++) {
+        if (!seqs[i].in_use) id = (llama_seq_id) i;
+      }
+      if (id < 0) {
+        id = lru_cached(src);
+        if (id < 0) break;
+        drop_seq(id);
+      }
       Slot & s = *free_slot;
-      s.req = std::move(queue.front());
-      queue.pop_front();
+      s.req = std::move(*it);
+      it = queue.erase(it);
+      SeqState & dst = seqs[(size_t) id];
+      dst.in_use = true;
+      dst.slot = (int) (&s - &slots[0]);
+      if (reuse > 0) {
+        SeqState & from = seqs[(size_t) src];
+        llama_memory_seq_cp(mem, src, id, 0, (llama_pos) reuse);
+        dst.toks.assign(from.toks.begin(), from.toks.begin() + (long) reuse);
+        dst.cells.assign(from.cells.begin(), from.cells.begin() + (long) reuse);
+        for (uint64_t c : dst.cells) cells.ref(c);
+        from.last_use = ++clock;  // a prefix in use is a hot one: evicted after the ones nobody asked for
+      }
       s.busy = true;
-      s.n_fed = 0;
-      s.pos = 0;
+      s.seq = id;
+      s.reused = reuse;
+      s.n_fed = reuse;
+      s.pos = (llama_pos) reuse;
       s.next = -1;
       s.reserved = need;
-      reserved += need;
       try {
         s.smpl = make_sampler(s.req, vocab);
         s.argmax = s.req.temperature <= 0 && s.req.grammar.empty() && s.req.repeat_penalty == 1.0f;

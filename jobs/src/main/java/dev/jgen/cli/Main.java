@@ -308,6 +308,8 @@ public final class Main {
     o.put("samples_per_row", r.samplesPerRow());
     o.put("generated_now", r.generatedNow());
     o.put("reused", r.reused());
+    // Prompt tokens the engines took from their prefix caches (null: no engine reported it).
+    o.put("cached_tokens", r.cachedTokens());
     o.put("missing_from_input", r.missingFromInput());
     o.put("model_load_ms", r.modelLoadMs());
     // Memory, each figure named for what it is: the JVM's heap right after a collection at its highest (the live data

@@ -22,6 +22,7 @@ public final class ConfigKeys {
   public static final String ENGINE_PARALLEL = "engine.parallel";
   public static final String ENGINE_CTX_SIZE = "engine.ctx_size";
   public static final String ENGINE_REQUEST_TIMEOUT_S = "engine.request_timeout_s";
+  public static final String ENGINE_PREFIX_CACHE = "engine.prefix_cache";
   public static final String MAX_NEW_TOKENS = "generation.max_new_tokens";
   public static final String TEMPERATURE = "generation.temperature";
   public static final String TOP_P = "generation.top_p";
@@ -109,6 +110,7 @@ public final class ConfigKeys {
   public static final String DJL_DTYPE = "engine.djl.dtype";
   public static final String DJL_QUANTIZE = "engine.djl.quantize";
   public static final String DJL_JOB_QUEUE_SIZE = "engine.djl.job_queue_size";
+  public static final String DJL_PREFIX_CACHING = "engine.djl.enable_prefix_caching";
   public static final String DJL_REQUEST_TIMEOUT_S = "engine.djl.request_timeout_s";
   public static final String DJL_READY_TIMEOUT_S = "engine.djl.ready_timeout_s";
   public static final String DJL_RETRIES = "engine.djl.retries";
@@ -164,6 +166,10 @@ public final class ConfigKeys {
         + "one cache among the sequences (a row takes prompt + max_new_tokens of it); the jar gives each sequence this many.",
         atLeast(0));
     // --- end nativecpu ---
+    key(ENGINE_PREFIX_CACHE, Type.BOOLEAN, true, "llama.cpp (native build): keep finished sequences' KV cells and start a "
+        + "row from the longest prompt prefix already in the cache instead of decoding it again (greedy outputs are the "
+        + "same; each row's cached_tokens says how many it reused). false: every prompt decoded from its first token.",
+        null);
     key(ENGINE_REQUEST_TIMEOUT_S, Type.INT, 0, "Seconds one row's request may take in any engine, queueing included; one not "
         + "answered in time is cancelled and counts as a run error (0: 300 s plus 2 s per max_new_tokens of the row).",
         atLeast(0));
@@ -183,6 +189,8 @@ public final class ConfigKeys {
     key(DJL_DTYPE, Type.STRING, null, "option.dtype (default: the catalog's GPU hint).", nonBlank());
     key(DJL_QUANTIZE, Type.STRING, null, "option.quantize: fp8 | awq | smoothquant (default: the catalog's GPU hint).", nonBlank());
     key(DJL_JOB_QUEUE_SIZE, Type.INT, 1000, "job_queue_size of each server.", greaterThan(0));
+    key(DJL_PREFIX_CACHING, Type.BOOLEAN, true, "option.enable_prefix_caching (launch mode): the vLLM engine's automatic "
+        + "prefix caching, KV blocks of shared prompt prefixes reused across requests.", null);
     key(DJL_REQUEST_TIMEOUT_S, Type.INT, 300, "Client timeout per request, above the server's predict timeout (240 s).", greaterThan(0));
     key(DJL_READY_TIMEOUT_S, Type.INT, 1800, "How long a launched server may take to load (70B TRT-LLM compiles for minutes).", greaterThan(0));
     key(DJL_RETRIES, Type.INT, 5, "Retries per request on 503, 5xx, timeouts and refused connections.", atLeast(0));

@@ -80,11 +80,15 @@ public final class OutputSchema {
       // LoRA adapters (issue 31): the row's adapter by name, its file's fingerprint and the scale applied (null: base).
       .add("adapter", DataTypes.StringType)
       .add("adapter_sha256", DataTypes.StringType)
-      .add("adapter_scale", DataTypes.DoubleType);
+      .add("adapter_scale", DataTypes.DoubleType)
+      // Prefix caching (issue 28): prompt tokens the engine took from its prefix cache instead of computing them, in
+      // the engine's own count (the native server's copied KV cells; OpenAI's usage.prompt_tokens_details.cached_tokens
+      // where a server reports it); null where the engine does not say.
+      .add("cached_tokens", DataTypes.IntegerType);
 
   /** Columns added after the first release: a table without them gains them when opened (null in older rows). */
-  public static final java.util.List<String> ADDED_LATER = java.util.List.of("output_json", "constraint_sha256", "reused_from", "adapter", "adapter_sha256",
-      "adapter_scale");
+  public static final java.util.List<String> ADDED_LATER = java.util.List.of("output_json", "constraint_sha256", "reused_from",
+      "adapter", "adapter_sha256", "adapter_scale", "cached_tokens");
 
   /** The generations table of {@code job.kind=generate}. */
   public static final RunTable.Spec SPEC = new RunTable.Spec(TableKind.GENERATE, SCHEMA, "sample_index",

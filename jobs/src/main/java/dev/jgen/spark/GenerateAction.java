@@ -357,7 +357,8 @@ public final class GenerateAction extends BaseRunAction<GenerateResult> {
     WrittenTally.Totals t = onlyAttempt ? g.written() : latestTotals(table);
     return new GenerateResult(job.runId(), attempt, g.rowsIn(), n, t.ok(), t.error(), t.skipped(), g.pendingRows(),
         g.missingFromInput(), table.path(), t.promptTokens(), t.completionTokens(), g.completionTokens(), g.loadMs(),
-        (System.nanoTime() - start) / 1e9, g.seconds(), t.warnings(), g.serverMetrics(), stoppedBy, reused.count());
+        (System.nanoTime() - start) / 1e9, g.seconds(), t.warnings(), g.serverMetrics(), stoppedBy, reused.count(),
+        t.cachedTokens());
   }
 
   /** The same totals read from the table: each (row, sample)'s latest attempt in the run. */
@@ -369,12 +370,14 @@ public final class GenerateAction extends BaseRunAction<GenerateResult> {
           sum(when(col("status").equalTo("error"), 1).otherwise(0)),
           sum(when(col("status").equalTo("skipped"), 1).otherwise(0)),
           sum(coalesce(col("prompt_tokens"), lit(0))),
-          sum(coalesce(col("completion_tokens"), lit(0)))).first();
+          sum(coalesce(col("completion_tokens"), lit(0))),
+          sum(col("cached_tokens"))).first(); // null when no row has one
       Map<String, Long> warnings = new LinkedHashMap<>();
       for (Row w : latest.select(explode(col("warnings")).as("w")).groupBy("w").count().orderBy("w").collectAsList()) {
         warnings.put(w.getString(0), w.getLong(1));
       }
-      return new WrittenTally.Totals(longOr0(r, 0), longOr0(r, 1), longOr0(r, 2), longOr0(r, 3), longOr0(r, 4), warnings);
+      return new WrittenTally.Totals(longOr0(r, 0), longOr0(r, 1), longOr0(r, 2), longOr0(r, 3), longOr0(r, 4), warnings,
+          r.isNullAt(5) ? null : r.getLong(5));
     } finally {
       latest.unpersist();
     }

@@ -229,6 +229,7 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
     out.set("adapter", p.adapter == null ? null : p.adapter.name());
     out.set("adapter_sha256", p.adapter == null ? null : p.adapter.sha256());
     out.set("adapter_scale", p.adapter == null ? null : p.adapter.scale());
+    out.set("cached_tokens", c == null ? null : c.cachedTokens());
     counters.written().add(out);
     return out.toRow();
   }

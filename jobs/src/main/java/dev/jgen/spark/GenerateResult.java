@@ -17,6 +17,8 @@ import java.util.Map;
  * @param stoppedBy "budget" or "deadline" when job.max_*_tokens_total or job.deadline stopped the attempt early (what
  *     finished is committed; the same command continues), else null
  * @param reused (row, sample) pairs this attempt copied from earlier runs' identical requests (job.reuse), not generated
+ * @param cachedTokens the run's prompt tokens that engines took from their prefix caches (the rows' cached_tokens summed),
+ *     null when no row's engine reported it
  */
 public record GenerateResult(
     String runId,
@@ -38,7 +40,8 @@ public record GenerateResult(
     Map<String, Long> warnings,
     Map<String, Map<String, Double>> serverMetrics,
     String stoppedBy,
-    long reused) {
+    long reused,
+    Long cachedTokens) {
 
   /** (row, sample) pairs of the input the run does not hold yet: 0 unless a budget or deadline stopped the attempt. */
   public long left() {

@@ -15,19 +15,23 @@ import org.apache.spark.util.AccumulatorV2;
  */
 public final class WrittenTally extends AccumulatorV2<OutputRow, WrittenTally.Totals> {
   /** The tally's value: a copy (Spark prints an accumulator's value, and shows it in its UI). */
-  public record Totals(long ok, long error, long skipped, long promptTokens, long completionTokens, Map<String, Long> warnings)
-      implements java.io.Serializable {}
+  /** {@code cachedTokens}: the sum of the rows' cached_tokens, null when no row has one (no engine said). */
+  public record Totals(long ok, long error, long skipped, long promptTokens, long completionTokens, Map<String, Long> warnings,
+      Long cachedTokens) implements java.io.Serializable {}
 
   private long ok;
   private long error;
   private long skipped;
   private long promptTokens;
   private long completionTokens;
+  private long cachedTokens;
+  private boolean anyCached;
   private final TreeMap<String, Long> warnings = new TreeMap<>();
 
   @Override
   public boolean isZero() {
-    return ok == 0 && error == 0 && skipped == 0 && promptTokens == 0 && completionTokens == 0 && warnings.isEmpty();
+    return ok == 0 && error == 0 && skipped == 0 && promptTokens == 0 && completionTokens == 0 && !anyCached
+        && warnings.isEmpty();
   }
 
   @Override
@@ -39,7 +43,8 @@ public final class WrittenTally extends AccumulatorV2<OutputRow, WrittenTally.To
 
   @Override
   public void reset() {
-    ok = error = skipped = promptTokens = completionTokens = 0;
+    ok = error = skipped = promptTokens = completionTokens = cachedTokens = 0;
+    anyCached = false;
     warnings.clear();
   }
 
@@ -53,6 +58,10 @@ public final class WrittenTally extends AccumulatorV2<OutputRow, WrittenTally.To
     }
     promptTokens += row.get("prompt_tokens") instanceof Number n ? n.longValue() : 0;
     completionTokens += row.get("completion_tokens") instanceof Number n ? n.longValue() : 0;
+    if (row.get("cached_tokens") instanceof Number n) {
+      cachedTokens += n.longValue();
+      anyCached = true;
+    }
     if (row.get("warnings") instanceof String[] ws) {
       for (String w : ws) {
         warnings.merge(w, 1L, Long::sum);
@@ -68,11 +77,14 @@ public final class WrittenTally extends AccumulatorV2<OutputRow, WrittenTally.To
     skipped += o.skipped;
     promptTokens += o.promptTokens;
     completionTokens += o.completionTokens;
+    cachedTokens += o.cachedTokens;
+    anyCached |= o.anyCached;
     o.warnings.forEach((w, n) -> warnings.merge(w, n, Long::sum));
   }
 
   @Override
   public Totals value() {
-    return new Totals(ok, error, skipped, promptTokens, completionTokens, java.util.Collections.unmodifiableMap(new TreeMap<>(warnings)));
+    return new Totals(ok, error, skipped, promptTokens, completionTokens, java.util.Collections.unmodifiableMap(new TreeMap<>(warnings)),
+        anyCached ? cachedTokens : null);
   }
 }

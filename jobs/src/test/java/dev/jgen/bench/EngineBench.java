@@ -328,7 +328,7 @@ final class EngineBench {
     return lines;
   }
 
-  private static int envInt(String name, int dflt) {
+  static int envInt(String name, int dflt) {
     String v = System.getenv(name);
     return v == null || v.isBlank() ? dflt : Integer.parseInt(v.trim());
   }
@@ -449,7 +449,7 @@ final class EngineBench {
     return r;
   }
 
-  private static String git(Path root) {
+  static String git(Path root) {
     try {
       Process p = new ProcessBuilder("git", "-C", root.toString(), "rev-parse", "--short", "HEAD").start();
       String s = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
@@ -460,7 +460,7 @@ final class EngineBench {
     }
   }
 
-  private static String cpuModel() {
+  static String cpuModel() {
     try {
       for (String l : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
         if (l.startsWith("model name")) {

@@ -136,21 +136,26 @@ class GenerateJobTest {
   @Test
   void greedyAndSeededSamplingAreRepeatable() {
     String in = TestFiles.conf().resolve("data/demo-prompts.jsonl").toString();
+    // With the prefix cache off (issue 28): the second run's rows would start from the first run's cells still cached in
+    // the shared engine, laid out differently from a fresh decode, and on these prompts the attention's rounding then
+    // flips greedy picks (seen: 4 of 12 rows; docs/nativecpu.md, prefix cache). Repeatability across run shapes is a
+    // property of the cache-off engine.
     Map<String, String> greedy1 = texts(generate("input.path=" + in, "output.path=" + dir.resolve("g1"), "generation.temperature=0",
-        "generation.max_new_tokens=12", "run.id=greedy-a"), dir.resolve("g1"));
+        "generation.max_new_tokens=12", "run.id=greedy-a", "engine.prefix_cache=false"), dir.resolve("g1"));
     Map<String, String> greedy2 = texts(generate("input.path=" + in, "output.path=" + dir.resolve("g2"), "generation.temperature=0",
-        "generation.max_new_tokens=12", "run.id=greedy-b", "job.partitions=3"), dir.resolve("g2"));
+        "generation.max_new_tokens=12", "run.id=greedy-b", "job.partitions=3", "engine.prefix_cache=false"), dir.resolve("g2"));
     assertEquals(greedy1, greedy2);
-    // Seeded sampling repeats exactly when sequences are decoded one at a time: with continuous batching, which rows
+    // Seeded sampling repeats exactly when sequences are decoded one at a time (and, as above, from no cached cells):
+    // with continuous batching, which rows
     // share a decode step changes the low bits of the logits, and a sampled token can follow them (README: determinism).
     Map<String, String> seeded1 = texts(generate("input.path=" + in, "output.path=" + dir.resolve("s1"), "generation.temperature=1.0",
-        "generation.seed=5", "generation.max_new_tokens=12", "run.id=seeded-a", "engine.parallel=1"), dir.resolve("s1"));
+        "generation.seed=5", "generation.max_new_tokens=12", "run.id=seeded-a", "engine.parallel=1", "engine.prefix_cache=false"), dir.resolve("s1"));
     Map<String, String> seeded2 = texts(generate("input.path=" + in, "output.path=" + dir.resolve("s2"), "generation.temperature=1.0",
-        "generation.seed=5", "generation.max_new_tokens=12", "run.id=seeded-b", "engine.parallel=1", "job.partitions=3"),
+        "generation.seed=5", "generation.max_new_tokens=12", "run.id=seeded-b", "engine.parallel=1", "engine.prefix_cache=false", "job.partitions=3"),
         dir.resolve("s2"));
     assertEquals(seeded1, seeded2);
     Map<String, String> other = texts(generate("input.path=" + in, "output.path=" + dir.resolve("s3"), "generation.temperature=1.0",
-        "generation.seed=6", "generation.max_new_tokens=12", "run.id=seeded-c", "engine.parallel=1"), dir.resolve("s3"));
+        "generation.seed=6", "generation.max_new_tokens=12", "run.id=seeded-c", "engine.parallel=1", "engine.prefix_cache=false"), dir.resolve("s3"));
     assertNotEquals(seeded1, other, "another seed samples other text");
   }
 

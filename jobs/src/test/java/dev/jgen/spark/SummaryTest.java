@@ -72,9 +72,17 @@ class SummaryTest {
     for (String status : List.of("ok", "error", "skipped")) {
       assertEquals(latest.where(col("status").equalTo(status)).count(), s.get(status).asLong(), status + " in " + s);
     }
-    Row sums = latest.agg(functions.sum("prompt_tokens"), functions.sum("completion_tokens")).first();
+    Row sums = latest.agg(functions.sum("prompt_tokens"), functions.sum("completion_tokens"), functions.sum("cached_tokens")).first();
     assertEquals(sums.isNullAt(0) ? 0 : sums.getLong(0), s.get("prompt_tokens").asLong(), s.toString());
     assertEquals(sums.isNullAt(1) ? 0 : sums.getLong(1), s.get("completion_tokens").asLong(), s.toString());
+    // cached_tokens (issue 28): the rows' engine counts summed, null when no row has one.
+    assertEquals(sums.isNullAt(2) ? null : sums.getLong(2), s.get("cached_tokens").isNull() ? null : s.get("cached_tokens").asLong(),
+        s.toString());
+    if (dev.jgen.engine.llamanative.NativeBuild.server().isPresent()) {
+      // Every prompt starts with the chat template's header: with the native engine's prefix cache, rows after the
+      // first reuse at least that.
+      assertTrue(s.get("cached_tokens").asLong() > 0, s.toString());
+    }
   }
 
   /** Each warning's row count as the job printed it ("jgen: warning (N rows): text") against the table's rows. */

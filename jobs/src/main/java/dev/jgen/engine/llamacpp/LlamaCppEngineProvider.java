@@ -46,6 +46,11 @@ public final class LlamaCppEngineProvider implements JobEngineProvider {
     opts.put("threads", String.valueOf(config.integer(ConfigKeys.ENGINE_THREADS)));
     opts.put("parallel", String.valueOf(config.integer(ConfigKeys.ENGINE_PARALLEL)));
     opts.put("ctx_size", String.valueOf(ctx));
+    // Only when off: equal specs share one loaded engine per JVM, and a spec written before the key existed (or by a
+    // caller that does not know it) must still name the same engine as the default.
+    if (!config.bool(ConfigKeys.ENGINE_PREFIX_CACHE)) {
+      opts.put("prefix_cache", "false");
+    }
     return new EngineSpec(kind(), model.gguf().toString(), opts);
   }
 

@@ -34,8 +34,12 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class LlamaServerProcess implements AutoCloseable {
 
-  /** What the server generated for one request. */
-  public record Reply(String text, int promptTokens, int completionTokens, String finishReason, int[] tokenIds) {}
+  /**
+   * What the server generated for one request; {@code cachedTokens}: the prompt tokens whose KV cells it copied from its
+   * prefix cache instead of decoding them.
+   */
+  public record Reply(String text, int promptTokens, int completionTokens, String finishReason, int[] tokenIds,
+      int cachedTokens) {}
 
   private final Process process;
   private final OutputStream stdin;
@@ -146,7 +150,10 @@ public final class LlamaServerProcess implements AutoCloseable {
     return process.pid();
   }
 
-  /** The server's READY fields: kv_size, parallel, threads, n_ctx_train, n_params, model_bytes, system_info. */
+  /**
+   * The server's READY fields: kv_size, parallel, threads, n_ctx_train, n_params, model_bytes, prefix_cache (1 or 0),
+   * n_seq_max (parallel plus the ids kept for cached sequences), system_info.
+   */
   public Map<String, String> ready() {
     return ready;
   }
@@ -258,12 +265,13 @@ public final class LlamaServerProcess implements AutoCloseable {
     }
     switch (f[0]) {
       case "D" -> {
-        if (f.length != 7) {
-          return "a D reply has 7 fields, this one " + f.length;
+        if (f.length != 8) {
+          return "a D reply has 8 fields, this one " + f.length;
         }
         Reply r;
         try {
-          r = new Reply(fromHex(f[5]), Integer.parseInt(f[2]), Integer.parseInt(f[3]), f[4], parseIds(f[6]));
+          r = new Reply(fromHex(f[5]), Integer.parseInt(f[2]), Integer.parseInt(f[3]), f[4], parseIds(f[6]),
+              Integer.parseInt(f[7]));
         } catch (RuntimeException e) {
           return "an unreadable D reply: " + e.getMessage();
         }

@@ -26,6 +26,7 @@ public final class NativeLlamaEngine implements Engine {
   private final java.util.concurrent.atomic.LongAdder answered = new java.util.concurrent.atomic.LongAdder();
   private final java.util.concurrent.atomic.LongAdder promptTokens = new java.util.concurrent.atomic.LongAdder();
   private final java.util.concurrent.atomic.LongAdder completionTokens = new java.util.concurrent.atomic.LongAdder();
+  private final java.util.concurrent.atomic.LongAdder cachedTokens = new java.util.concurrent.atomic.LongAdder();
 
   /** Starts the server; {@code command} is the binary followed by its arguments. */
   public NativeLlamaEngine(List<String> command, int parallel) {
@@ -48,7 +49,8 @@ public final class NativeLlamaEngine implements Engine {
   static String version(LlamaServerProcess server) {
     return "jgen-llama-server native (llama.cpp " + NativeBuild.llamaCommit() + " from " + NativeBuild.SOURCE_VERSION
         + "; threads " + server.ready().get("threads") + ", parallel " + server.ready().get("parallel") + ", kv "
-        + server.ready().get("kv_size") + ")";
+        + server.ready().get("kv_size") + ", prefix cache " + ("1".equals(server.ready().get("prefix_cache")) ? "on" : "off")
+        + ")";
   }
 
   public LlamaServerProcess server() {
@@ -107,8 +109,9 @@ public final class NativeLlamaEngine implements Engine {
         answered.increment();
         promptTokens.add(r.promptTokens());
         completionTokens.add(r.completionTokens());
+        cachedTokens.add(r.cachedTokens());
         result.complete(new Completion(r.text(), r.promptTokens(), r.completionTokens(), r.finishReason(),
-            (now - start) / 1_000_000));
+            (now - start) / 1_000_000, r.cachedTokens()));
       }
     });
     return result;
@@ -129,7 +132,8 @@ public final class NativeLlamaEngine implements Engine {
     double window = (last - first) / 1e9;
     java.util.Map<String, Double> m = new java.util.TreeMap<>(java.util.Map.of("answered", (double) answered.sum(),
         "prompt_tokens", (double) promptTokens.sum(), "completion_tokens", (double) completionTokens.sum(),
-        "generation_window_s", window, "completion_tokens_per_s", completionTokens.sum() / window));
+        "generation_window_s", window, "completion_tokens_per_s", completionTokens.sum() / window,
+        "cached_tokens", (double) cachedTokens.sum()));
     long hwm = peakRssKb(server.pid());
     if (hwm > 0) {
       m.put("peak_rss_mb", hwm / 1024.0);

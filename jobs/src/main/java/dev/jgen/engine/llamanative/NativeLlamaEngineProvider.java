@@ -17,7 +17,9 @@ import java.util.List;
  *
  * <p>Options: {@code threads} and {@code parallel} (0: {@link MachineDefaults}), {@code ctx_size} (the KV cache,
  * shared by all sequences; a row needs prompt + max_new_tokens of it), {@code kv_size} (overrides ctx_size for the
- * cache), {@code native_server} (a binary to use instead of the cached build), {@code load_timeout_s}.
+ * cache), {@code native_server} (a binary to use instead of the cached build), {@code load_timeout_s},
+ * {@code prefix_cache} ({@code false}: every prompt decoded from its first token), {@code cache_seqs} (sequence ids kept
+ * for finished sequences, default 32) and {@code batch} (tokens per decode step, default 512).
  */
 public final class NativeLlamaEngineProvider implements EngineProvider {
   public static final String KIND = "llamacpp-native";
@@ -71,6 +73,17 @@ public final class NativeLlamaEngineProvider implements EngineProvider {
     cmd.add(String.valueOf(parallel(spec)));
     cmd.add("--kv-size");
     cmd.add(String.valueOf(kv));
+    // Always said, so the server's own default never decides (READY echoes it).
+    cmd.add("--prefix-cache");
+    cmd.add(prefixCache(spec) ? "1" : "0");
+    // Not set by any config key: tests and benchmarks size the cache's sequence ids and the decode batch with them.
+    for (String o : List.of("cache_seqs", "batch")) {
+      int v = spec.intOption(o, 0);
+      if (v > 0) {
+        cmd.add("--" + o.replace('_', '-'));
+        cmd.add(String.valueOf(v));
+      }
+    }
     // A LoRA adapter on every sequence (issue 31): option lora (a GGUF adapter file), lora_scale (default 1).
     String lora = spec.option("lora", "");
     if (!lora.isBlank()) {
@@ -80,6 +93,11 @@ public final class NativeLlamaEngineProvider implements EngineProvider {
       cmd.add(spec.option("lora_scale", "1"));
     }
     return cmd;
+  }
+
+  /** Option {@code prefix_cache} (engine.prefix_cache): reuse the KV cells of cached prompt prefixes; default on. */
+  static boolean prefixCache(EngineSpec spec) {
+    return !"false".equalsIgnoreCase(spec.option("prefix_cache", "true").trim());
   }
 
   static long modelBytes(String model) {

@@ -58,6 +58,10 @@ final class DjlServingRecipe implements LaunchRecipe {
     putPositive(p, "option.max_output_len", spec.intOption("max_output_len", 0));
     putSet(p, "option.dtype", spec.option("dtype", null));
     putSet(p, "option.quantize", spec.option("quantize", null));
+    // vLLM's automatic prefix caching, an engine argument LMI passes through (djl-serving's
+    // serving/docs/lmi/user_guides/vllm_user_guide.md: option.enable_prefix_caching=true); on by default in jgen's
+    // recipe because its rows share long prefixes (a task's system prompt, few-shot examples, a rubric).
+    p.put("option.enable_prefix_caching", String.valueOf(!"false".equalsIgnoreCase(spec.option("enable_prefix_caching", "true").trim())));
     p.put("option.model_loading_timeout", String.valueOf(spec.intOption("ready_timeout_s", 1800)));
     p.put("job_queue_size", String.valueOf(spec.intOption("job_queue_size", 1000)));
     // LoRA (issue 31): LMI's vLLM backend hosts adapters (docs.djl.ai, serving/docs/adapters.md: option.enable_lora,

@@ -12,7 +12,8 @@ import java.io.IOException;
  * The OpenAI completions API, {@code POST /v1/completions} with a raw {@code prompt} (the template is rendered here, so
  * per-message template variables survive): vLLM-based LMI and {@code trtllm-serve}. The answer's
  * {@code choices[0].text}, {@code choices[0].finish_reason} ({@code stop} | {@code length}) and
- * {@code usage.completion_tokens} are the server's own.
+ * {@code usage.completion_tokens} are the server's own, and so is {@code usage.prompt_tokens_details.cached_tokens}
+ * where the server reports it.
  */
 final class OpenAiCompletionsWire implements WireProtocol {
   @Override
@@ -58,6 +59,16 @@ final class OpenAiCompletionsWire implements WireProtocol {
     String finish = WireProtocol.finishReason(WireProtocol.text(choice.get("finish_reason")), generated,
         request.params().maxNewTokens());
     int promptTokens = request.promptTokenIds() == null ? usage.path("prompt_tokens").asInt(0) : request.promptTokenIds().length;
-    return new Completion(text, promptTokens, Math.max(0, generated), finish, latencyMs);
+    return new Completion(text, promptTokens, Math.max(0, generated), finish, latencyMs, cachedTokens(usage));
+  }
+
+  /**
+   * The server's own count of prompt tokens served from its prefix cache, {@code usage.prompt_tokens_details.cached_tokens}
+   * (OpenAI's field; vLLM fills it when started with --enable-prompt-tokens-details), or null where the answer has none:
+   * a missing count is not a count of zero.
+   */
+  static Integer cachedTokens(JsonNode usage) {
+    JsonNode n = usage.path("prompt_tokens_details").path("cached_tokens");
+    return n.isIntegralNumber() && n.asInt() >= 0 ? n.asInt() : null;
   }
 }

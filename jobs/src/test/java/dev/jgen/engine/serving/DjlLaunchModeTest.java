@@ -113,6 +113,8 @@ class DjlLaunchModeTest {
       assertEquals("2040", p.getProperty("option.max_input_len"));
       assertEquals("16", p.getProperty("job_queue_size"));
       assertEquals("4", l.env().get("OPTION_MAX_ROLLING_BATCH_SIZE"));
+      assertEquals("true", p.getProperty("option.enable_prefix_caching"), "prefix caching on by default (issue 28)");
+      assertEquals("true", l.env().get("OPTION_ENABLE_PREFIX_CACHING"));
       assertEquals("16", l.env().get("SERVING_JOB_QUEUE_SIZE"));
       assertTrue(l.args().startsWith("-m jgen=file:"), l.args());
       assertTrue(ProcessHandle.of(l.pid()).map(ProcessHandle::isAlive).orElse(false), "still serving until the executor exits");
@@ -130,7 +132,7 @@ class DjlLaunchModeTest {
     Path script = FakeDjlServing.write(dir.resolve("bin"), records, tinyModel(), null);
     EngineSpec spec = new EngineSpec("djl-serving", "/models/karakuri-70b", Map.of("mode", "launch", "command", script.toString(),
         "tensor_parallel_degree", "2", "max_rolling_batch_size", "2", "base_port", String.valueOf(freePortPair()),
-        "quantize", "fp8", "dtype", "fp16", "ready_timeout_s", "120"));
+        "quantize", "fp8", "dtype", "fp16", "ready_timeout_s", "120", "enable_prefix_caching", "false"));
     ServingEngine e = new ServingEngine(spec, ServerKind.DJL, List.of("3", "2"));
     try {
       assertEquals(1, e.servers().size());
@@ -145,6 +147,7 @@ class DjlLaunchModeTest {
     assertEquals("2", l.servingProperties().getProperty("option.tensor_parallel_degree"));
     assertEquals("fp8", l.servingProperties().getProperty("option.quantize"));
     assertEquals("fp16", l.servingProperties().getProperty("option.dtype"));
+    assertEquals("false", l.servingProperties().getProperty("option.enable_prefix_caching"), "engine.djl.enable_prefix_caching=false");
     assertEquals(new TreeSet<>(Set.of()), new TreeSet<>(e.launcher().servers().stream()
         .filter(s -> s.process.isAlive()).map(s -> s.pid()).toList()));
   }

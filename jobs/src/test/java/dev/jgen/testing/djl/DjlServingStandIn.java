@@ -85,6 +85,11 @@ public final class DjlServingStandIn implements AutoCloseable {
      * step like any generation; finish reason eos.
      */
     public java.util.function.Function<String, String> responder = null;
+    /**
+     * On the OpenAI wire, report {@code usage.prompt_tokens_details.cached_tokens} as vLLM does when asked: the tiny
+     * model's engine's own count of prompt tokens it took from its prefix cache (left out where it has none).
+     */
+    public boolean reportCachedTokens = false;
 
     /** A synthetic server ({@link #synthetic}) of {@code batch} slots stepping every {@code stepMillis}. */
     public static Options synthetic(int batch, long stepMillis) {
@@ -574,6 +579,9 @@ public final class DjlServingStandIn implements AutoCloseable {
       usage.put("prompt_tokens", seq.promptTokens);
       usage.put("completion_tokens", c.completionTokens());
       usage.put("total_tokens", seq.promptTokens + c.completionTokens());
+      if (o.reportCachedTokens && c.cachedTokens() != null) {
+        usage.putObject("prompt_tokens_details").put("cached_tokens", c.cachedTokens());
+      }
     } else {
       out.put("generated_text", c.text());
       ObjectNode details = out.putObject("details");
