@@ -82,9 +82,9 @@ public final class LlamaServerProcess implements AutoCloseable {
       throw new EngineException("could not start " + command.get(0) + ": " + e.getMessage(), e);
     }
     stdin = process.getOutputStream();
-    Thread err = new Thread(this::drainStderr, "jgen-llama-server-stderr");
-    err.setDaemon(true);
-    err.start();
+    stderrDrain = new Thread(this::drainStderr, "jgen-llama-server-stderr");
+    stderrDrain.setDaemon(true);
+    stderrDrain.start();
     BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
     // The first line (READY) is read on the reader thread too, so the load is waited for with a bound: a server stuck
     // loading (a model on a hung file system) fails the load instead of holding the task forever.
@@ -121,7 +121,7 @@ public final class LlamaServerProcess implements AutoCloseable {
     if (line == null || !line.startsWith("READY")) {
       process.destroyForcibly();
       waitQuietly();
-      throw new EngineException("the native llama.cpp server did not start (" + exitText() + "): " + stderrText());
+      throw new EngineException("the native llama.cpp server did not start (" + exitText() + "): " + stderrTextAfterExit());
     }
     ready = new HashMap<>();
     for (String kv : line.substring("READY".length()).trim().split(" ")) {
@@ -353,6 +353,22 @@ public final class LlamaServerProcess implements AutoCloseable {
     } catch (IOException ignored) {
       // process gone
     }
+  }
+
+  /** The stderr drain, which ends when the process has exited and its last lines are read. */
+  private Thread stderrDrain;
+
+  /**
+   * The stderr tail once the exited process's last lines are in: the reason a server gives for not starting (an adapter
+   * that does not fit, a model that cannot load) is its last words, read on another thread (bounded wait).
+   */
+  private String stderrTextAfterExit() {
+    try {
+      stderrDrain.join(5000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    return stderrText();
   }
 
   private String stderrText() {
