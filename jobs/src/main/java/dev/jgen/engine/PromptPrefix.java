@@ -12,6 +12,28 @@ public final class PromptPrefix {
   private PromptPrefix() {}
 
   /**
+   * The prefix of a request generated with a LoRA adapter (issue 31): the adapter's KV cells differ from the base
+   * model's, so a prefix is only shared within one adapter, and keeping an adapter's rows together (one server, one
+   * chunk) keeps each server's adapter set small.
+   *
+   * @param adapter the adapter's fingerprint (or name), or null for the base model: then {@link #hash(int[], int)}
+   */
+  public static long hash(int[] tokenIds, int tokens, String adapter) {
+    long h = hash(tokenIds, tokens);
+    if (h == NONE || adapter == null) {
+      return h;
+    }
+    long a = h;
+    for (int i = 0; i < adapter.length(); i++) {
+      a = 31 * a + adapter.charAt(i);
+    }
+    a ^= a >>> 33;
+    a *= 0xc4ceb9fe1a85ec53L;
+    a ^= a >>> 33;
+    return a == NONE ? a + 1 : a;
+  }
+
+  /**
    * @param tokens how many leading tokens form the prefix (all of the prompt when it is shorter); 0 or less: none
    * @return the hash, never {@link #NONE} for a prompt with tokens
    */

@@ -35,7 +35,7 @@ final class RenderedRequests {
       .add("_r_constraint", DataTypes.StringType)
       .add("_r_adapter_sha256", DataTypes.StringType)
       .add("_r_adapter_scale", DataTypes.DoubleType)
-      // The hash of the prompt's first job.prefix_group_tokens token ids (all of them when shorter).
+      // The hash of the prompt's first job.prefix_group_tokens token ids (all of them when shorter) and its adapter.
       .add(PREFIX, DataTypes.LongType, false);
 
   private RenderedRequests() {}
@@ -105,7 +105,8 @@ final class RenderedRequests {
       return RowFactory.create(r.rowKey(), r.sample(), r.id(), r.inputRow(), prompt.text(),
           GeneratePartition.paramsRow(r.params()), r.constraint() == null ? null : r.constraint().sha256(),
           r.adapter() == null ? null : r.adapter().sha256(), r.adapter() == null ? null : r.adapter().scale(),
-          ids == null ? (long) prompt.text().hashCode() : dev.jgen.engine.PromptPrefix.hash(ids, prefixTokens));
+          ids == null ? (long) prompt.text().hashCode()
+              : dev.jgen.engine.PromptPrefix.hash(ids, prefixTokens, r.adapter() == null ? null : r.adapter().sha256()));
     }
   }
 }

@@ -220,7 +220,8 @@ final class ServingEngine implements Engine {
     Endpoint endpoint;
     byte[] body;
     try {
-      endpoint = router.route(taskGpus(), dev.jgen.engine.PromptPrefix.hash(request.promptTokenIds(), prefixTokens)); // on the task thread: TaskContext is thread-local
+      endpoint = router.route(taskGpus(), dev.jgen.engine.PromptPrefix.hash(request.promptTokenIds(), prefixTokens,
+          request.adapter() == null ? null : request.adapter().name())); // on the task thread: TaskContext is thread-local
       body = WireProtocol.JSON.writeValueAsBytes(body(request));
     } catch (IOException | RuntimeException e) {
       result.completeExceptionally(e instanceof EngineException ? e : new EngineException(e.getMessage(), e));

@@ -123,4 +123,59 @@ class PrefixRoutingTest {
       }
     }
   }
+
+  /** Issue 31: one prompt prefix under two adapters is two prefixes: each adapter's rows reach one server. */
+  @Test
+  void rowsOfOneAdapterReachOneServer() throws Exception {
+    String[] names = null;
+    for (int a = 0; a < 50 && names == null; a++) {
+      for (int b = a + 1; b < 50 && names == null; b++) {
+        if (Math.floorMod(PromptPrefix.hash(tokens(1, 0), 32, "lora" + a), 2) != Math.floorMod(PromptPrefix.hash(tokens(1, 0), 32, "lora" + b), 2)) {
+          names = new String[] {"lora" + a, "lora" + b};
+        }
+      }
+    }
+    assertTrue(names != null, "two adapter names on different servers");
+    Map<Integer, Set<String>> seenBy = new ConcurrentHashMap<>();
+    List<HttpServer> servers = new ArrayList<>();
+    StringBuilder endpoints = new StringBuilder();
+    for (int s = 0; s < 2; s++) {
+      int server = s;
+      HttpServer http = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+      http.createContext("/v1/completions", ex -> {
+        String body = new String(ex.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
+        String adapter = new com.fasterxml.jackson.databind.ObjectMapper().readTree(body).path("lora_request").path("lora_name").asText();
+        seenBy.computeIfAbsent(server, k -> ConcurrentHashMap.newKeySet()).add(adapter);
+        byte[] out = "{\"choices\":[{\"text\":\"ok\",\"finish_reason\":\"stop\"}],\"usage\":{\"completion_tokens\":1}}"
+            .getBytes(StandardCharsets.UTF_8);
+        ex.sendResponseHeaders(200, out.length);
+        ex.getResponseBody().write(out);
+        ex.close();
+      });
+      http.start();
+      servers.add(http);
+      endpoints.append(s == 0 ? "" : ",").append("http://127.0.0.1:").append(http.getAddress().getPort());
+    }
+    ServingEngine engine = new ServingEngine(ServingEngineTest.trtllm(endpoints.toString(), "prefix_route_tokens", "32"),
+        ServerKind.TRTLLM);
+    try {
+      for (int row = 0; row < 8; row++) {
+        for (int i = 0; i < 2; i++) {
+          dev.jgen.engine.LoraAdapter adapter = new dev.jgen.engine.LoraAdapter(names[i], i, "/adapters/" + names[i], 1.0, "0".repeat(64));
+          CompletableFuture<Completion> f = engine.submit(new CompletionRequest("r" + i + "-" + row, "<s>p1 row " + row,
+              tokens(1, row), new SamplingParams(4, 0.0, 1.0, 0, 1.0, 1, List.of()), null, adapter));
+          assertEquals("ok", f.get(30, TimeUnit.SECONDS).text());
+        }
+      }
+      assertEquals(2, seenBy.size(), "both servers used: " + seenBy);
+      for (Map.Entry<Integer, Set<String>> e : seenBy.entrySet()) {
+        assertEquals(1, e.getValue().size(), "server " + e.getKey() + " saw one adapter only: " + seenBy);
+      }
+    } finally {
+      engine.close();
+      for (HttpServer s : servers) {
+        s.stop(0);
+      }
+    }
+  }
 }
