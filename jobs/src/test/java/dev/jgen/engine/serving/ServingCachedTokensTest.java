@@ -53,7 +53,9 @@ class ServingCachedTokensTest {
             continue;
           }
           Assumptions.assumeTrue(a.cachedTokens() != null, "the stand-in's engine is the embedded jar (no native build)");
-          assertTrue(a.cachedTokens() <= 1, "at most the BOS was cached before the first row: " + a.cachedTokens());
+          // The first row's prompt starts with a fresh UUID: an earlier test's row in the shared engine may share its BOS
+          // and a first piece or two (the fast suite saw 2), never the system text.
+          assertTrue(a.cachedTokens() < shared, "the first row found no copy of the system text: " + a.cachedTokens());
           assertEquals(shared, b.cachedTokens(), "the second row reused the prefix it shares with the first");
         } finally {
           e.close();
