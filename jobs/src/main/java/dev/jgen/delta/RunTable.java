@@ -158,6 +158,11 @@ public final class RunTable {
     return rows.withColumn("_rank", functions.row_number().over(w)).where(col("_rank").equalTo(1)).drop("_rank");
   }
 
+  /** Whether this job made the table a moment ago (it holds no rows yet: nothing to resume, nothing to reuse). */
+  public boolean createdNow() {
+    return created;
+  }
+
   /** The highest attempt recorded for the run, 0 when the run has no rows. */
   public int lastAttempt(String runId) {
     if (created) {

@@ -235,6 +235,15 @@ public abstract class BaseRunAction<R> {
 
   /** The same for every kind: who wrote the chunk, with which code, settings, model and template. */
   final String commitMetadata(int attempt, long chunk) {
+    return commitMetadata(attempt, JSON.getNodeFactory().numberNode(chunk));
+  }
+
+  /** The same for a chunk named rather than numbered (job.reuse's copies: "reuse"). */
+  final String commitMetadata(int attempt, String chunk) {
+    return commitMetadata(attempt, JSON.getNodeFactory().textNode(chunk));
+  }
+
+  private String commitMetadata(int attempt, com.fasterxml.jackson.databind.JsonNode chunk) {
     ObjectNode o = JSON.createObjectNode();
     o.put("job_kind", spec.kind().id());
     o.put("jgen_version", JgenVersion.version());
@@ -244,7 +253,7 @@ public abstract class BaseRunAction<R> {
     }
     o.put("run_id", job.runId());
     o.put("attempt", attempt);
-    o.put("chunk", chunk);
+    o.set("chunk", chunk);
     o.put("config_hash", job.configHash());
     o.put("model_id", job.model().modelId());
     o.put("template_sha256", job.prompts().templateSha256());

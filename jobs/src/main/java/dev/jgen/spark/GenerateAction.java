@@ -62,7 +62,7 @@ public final class GenerateAction extends BaseRunAction<GenerateResult> {
   private java.util.concurrent.CompletableFuture<Dataset<Row>> reading;
   private Dataset<Row> input;
   /** This attempt's copies of earlier runs' rows (job.reuse); none until the attempt looks. */
-  private RequestReuse.Reused reused = new RequestReuse.Reused(null, 0);
+  private RequestReuse.Reused reused = RequestReuse.NONE;
   /** The attempt's pending pairs as rendered requests, once asked for (reuse, prefix groups). */
   private Dataset<Row> requests;
 
@@ -263,7 +263,7 @@ public final class GenerateAction extends BaseRunAction<GenerateResult> {
       // job.reuse: what earlier runs of this table already answered is copied, committed, and not generated again.
       if (job.engine() != null && config.bool(ConfigKeys.REUSE)) {
         reused = RequestReuse.copyFromEarlierRuns(spark, table, rendered, plan, prompts, job.engine().kind(),
-            rowsOut -> table.appendReused(rowsOut, job.runId(), attempt, commitMetadata(attempt, -1)));
+            rowsOut -> table.appendReused(rowsOut, job.runId(), attempt, commitMetadata(attempt, dev.jgen.delta.ChunkFence.REUSE_CHUNK)));
         if (reused.count() > 0) {
           samples = samples.join(reused.keys(),
               col(InputColumns.KEY).equalTo(col("_reused_key")).and(col(InputColumns.SAMPLE).equalTo(col("_reused_sample"))), "left_anti");

@@ -36,7 +36,10 @@ import org.apache.spark.sql.expressions.Window;
 final class RequestReuse {
   private RequestReuse() {}
 
-  /** The copied rows (persisted; the caller unpersists) and how many. */
+  /** Nothing copied. */
+  static final Reused NONE = new Reused(null, 0);
+
+  /** The copied rows (persisted; the caller unpersists; null when none were looked for) and how many. */
   record Reused(Dataset<Row> rows, long count) {
     /** The copied pairs, as the run's keys, to leave out of the generation. */
     Dataset<Row> keys() {
@@ -58,9 +61,10 @@ final class RequestReuse {
         .and(col("engine").equalTo(lit(engineKind)))
         .and(col("duplicate_of").isNull())
         .and(col("prompt").isNotNull()));
-    // Most runs have nothing to reuse (a new table, another model): one small job says so before anything is rendered.
-    if (sources.limit(1).isEmpty()) {
-      return new Reused(spark.emptyDataFrame(), 0);
+    // Most runs have nothing to reuse: a table this job just made holds nothing (no query: a second of a small run's
+    // start), and for another model or engine one small job says so before anything is rendered.
+    if (table.createdNow() || sources.limit(1).isEmpty()) {
+      return NONE;
     }
     Dataset<Row> requests = rendered.get();
     Column same = col("prompt").equalTo(col("_r_prompt"))

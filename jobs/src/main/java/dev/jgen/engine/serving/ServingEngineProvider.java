@@ -49,9 +49,11 @@ abstract class ServingEngineProvider implements JobEngineProvider {
     opts.put("max_lora_rank", String.valueOf(rank > 0 ? rank : 64));
   }
 
+  private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
+
   private static int peftRank(java.nio.file.Path dir) {
     try {
-      return new com.fasterxml.jackson.databind.ObjectMapper().readTree(dir.resolve("adapter_config.json").toFile()).path("r").asInt(0);
+      return JSON.readTree(dir.resolve("adapter_config.json").toFile()).path("r").asInt(0);
     } catch (java.io.IOException | RuntimeException e) {
       return 0;
     }

@@ -80,27 +80,10 @@ class PrefixRoutingTest {
     int[] prefixes = twoPrefixesOnDifferentServers();
     Map<Integer, Set<String>> seenBy = new ConcurrentHashMap<>();
     List<HttpServer> servers = new ArrayList<>();
-    StringBuilder endpoints = new StringBuilder();
-    for (int s = 0; s < 2; s++) {
-      int server = s;
-      HttpServer http = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
-      http.createContext("/v1/completions", ex -> {
-        String body = new String(ex.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
-        // the prompt text names its prefix: "p<prefix> ..."
-        String prefix = body.replaceAll("(?s).*\"prompt\"\\s*:\\s*\"(p\\d+) .*", "$1");
-        seenBy.computeIfAbsent(server, k -> ConcurrentHashMap.newKeySet()).add(prefix);
-        byte[] out = "{\"choices\":[{\"text\":\"ok\",\"finish_reason\":\"stop\"}],\"usage\":{\"completion_tokens\":1}}"
-            .getBytes(StandardCharsets.UTF_8);
-        ex.getResponseHeaders().add("Content-Type", "application/json");
-        ex.sendResponseHeaders(200, out.length);
-        ex.getResponseBody().write(out);
-        ex.close();
-      });
-      http.start();
-      servers.add(http);
-      endpoints.append(s == 0 ? "" : ",").append("http://127.0.0.1:").append(http.getAddress().getPort());
-    }
-    ServingEngine engine = new ServingEngine(ServingEngineTest.trtllm(endpoints.toString(), "max_batch_size", "16",
+    // the prompt text names its prefix: "p<prefix> ..."
+    String endpoints = twoServers(servers, (server, body) -> seenBy.computeIfAbsent(server, k -> ConcurrentHashMap.newKeySet())
+        .add(body.replaceAll("(?s).*\"prompt\"\\s*:\\s*\"(p\\d+) .*", "$1")));
+    ServingEngine engine = new ServingEngine(ServingEngineTest.trtllm(endpoints, "max_batch_size", "16",
         "prefix_route_tokens", "32"), ServerKind.TRTLLM);
     try {
       // Interleaved, one at a time: no server is ever busier than the other, so each prefix always goes home (with
@@ -138,25 +121,15 @@ class PrefixRoutingTest {
     assertTrue(names != null, "two adapter names on different servers");
     Map<Integer, Set<String>> seenBy = new ConcurrentHashMap<>();
     List<HttpServer> servers = new ArrayList<>();
-    StringBuilder endpoints = new StringBuilder();
-    for (int s = 0; s < 2; s++) {
-      int server = s;
-      HttpServer http = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
-      http.createContext("/v1/completions", ex -> {
-        String body = new String(ex.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
+    String endpoints = twoServers(servers, (server, body) -> {
+      try {
         String adapter = new com.fasterxml.jackson.databind.ObjectMapper().readTree(body).path("lora_request").path("lora_name").asText();
         seenBy.computeIfAbsent(server, k -> ConcurrentHashMap.newKeySet()).add(adapter);
-        byte[] out = "{\"choices\":[{\"text\":\"ok\",\"finish_reason\":\"stop\"}],\"usage\":{\"completion_tokens\":1}}"
-            .getBytes(StandardCharsets.UTF_8);
-        ex.sendResponseHeaders(200, out.length);
-        ex.getResponseBody().write(out);
-        ex.close();
-      });
-      http.start();
-      servers.add(http);
-      endpoints.append(s == 0 ? "" : ",").append("http://127.0.0.1:").append(http.getAddress().getPort());
-    }
-    ServingEngine engine = new ServingEngine(ServingEngineTest.trtllm(endpoints.toString(), "prefix_route_tokens", "32"),
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    });
+    ServingEngine engine = new ServingEngine(ServingEngineTest.trtllm(endpoints, "prefix_route_tokens", "32"),
         ServerKind.TRTLLM);
     try {
       for (int row = 0; row < 8; row++) {
@@ -177,5 +150,30 @@ class PrefixRoutingTest {
         s.stop(0);
       }
     }
+  }
+
+  /**
+   * Two OpenAI /v1/completions stand-ins on 127.0.0.1 that answer "ok" and hand each request's body to
+   * {@code onBody(server index, body)}; returns their URLs, comma-joined.
+   */
+  private static String twoServers(List<HttpServer> started, java.util.function.BiConsumer<Integer, String> onBody) throws IOException {
+    StringBuilder endpoints = new StringBuilder();
+    for (int s = 0; s < 2; s++) {
+      int server = s;
+      HttpServer http = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+      http.createContext("/v1/completions", ex -> {
+        onBody.accept(server, new String(ex.getRequestBody().readAllBytes(), StandardCharsets.UTF_8));
+        byte[] out = "{\"choices\":[{\"text\":\"ok\",\"finish_reason\":\"stop\"}],\"usage\":{\"completion_tokens\":1}}"
+            .getBytes(StandardCharsets.UTF_8);
+        ex.getResponseHeaders().add("Content-Type", "application/json");
+        ex.sendResponseHeaders(200, out.length);
+        ex.getResponseBody().write(out);
+        ex.close();
+      });
+      http.start();
+      started.add(http);
+      endpoints.append(s == 0 ? "" : ",").append("http://127.0.0.1:").append(http.getAddress().getPort());
+    }
+    return endpoints.toString();
   }
 }
