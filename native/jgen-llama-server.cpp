@@ -7,8 +7,10 @@
 // Protocol: one request or reply per line on stdin/stdout, fields separated by single spaces, strings hex-encoded
 // (UTF-8 bytes) so stop strings and text may hold spaces and newlines.
 //   in:  G <id> <max_new> <temperature> <top_p> <top_k> <repeat_penalty> <seed> <n_stop> <hex stop>... <n_prompt> <id>...
-//          [<constraint>]           "-" none, "g<hex>" a GBNF grammar (root rule), "j<hex>" a JSON schema that llama.cpp's
-//                                   json_schema_to_grammar converts here, once per schema text
+//          [<constraint> [<adapter>]]  constraint: "-" none, "g<hex>" a GBNF grammar (root rule), "j<hex>" a JSON schema
+//                                   that llama.cpp's json_schema_to_grammar converts here, once per schema text;
+//                                   adapter: "-" the base model, "<index>:<scale>" the index-th --lora adapter (0-based)
+//                                   at that scale (a scale of 0 is the base model, as in llama.cpp)
 //        C <id>                       cancel (a queued or running request; its reply is "X <id>")
 //   out: READY <key=value>...         once, after the model loaded
 //        D <id> <prompt_tokens> <completion_tokens> <stop|length> <hex text> <token ids comma-joined or -> <cached_tokens>
@@ -41,6 +43,13 @@
 // back from the least recently used cached sequence when a new request needs them (a prefix lent to a request counts
 // as a use, so a hot prefix stays). A request counts only the cells it may create (prompt less the copied prefix,
 // plus max_new_tokens) against the cache; a shared cell is one cell.
+//
+// LoRA adapters (--lora PATH, repeated; issue 31): every adapter is loaded once at start, and each request names its
+// adapter and scale. llama.cpp applies adapters per context, not per sequence, so a decode step holds only sequences
+// of one adapter set (as llama.cpp's server does): a step decodes each adapter set among the running sequences in
+// turn, switching the context's adapters between them. Rows of one adapter arriving together (jgen orders a run's
+// rows by adapter, engine.group_by_adapter) keep each step one full batch. Cached prefixes are matched only within the
+// same adapter and scale: the cells hold keys and values computed through the adapter.
 
 #include "llama.h"
 #include "json-schema-to-grammar.h"
@@ -137,7 +146,22 @@ struct Request {
   std::vector<llama_token> prompt;
   std::string grammar;        // GBNF with a root rule (structured output), empty for none
   std::string json_schema;    // a JSON schema to convert to `grammar` before admission, empty for none
+  int adapter = -1;           // the --lora adapter's index, -1 for the base model
+  float adapter_scale = 0;
 };
+
+// The adapter set a sequence is decoded with: -1 (the base model) or an adapter's index, and its scale.
+struct AdapterKey {
+  int index = -1;
+  float scale = 0;
+  bool operator==(const AdapterKey & o) const { return index == o.index && scale == o.scale; }
+};
+
+AdapterKey adapter_key(const Request & r) {
+  // Scale 0 is the base model (llama.cpp leaves a zero-scale adapter out): one key, so both share cached prefixes.
+  if (r.adapter < 0 || r.adapter_scale == 0.0f) return AdapterKey{};
+  return AdapterKey{ r.adapter, r.adapter_scale };
+}
 
 struct Slot {
   bool busy = false;
@@ -157,6 +181,7 @@ struct Slot {
   size_t reserved = 0;        // KV cells this request may create (its prompt less the reused prefix, plus max_new)
   llama_seq_id seq = -1;      // its sequence in the KV cache (not the slot's index: finished sequences stay cached)
   size_t reused = 0;          // prompt tokens whose cells were copied from a cached sequence instead of decoded
+  AdapterKey adapter;         // the request's adapter set
 };
 
 // The prefix cache's bookkeeping. llama.cpp's unified KV cache lets one cell belong to several sequences
@@ -193,6 +218,7 @@ struct SeqState {
   std::vector<llama_token> toks;  // the tokens decoded into its cells, by position
   std::vector<uint64_t> cells;    // their logical cell ids (CellBook)
   uint64_t last_use = 0;          // when it finished or last lent its prefix: eviction takes the oldest first
+  AdapterKey adapter;             // what its cells were computed with: a prefix is lent only within the same key
 };
 
 size_t common_prefix(const std::vector<llama_token> & a, const std::vector<llama_token> & b) {
@@ -222,6 +248,7 @@ void reader() {
 struct Limits {
   int n_vocab;
   size_t n_ctx;
+  int n_adapters;
 };
 
 // Parses "G ..." into r. On failure err says why; r.id is set as soon as the id could be read (so the reply names it).
@@ -324,7 +351,26 @@ bool parse_generate(const std::string & line, const Limits & lim, Request & r, s
       else r.json_schema = text;
     }
   }
-  if (k < f.size()) { err = "malformed request: " + std::to_string(f.size() - k) + " extra fields after the constraint"; return false; }
+  if (k < f.size()) {
+    const std::string & a = f[k++];
+    if (a != "-") {
+      size_t colon = a.find(':');
+      long long index;
+      float scale;
+      if (colon == std::string::npos || !parse_ll(a.substr(0, colon), index) || !parse_float(a.substr(colon + 1), scale)) {
+        err = "malformed request: adapter field '" + a.substr(0, 32) + "' is not <index>:<scale>";
+        return false;
+      }
+      if (index < 0 || index >= lim.n_adapters) {
+        err = "adapter " + std::to_string(index) + " is not loaded (this server has " + std::to_string(lim.n_adapters)
+            + " LoRA adapters, --lora)";
+        return false;
+      }
+      r.adapter = (int) index;
+      r.adapter_scale = scale;
+    }
+  }
+  if (k < f.size()) { err = "malformed request: " + std::to_string(f.size() - k) + " extra fields after the adapter"; return false; }
   return true;
 }
 
@@ -505,10 +551,8 @@ int main(int argc, char ** argv) {
   int parallel = 4;
   int kv_size = 4096;
   int n_batch = 512;
-  // --lora PATH [--lora-scale X]: a LoRA adapter applied to every sequence of this server (issue 31; per-request
-  // adapter sets come with row-level adapters).
-  std::string lora_path;
-  float lora_scale = 1.0f;
+  // --lora PATH, repeated: the LoRA adapters requests may name, by their index in this order (issue 31).
+  std::vector<std::string> lora_paths;
   bool prefix_cache = true;
   int cache_seqs = 32;
   for (int i = 1; i < argc; i++) try {
@@ -523,8 +567,7 @@ int main(int argc, char ** argv) {
     else if (a == "--parallel") parallel = std::stoi(next());
     else if (a == "--kv-size") kv_size = std::stoi(next());
     else if (a == "--batch") n_batch = std::stoi(next());
-    else if (a == "--lora") lora_path = next();
-    else if (a == "--lora-scale") lora_scale = std::stof(next());
+    else if (a == "--lora") lora_paths.push_back(next());
     else if (a == "--prefix-cache") prefix_cache = std::stoi(next()) != 0;
     else if (a == "--cache-seqs") cache_seqs = std::stoi(next());
     else if (a == "--system-info") { printf("%s\n", llama_print_system_info()); return 0; }
@@ -574,20 +617,29 @@ int main(int argc, char ** argv) {
   cp.no_perf = true;
   llama_context * ctx = llama_init_from_model(model, cp);
   if (!ctx) { fprintf(stderr, "jgen-llama-server: could not create a context of %d tokens\n", kv_size); return 3; }
-  if (!lora_path.empty()) {
+  std::vector<llama_adapter_lora *> adapters;
+  for (const std::string & path : lora_paths) {
     // llama.cpp checks every A and B against the base's tensor (names, shapes, architecture) and logs the mismatch
-    // (to stderr, which the JVM keeps for the load error).
-    llama_adapter_lora * adapter = llama_adapter_lora_init(model, lora_path.c_str());
+    // (to stderr, which the JVM keeps for the load error). Loaded once, before READY: no row is generated with a
+    // server whose adapters do not fit.
+    llama_adapter_lora * adapter = llama_adapter_lora_init(model, path.c_str());
     if (!adapter) {
       fprintf(stderr, "jgen-llama-server: the LoRA adapter %s does not fit the model %s (see the error above)\n",
-              lora_path.c_str(), model_path.c_str());
+              path.c_str(), model_path.c_str());
       return 3;
     }
-    if (llama_set_adapters_lora(ctx, &adapter, 1, &lora_scale) != 0) {
-      fprintf(stderr, "jgen-llama-server: could not apply the LoRA adapter %s\n", lora_path.c_str());
-      return 3;
-    }
+    adapters.push_back(adapter);
   }
+  // The context's adapter set, switched between the adapter groups of a step (llama.cpp re-plans its compute graph on
+  // a change: one more reason to keep rows of one adapter together).
+  auto use_adapter = [&](const AdapterKey & k) {
+    if (k.index < 0) {
+      llama_set_adapters_lora(ctx, nullptr, 0, nullptr);
+    } else {
+      float scale = k.scale;
+      llama_set_adapters_lora(ctx, &adapters[(size_t) k.index], 1, &scale);
+    }
+  };
   llama_memory_t mem = llama_get_memory(ctx);
   // llama.cpp pads the context it allocates; admission uses the size asked for, the number the user configured.
   const size_t n_ctx = std::min((size_t) llama_n_ctx(ctx), (size_t) kv_size);
@@ -611,7 +663,7 @@ int main(int argc, char ** argv) {
     r << "READY kv_size=" << n_ctx << " parallel=" << parallel << " threads=" << threads << " threads_batch=" << threads_batch
       << " n_ctx_train=" << llama_model_n_ctx_train(model) << " n_params=" << llama_model_n_params(model)
       << " model_bytes=" << llama_model_size(model) << " prefix_cache=" << (prefix_cache ? 1 : 0)
-      << " n_seq_max=" << n_seq_max << " system_info=" << to_hex(llama_print_system_info());
+      << " n_seq_max=" << n_seq_max << " adapters=" << adapters.size() << " system_info=" << to_hex(llama_print_system_info());
     reply(r.str());
     fflush(g_out);
   }
@@ -677,7 +729,7 @@ int main(int argc, char ** argv) {
     s.text.clear();
   };
 
-  const Limits limits{ n_vocab, n_ctx };
+  const Limits limits{ n_vocab, n_ctx, (int) adapters.size() };
 
   // Every busy slot's request fails with an F reply (the engine's fault, not the row's).
   auto fail_busy = [&](const std::string & msg) {
@@ -732,8 +784,8 @@ int main(int argc, char ** argv) {
     }
   };
 
-  // One decode step and its replies; false when nothing was there to decode.
-  auto step = [&]() -> bool {
+  // One decode of the running sequences of one adapter set, and its replies; false when nothing was there to decode.
+  auto step_group = [&](const AdapterKey & group) -> bool {
     batch.n_tokens = 0;
     auto add = [&](llama_token t, llama_pos p, llama_seq_id seq, bool logits) {
       // Recorded before the decode: if it fails, every running sequence is dropped (fail_busy), these cells with it.
@@ -750,13 +802,13 @@ int main(int argc, char ** argv) {
     for (size_t k = 0; k < slots.size(); k++) {
       Slot & s = slots[k];
       s.batch_idx = -1;
-      if (s.busy && s.n_fed == s.req.prompt.size() && s.next >= 0) {
+      if (s.busy && s.adapter == group && s.n_fed == s.req.prompt.size() && s.next >= 0) {
         s.batch_idx = add(s.next, s.pos++, s.seq, true);
       }
     }
     for (size_t k = 0; k < slots.size() && batch.n_tokens < n_batch; k++) {
       Slot & s = slots[k];
-      if (!s.busy || s.n_fed >= s.req.prompt.size()) continue;
+      if (!s.busy || !(s.adapter == group) || s.n_fed >= s.req.prompt.size()) continue;
       while (s.n_fed < s.req.prompt.size() && batch.n_tokens < n_batch) {
         bool last = s.n_fed + 1 == s.req.prompt.size();
         int i = add(s.req.prompt[s.n_fed++], s.pos++, s.seq, last);
@@ -765,6 +817,7 @@ int main(int argc, char ** argv) {
     }
     if (batch.n_tokens == 0) return false;
 
+    use_adapter(group);
     int rc = llama_decode(ctx, batch);
     if (rc != 0) {
       // Reservations and the checks on every request keep this from happening; if it does, it is the engine's fault:
@@ -831,6 +884,19 @@ int main(int argc, char ** argv) {
     return true;
   };
 
+  // One step: each adapter set among the running sequences decoded in turn (one set, one decode: the usual case when
+  // rows arrive grouped by adapter); false when nothing was there to decode.
+  std::vector<AdapterKey> groups;
+  auto step = [&]() -> bool {
+    groups.clear();
+    for (const Slot & s : slots) {
+      if (s.busy && std::find(groups.begin(), groups.end(), s.adapter) == groups.end()) groups.push_back(s.adapter);
+    }
+    bool any = false;
+    for (const AdapterKey & g : groups) any = step_group(g) || any;
+    return any;
+  };
+
   while (true) {
     // 1. Take new lines; block only when nothing is running.
     std::deque<std::string> lines;
@@ -856,6 +922,7 @@ int main(int argc, char ** argv) {
       auto free_slot = std::find_if(slots.begin(), slots.end(), [](const Slot & s) { return !s.busy; });
       if (free_slot == slots.end()) break;
       const Request & q = *it;
+      const AdapterKey qkey = adapter_key(q);
       // At least the prompt's last token is decoded, whatever is cached: its logits are what the first new token is
       // sampled from (llama.cpp's server does the same when the whole prompt is cached).
       const size_t cap = q.prompt.size() - 1;
@@ -863,7 +930,7 @@ int main(int argc, char ** argv) {
       size_t match = 0;
       if (prefix_cache) {
         for (size_t i = 0; i < seqs.size(); i++) {
-          if (!seqs[i].in_use) continue;
+          if (!seqs[i].in_use || !(seqs[i].adapter == qkey)) continue;
           size_t n = common_prefix(q.prompt, seqs[i].toks);
           if (n > match) {
             match = n;
@@ -877,7 +944,7 @@ int main(int argc, char ** argv) {
         // Later requests in the queue may take the free slot meanwhile.
         size_t coming = 0;
         for (const Slot & s : slots) {
-          if (s.busy && s.n_fed < s.req.prompt.size()) coming = std::max(coming, common_prefix(q.prompt, s.req.prompt));
+          if (s.busy && s.adapter == qkey && s.n_fed < s.req.prompt.size()) coming = std::max(coming, common_prefix(q.prompt, s.req.prompt));
         }
         if (std::min(coming, cap) > std::min(match, cap)) {
           ++it;
@@ -917,6 +984,7 @@ int main(int argc, char ** argv) {
       SeqState & dst = seqs[(size_t) id];
       dst.in_use = true;
       dst.slot = (int) (&s - &slots[0]);
+      dst.adapter = qkey;
       if (reuse > 0) {
         SeqState & from = seqs[(size_t) src];
         llama_memory_seq_cp(mem, src, id, 0, (llama_pos) reuse);
@@ -926,6 +994,7 @@ int main(int argc, char ** argv) {
         from.last_use = ++clock;  // a prefix in use is a hot one: evicted after the ones nobody asked for
       }
       s.busy = true;
+      s.adapter = qkey;
       s.seq = id;
       s.reused = reuse;
       s.n_fed = reuse;

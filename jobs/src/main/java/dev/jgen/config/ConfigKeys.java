@@ -23,6 +23,7 @@ public final class ConfigKeys {
   public static final String ENGINE_CTX_SIZE = "engine.ctx_size";
   public static final String ENGINE_REQUEST_TIMEOUT_S = "engine.request_timeout_s";
   public static final String ENGINE_PREFIX_CACHE = "engine.prefix_cache";
+  public static final String ENGINE_GROUP_BY_ADAPTER = "engine.group_by_adapter";
   public static final String MAX_NEW_TOKENS = "generation.max_new_tokens";
   public static final String TEMPERATURE = "generation.temperature";
   public static final String TOP_P = "generation.top_p";
@@ -170,6 +171,10 @@ public final class ConfigKeys {
         + "row from the longest prompt prefix already in the cache instead of decoding it again (greedy outputs are the "
         + "same; each row's cached_tokens says how many it reused). false: every prompt decoded from its first token.",
         null);
+    key(ENGINE_GROUP_BY_ADAPTER, Type.BOOLEAN, true, "With model.adapters: job.kind=generate orders the pending rows adapter by "
+        + "adapter (in order of each adapter's first row; input order within), so an engine's decode steps hold one adapter "
+        + "(llama.cpp decodes each adapter set apart) and a task's rows reach few adapters. false: input order (prefix groups "
+        + "aside, which then ignore the adapter).", null);
     key(ENGINE_REQUEST_TIMEOUT_S, Type.INT, 0, "Seconds one row's request may take in any engine, queueing included; one not "
         + "answered in time is cancelled and counts as a run error (0: 300 s plus 2 s per max_new_tokens of the row).",
         atLeast(0));

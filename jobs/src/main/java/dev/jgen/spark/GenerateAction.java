@@ -250,12 +250,16 @@ public final class GenerateAction extends BaseRunAction<GenerateResult> {
           a.reseed(retryErrors), config.bool(ConfigKeys.LONGEST_FIRST));
       // The pending pairs as requests, rendered once when reuse or prefix grouping asks for them.
       int prefixTokens = config.integer(ConfigKeys.PREFIX_GROUP_TOKENS);
+      // engine.group_by_adapter: with adapters configured, rows of one adapter become neighbours (and the prefix
+      // groups, which include the adapter, with them); false keeps input order, and the prefix ignores the adapter.
+      boolean byAdapter = config.bool(ConfigKeys.ENGINE_GROUP_BY_ADAPTER) && !plan.generation().adapters().isEmpty();
       Dataset<Row> beforeReuse = samples;
       JobPlan renderPlan = plan;
       Broadcast<PromptSpec> renderPrompts = prompts;
       java.util.function.Supplier<Dataset<Row>> rendered = () -> {
         if (requests == null) {
-          requests = RenderedRequests.of(spark, beforeReuse, renderPlan, renderPrompts, prefixTokens)
+          requests = RenderedRequests.of(spark, beforeReuse, renderPlan, renderPrompts, prefixTokens,
+              config.bool(ConfigKeys.ENGINE_GROUP_BY_ADAPTER))
               .persist(StorageLevel.MEMORY_AND_DISK());
         }
         return requests;
@@ -279,16 +283,21 @@ public final class GenerateAction extends BaseRunAction<GenerateResult> {
       }
       // job.prefix_group_tokens: rows sharing a prefix become neighbours (chunks, tasks, the engine's cache). In local
       // mode one engine serves every task, so only a run of more than one chunk gains from it: a small one skips the
-      // rendering and the sort.
-      if (job.engine() != null && prefixTokens > 0) {
-        if (rowsIn < 0 && spark.sparkContext().isLocal()) {
-          rowsIn = numbered.count();
+      // rendering and the sort. Adapter groups matter in one chunk too: the engine's read-ahead admits rows in order,
+      // and a step of mixed adapters is several decodes.
+      if (job.engine() != null && (prefixTokens > 0 || byAdapter)) {
+        boolean byPrefix = false;
+        if (prefixTokens > 0) {
+          if (rowsIn < 0 && spark.sparkContext().isLocal()) {
+            rowsIn = numbered.count();
+          }
+          byPrefix = !spark.sparkContext().isLocal() || rowsIn * n > maxChunkRows;
         }
-        if (!spark.sparkContext().isLocal() || rowsIn * n > maxChunkRows) {
-          samples = PrefixGroups.ordered(spark, samples, rendered.get(), n);
+        if (byPrefix || byAdapter) {
+          samples = PrefixGroups.ordered(spark, samples, rendered.get(), n, byPrefix, byAdapter);
           columns = new InputColumns(samples.schema(), idColumn);
           plan = plan.withColumns(columns);
-          phase("group rows by prefix");
+          phase(byAdapter ? "group rows by adapter and prefix" : "group rows by prefix");
         }
       }
       pending = samples.javaRDD().persist(StorageLevel.MEMORY_AND_DISK());

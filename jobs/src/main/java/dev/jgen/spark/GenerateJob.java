@@ -144,8 +144,7 @@ public record GenerateJob(
     }
     if (!generation.adapters().isEmpty() && (engineKind == null || !engineKind.carriesAdapters())) {
       throw new ConfigException(ConfigKeys.MODEL_ADAPTERS + ": engine.kind=" + kind + " does not apply per-row LoRA adapters "
-          + "(trtllm-serve and djl-serving do; the native llama.cpp engine applies one adapter to every row with the engine "
-          + "options lora and lora_scale)");
+          + "(llamacpp, trtllm-serve and djl-serving do)");
     }
     EngineSpec engine = engineKind == null ? null : engineKind.spec(config, model, prompts, generation, ctx);
     checkConstraintFitsEngine(config, generation, engineKind);

@@ -24,6 +24,8 @@ final class RenderedRequests {
   static final String KEY = "_r_key";
   static final String SAMPLE = "_r_sample";
   static final String PREFIX = "_r_prefix";
+  static final String ADAPTER_SHA256 = "_r_adapter_sha256";
+  static final String ADAPTER_SCALE = "_r_adapter_scale";
 
   static final StructType SCHEMA = new StructType()
       .add(KEY, DataTypes.StringType, false)
@@ -33,27 +35,29 @@ final class RenderedRequests {
       .add("_r_prompt", DataTypes.StringType, false)
       .add("_r_params", dev.jgen.delta.OutputSchema.PARAMS)
       .add("_r_constraint", DataTypes.StringType)
-      .add("_r_adapter_sha256", DataTypes.StringType)
-      .add("_r_adapter_scale", DataTypes.DoubleType)
+      .add(ADAPTER_SHA256, DataTypes.StringType)
+      .add(ADAPTER_SCALE, DataTypes.DoubleType)
       // The hash of the prompt's first job.prefix_group_tokens token ids (all of them when shorter) and its adapter.
       .add(PREFIX, DataTypes.LongType, false);
 
   private RenderedRequests() {}
 
   static Dataset<Row> of(SparkSession spark, Dataset<Row> pending, JobPlan plan, Broadcast<PromptSpec> prompts,
-      int prefixTokens) {
-    return spark.createDataFrame(pending.javaRDD().mapPartitions(new Render(plan, prompts, prefixTokens)), SCHEMA);
+      int prefixTokens, boolean adapterInPrefix) {
+    return spark.createDataFrame(pending.javaRDD().mapPartitions(new Render(plan, prompts, prefixTokens, adapterInPrefix)), SCHEMA);
   }
 
   private static final class Render implements FlatMapFunction<Iterator<Row>, Row> {
     private final JobPlan plan;
     private final Broadcast<PromptSpec> prompts;
     private final int prefixTokens;
+    private final boolean adapterInPrefix;
 
-    Render(JobPlan plan, Broadcast<PromptSpec> prompts, int prefixTokens) {
+    Render(JobPlan plan, Broadcast<PromptSpec> prompts, int prefixTokens, boolean adapterInPrefix) {
       this.plan = plan;
       this.prompts = prompts;
       this.prefixTokens = prefixTokens;
+      this.adapterInPrefix = adapterInPrefix;
     }
 
     @Override
@@ -106,7 +110,7 @@ final class RenderedRequests {
           GeneratePartition.paramsRow(r.params()), r.constraint() == null ? null : r.constraint().sha256(),
           r.adapter() == null ? null : r.adapter().sha256(), r.adapter() == null ? null : r.adapter().scale(),
           ids == null ? (long) prompt.text().hashCode()
-              : dev.jgen.engine.PromptPrefix.hash(ids, prefixTokens, r.adapter() == null ? null : r.adapter().sha256()));
+              : dev.jgen.engine.PromptPrefix.hash(ids, prefixTokens, r.adapter() == null || !adapterInPrefix ? null : r.adapter().sha256()));
     }
   }
 }

@@ -65,7 +65,7 @@ public final class Bench {
         case "--set" -> servingSets.add(args[++i]);
         case "--heap-mb" -> curateHeapMb = Integer.parseInt(args[++i]);
         default -> {
-          System.err.println("usage: jgen bench [--scenario engine|pipeline|serving|structured|curate|prefix|all] [--out FILE.json] [--quick]"
+          System.err.println("usage: jgen bench [--scenario engine|pipeline|serving|structured|curate|prefix|adapters|all] [--out FILE.json] [--quick]"
               + " [--step-ms N (serving: the stand-ins' time per generated token, default 1)] [--rows N (serving: input rows,"
               + " default 6000; curate: candidates, default 100000)] [--set KEY=VALUE (serving: a job key away from its default, printed with the figures)]"
               + " [--heap-mb N (curate: the command's -Xmx, default 4096)]");
@@ -93,6 +93,9 @@ public final class Bench {
       }
       if (scenario.equals("prefix")) { // not in "all": minutes of prompt processing with the cache off
         report.set("prefix", PrefixBench.run(work, quick));
+      }
+      if (scenario.equals("adapters")) { // not in "all": 3 x 2 runs of 1,024 rows on the 1.8b shape
+        report.set("adapters", AdapterBench.run(work, quick));
       }
       if (scenario.equals("curate")) { // not in "all": its size is the caller's (--rows N, default 100000)
         report.set("curate", CurateBench.run(work, servingRows > 0 ? servingRows : 100_000, curateHeapMb));

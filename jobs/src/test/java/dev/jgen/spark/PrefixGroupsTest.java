@@ -51,7 +51,7 @@ class PrefixGroupsTest {
       }
     }
     Dataset<Row> ordered = PrefixGroups.ordered(spark, spark.createDataFrame(samples, samplesSchema).repartition(3),
-        spark.createDataFrame(requests, RenderedRequests.SCHEMA), 2);
+        spark.createDataFrame(requests, RenderedRequests.SCHEMA), 2, true, false);
     TreeMap<Long, String> byOrder = new TreeMap<>();
     for (Row r : ordered.collectAsList()) {
       long row = r.getLong(r.fieldIndex(InputColumns.ROW));
@@ -68,6 +68,52 @@ class PrefixGroupsTest {
         "2/0", "2/1", "6/0", "6/1", // c
         "5/0", "5/1"); // not rendered: a group of its own, ordered by its own position (10, after c's first at 4)
     assertEquals(expected, new ArrayList<>(byOrder.values()));
+  }
+
+  /** (row/sample) in the order {@link PrefixGroups#ordered} gives, checking the order column is dense. */
+  private static List<String> order(Dataset<Row> ordered, int pairs) {
+    TreeMap<Long, String> byOrder = new TreeMap<>();
+    for (Row r : ordered.collectAsList()) {
+      long row = r.getLong(r.fieldIndex(InputColumns.ROW));
+      assertEquals(null, byOrder.put(r.getLong(r.fieldIndex(InputColumns.ORDER)), String.valueOf(row)), "each order once");
+    }
+    assertEquals(pairs, byOrder.size(), "every row once");
+    assertEquals(pairs - 1L, byOrder.lastKey(), "dense");
+    return new ArrayList<>(byOrder.values());
+  }
+
+  /**
+   * engine.group_by_adapter (issue 31): rows of adapters x, y and the base model (null), interleaved, with prefix groups
+   * that cut across them: adapter by adapter in the order of each one's first row (y, base, x), a scale of its own
+   * (x at 0.5) a set of its own, prefix groups within an adapter; without it, prefix groups alone.
+   */
+  @Test
+  void rowsOfOneAdapterFollowEachOtherWithPrefixGroupsWithin() {
+    SparkSession spark = TestSpark.get();
+    StructType samplesSchema = new StructType()
+        .add(InputColumns.ROW, DataTypes.LongType, false)
+        .add(InputColumns.SAMPLE, DataTypes.IntegerType, false)
+        .add(InputColumns.KEY, DataTypes.StringType, false);
+    String[] adapterOf = {"y", null, "x", "y", null, "x@0.5", "x", "y", null, "x"};
+    long[] prefixOf = {1, 2, 1, 2, 1, 1, 2, 1, 2, 1};
+    List<Row> samples = new ArrayList<>();
+    List<Row> requests = new ArrayList<>();
+    for (int row = 0; row < adapterOf.length; row++) {
+      samples.add(RowFactory.create((long) row, 0, "k" + row));
+      String a = adapterOf[row];
+      String sha = a == null ? null : "sha-" + a.replace("@0.5", "");
+      Double scale = a == null ? null : a.endsWith("@0.5") ? 0.5 : 1.0;
+      requests.add(RowFactory.create("k" + row, 0, "k" + row, (long) row, "prompt", null, null, sha, scale, prefixOf[row]));
+    }
+    Dataset<Row> in = spark.createDataFrame(samples, samplesSchema).repartition(3);
+    Dataset<Row> rendered = spark.createDataFrame(requests, RenderedRequests.SCHEMA);
+    // y: rows 0, 3, 7 (prefix 1 first: 0, 7, then 3); base: 1, 4, 8 (prefix 2 first: 1, 8, then 4); x@1: 2, 6, 9
+    // (prefix 1: 2, 9, then 6); x@0.5: 5.
+    assertEquals(List.of("0", "7", "3", "1", "8", "4", "2", "9", "6", "5"), order(PrefixGroups.ordered(spark, in, rendered, 1, true, true), 10));
+    // Adapters only (no prefix grouping): input order within each adapter.
+    assertEquals(List.of("0", "3", "7", "1", "4", "8", "2", "6", "9", "5"), order(PrefixGroups.ordered(spark, in, rendered, 1, false, true), 10));
+    // Prefix groups only: the adapter plays no part here (the hash would carry it when engine.group_by_adapter is on).
+    assertEquals(List.of("0", "2", "4", "5", "7", "9", "1", "3", "6", "8"), order(PrefixGroups.ordered(spark, in, rendered, 1, true, false), 10));
   }
 
   private static Path input(Path dir, String name) {

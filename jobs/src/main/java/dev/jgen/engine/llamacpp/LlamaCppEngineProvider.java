@@ -51,7 +51,41 @@ public final class LlamaCppEngineProvider implements JobEngineProvider {
     if (!config.bool(ConfigKeys.ENGINE_PREFIX_CACHE)) {
       opts.put("prefix_cache", "false");
     }
+    // model.adapters (issue 31): the native server loads every GGUF adapter once; rows name theirs per request.
+    if (!generation.adapters().isEmpty()) {
+      java.util.List<String> paths = new java.util.ArrayList<>();
+      for (dev.jgen.engine.LoraAdapter a : generation.adapters().values()) {
+        if (a.path().contains(",")) {
+          throw new ConfigException(ConfigKeys.MODEL_ADAPTERS + "." + a.name() + ": the native engine's adapter paths may not hold a comma: "
+              + a.path());
+        }
+        if (!isGguf(java.nio.file.Path.of(a.path()))) {
+          throw new ConfigException(ConfigKeys.MODEL_ADAPTERS + "." + a.name() + ": engine.kind=llamacpp reads LoRA adapters as one "
+              + "GGUF file (llama.cpp's convert_lora_to_gguf.py makes one from a PEFT directory), got " + a.path());
+        }
+        paths.add(a.path());
+      }
+      opts.put("lora_paths", String.join(",", paths));
+    }
     return new EngineSpec(kind(), model.gguf().toString(), opts);
+  }
+
+  /** Whether the file starts with GGUF's magic. */
+  private static boolean isGguf(java.nio.file.Path p) {
+    if (!Files.isRegularFile(p)) {
+      return false;
+    }
+    try (java.io.InputStream in = Files.newInputStream(p)) {
+      return java.util.Arrays.equals(in.readNBytes(4), "GGUF".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  /** The native server applies a GGUF LoRA adapter per request (the embedded jar's fallback does not: see open). */
+  @Override
+  public boolean carriesAdapters() {
+    return true;
   }
 
   /** llama.cpp applies every kind: GBNF grammars natively, JSON Schema and choice converted to grammars. */
@@ -68,6 +102,10 @@ public final class LlamaCppEngineProvider implements JobEngineProvider {
       return nativeEngine;
     }
     // --- end nativecpu ---
+    if (!spec.option("lora_paths", "").isBlank()) {
+      throw new dev.jgen.engine.EngineException("model.adapters: per-row LoRA adapters need the native llama.cpp build on "
+          + "this machine (run bin/build-native); the embedded java-llama.cpp fallback applies none");
+    }
     privateNativeDir();
     int threads = spec.intOption("threads", 0);
     if (threads <= 0) {

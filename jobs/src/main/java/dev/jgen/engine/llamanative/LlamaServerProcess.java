@@ -183,6 +183,14 @@ public final class LlamaServerProcess implements AutoCloseable {
 
   /** As {@link #generate(int[], SamplingParams)}, sampling under a constraint (null: none). */
   public Pending generate(int[] promptTokenIds, SamplingParams p, Constraint constraint) {
+    return generate(promptTokenIds, p, constraint, -1, 0);
+  }
+
+  /**
+   * As {@link #generate(int[], SamplingParams, Constraint)}, with the server's {@code adapter}-th LoRA adapter (its
+   * {@code --lora} in order, 0-based; -1 for the base model) at {@code adapterScale}.
+   */
+  public Pending generate(int[] promptTokenIds, SamplingParams p, Constraint constraint, int adapter, double adapterScale) {
     String id = Long.toString(ids.incrementAndGet());
     Pending f = new Pending(id);
     StringBuilder line = new StringBuilder(64 + promptTokenIds.length * 6);
@@ -202,6 +210,9 @@ public final class LlamaServerProcess implements AutoCloseable {
       line.append('-');
     } else {
       line.append(constraint.kind()).append(toHex(constraint.text()));
+    }
+    if (adapter >= 0) {
+      line.append(' ').append(adapter).append(':').append((float) adapterScale);
     }
     line.append('\n');
     pending.put(id, f);

@@ -27,6 +27,8 @@ public final class NativeLlamaEngine implements Engine {
   private final java.util.concurrent.atomic.LongAdder promptTokens = new java.util.concurrent.atomic.LongAdder();
   private final java.util.concurrent.atomic.LongAdder completionTokens = new java.util.concurrent.atomic.LongAdder();
   private final java.util.concurrent.atomic.LongAdder cachedTokens = new java.util.concurrent.atomic.LongAdder();
+  /** The server's LoRA adapters by file, each with its index in the server's --lora order. */
+  private final java.util.Map<String, Integer> adapterIndex = new java.util.HashMap<>();
 
   /** Starts the server; {@code command} is the binary followed by its arguments. */
   public NativeLlamaEngine(List<String> command, int parallel) {
@@ -38,6 +40,14 @@ public final class NativeLlamaEngine implements Engine {
    *     takes this engine out of the {@link dev.jgen.engine.EngineRegistry}, so the next load starts a new one
    */
   public NativeLlamaEngine(List<String> command, int parallel, java.time.Duration loadTimeout) {
+    this(command, parallel, loadTimeout, List.of());
+  }
+
+  /** @param adapterPaths the files of the server's {@code --lora} adapters, in the command's order */
+  public NativeLlamaEngine(List<String> command, int parallel, java.time.Duration loadTimeout, List<String> adapterPaths) {
+    for (String p : adapterPaths) {
+      adapterIndex.putIfAbsent(p, adapterIndex.size());
+    }
     long start = System.nanoTime();
     this.server = new LlamaServerProcess(command, loadTimeout);
     this.server.onLost(() -> dev.jgen.engine.EngineRegistry.discard(this));
@@ -89,9 +99,20 @@ public final class NativeLlamaEngine implements Engine {
       return CompletableFuture.failedFuture(
           new EngineException("llama.cpp is fed Hugging Face token ids, and this model has no tokenizer.json"));
     }
+    int adapter = -1;
+    if (request.adapter() != null) {
+      Integer i = adapterIndex.get(request.adapter().path());
+      if (i == null) {
+        // The job lists every configured adapter in the spec: a request naming another one is our bug, not the row's.
+        return CompletableFuture.failedFuture(new EngineException("the LoRA adapter " + request.adapter().name() + " ("
+            + request.adapter().path() + ") was not loaded by this engine (option lora_paths: " + adapterIndex.keySet() + ")"));
+      }
+      adapter = i;
+    }
     long start = System.nanoTime();
     firstSubmitNanos.compareAndSet(0, start);
-    LlamaServerProcess.Pending reply = server.generate(request.promptTokenIds(), request.params(), constraintOf(request.constraint()));
+    LlamaServerProcess.Pending reply = server.generate(request.promptTokenIds(), request.params(), constraintOf(request.constraint()),
+        adapter, request.adapter() == null ? 0 : request.adapter().scale());
     CompletableFuture<Completion> result = new CompletableFuture<>() {
       @Override
       public boolean cancel(boolean mayInterruptIfRunning) {

@@ -19,7 +19,8 @@ import java.util.List;
  * shared by all sequences; a row needs prompt + max_new_tokens of it), {@code kv_size} (overrides ctx_size for the
  * cache), {@code native_server} (a binary to use instead of the cached build), {@code load_timeout_s},
  * {@code prefix_cache} ({@code false}: every prompt decoded from its first token), {@code cache_seqs} (sequence ids kept
- * for finished sequences, default 32) and {@code batch} (tokens per decode step, default 512).
+ * for finished sequences, default 32), {@code batch} (tokens per decode step, default 512) and {@code lora_paths} (the
+ * GGUF LoRA adapters requests may name, comma-separated: each loaded once at start, issue 31).
  */
 public final class NativeLlamaEngineProvider implements EngineProvider {
   public static final String KIND = "llamacpp-native";
@@ -36,7 +37,8 @@ public final class NativeLlamaEngineProvider implements EngineProvider {
     String explicit = spec.option("native_server", "");
     Path server = !explicit.isBlank() ? Paths.get(explicit) : NativeBuild.server().orElseThrow(() -> new EngineException(
         "no native llama.cpp build for this machine: run bin/build-native (it needs cmake, a C++ compiler, git and npm)"));
-    return new NativeLlamaEngine(command(server, spec), parallel(spec), java.time.Duration.ofSeconds(loadTimeoutS(spec)));
+    return new NativeLlamaEngine(command(server, spec), parallel(spec), java.time.Duration.ofSeconds(loadTimeoutS(spec)),
+        loraPaths(spec));
   }
 
   /**
@@ -84,15 +86,23 @@ public final class NativeLlamaEngineProvider implements EngineProvider {
         cmd.add(String.valueOf(v));
       }
     }
-    // A LoRA adapter on every sequence (issue 31): option lora (a GGUF adapter file), lora_scale (default 1).
-    String lora = spec.option("lora", "");
-    if (!lora.isBlank()) {
+    // The LoRA adapters rows may name (issue 31), in the order requests index them.
+    for (String path : loraPaths(spec)) {
       cmd.add("--lora");
-      cmd.add(lora);
-      cmd.add("--lora-scale");
-      cmd.add(spec.option("lora_scale", "1"));
+      cmd.add(path);
     }
     return cmd;
+  }
+
+  /** Option {@code lora_paths}: the adapters' files, comma-separated, in the order the server indexes them. */
+  public static List<String> loraPaths(EngineSpec spec) {
+    List<String> paths = new ArrayList<>();
+    for (String p : spec.option("lora_paths", "").split(",")) {
+      if (!p.isBlank()) {
+        paths.add(p.trim());
+      }
+    }
+    return paths;
   }
 
   /** Option {@code prefix_cache} (engine.prefix_cache): reuse the KV cells of cached prompt prefixes; default on. */

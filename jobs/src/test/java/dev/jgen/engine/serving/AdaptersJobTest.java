@@ -154,9 +154,19 @@ class AdaptersJobTest {
   @Test
   void anEngineWithoutPerRowAdaptersIsAConfigError() throws Exception {
     Path keigo = peft("keigo", 8);
+    Cli r = Cli.run("generate", "--config", config("  kind: echo", keigo, keigo).toString(),
+        "--set", "input.path=" + TestFiles.conf().resolve("data/demo-prompts.jsonl"), "--set", "output.path=" + dir.resolve("o"));
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("model.adapters: engine.kind=echo does not apply per-row LoRA adapters"), r.err());
+  }
+
+  /** llama.cpp reads a GGUF adapter: a PEFT directory given to engine.kind=llamacpp fails before Spark starts. */
+  @Test
+  void aPeftDirectoryForTheLlamaCppEngineIsAConfigErrorNamingTheAdapter() throws Exception {
+    Path keigo = peft("keigo", 8);
     Cli r = Cli.run("generate", "--config", config("  kind: llamacpp", keigo, keigo).toString(),
         "--set", "input.path=" + TestFiles.conf().resolve("data/demo-prompts.jsonl"), "--set", "output.path=" + dir.resolve("o"));
     assertEquals(2, r.code(), r.err());
-    assertTrue(r.err().contains("model.adapters: engine.kind=llamacpp does not apply per-row LoRA adapters"), r.err());
+    assertTrue(r.err().contains("model.adapters.keigo: engine.kind=llamacpp reads LoRA adapters as one GGUF file"), r.err());
   }
 }
