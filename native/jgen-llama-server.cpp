@@ -452,7 +452,7 @@ void sample_into(Slot & s, int n_vocab) {
   }
 }
 
-// Samples the slots of one step on the compute threads, which sleep between decode steps (OMP_WAIT_POLICY=PASSIVE):
+// Samples the slots of one step on the compute threads, which OpenMP parks between decode steps:
 // sampling is per sequence and serial in llama.cpp's own server, and on a large vocabulary it is a sizeable part of a
 // step (top-p over 99,584 candidates: milliseconds a sequence), time in which every core but one stood idle.
 class SamplerPool {

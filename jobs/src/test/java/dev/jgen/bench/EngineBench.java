@@ -143,7 +143,9 @@ final class EngineBench {
     o.put("repeats", repeats);
     // JGEN_BENCH_SEQUENCES (e.g. "1") runs only those counts; JGEN_BENCH_DEFAULTS=0 skips the sweep and the defaults rows:
     // more pairs of one count in the same time, where the machine's drift needs them.
+    // JGEN_BENCH_SEQUENCES=none: no per-count pairs, only the sweep and the defaults against the best count.
     int[] sequences = System.getenv("JGEN_BENCH_SEQUENCES") == null ? SEQUENCES
+        : "none".equals(System.getenv("JGEN_BENCH_SEQUENCES")) ? new int[0]
         : java.util.Arrays.stream(System.getenv("JGEN_BENCH_SEQUENCES").split(",")).map(String::trim).mapToInt(Integer::parseInt).toArray();
     for (int s : sequences) {
       ObjectNode r = table.addObject();
@@ -310,8 +312,8 @@ final class EngineBench {
         "-t", String.valueOf(threads), "-tb", String.valueOf(threads), "-kvu", "--output-format", "jsonl");
     Path log = work.resolve("engine-batched-bench-" + npl.toString().replace(',', '_') + ".log");
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
-    // The same OpenMP wait policy as jgen's server (LlamaServerProcess), so both run the same engine configuration.
-    pb.environment().put("OMP_WAIT_POLICY", "PASSIVE");
+    // The baseline as its users run it: OpenMP's own wait policy (issue 28 item 5), whatever this shell exported.
+    pb.environment().remove("OMP_WAIT_POLICY");
     Process p = pb.start();
     if (!p.waitFor(30, TimeUnit.MINUTES) || p.exitValue() != 0) {
       throw new IllegalStateException("llama-batched-bench failed; see " + log);
@@ -323,7 +325,7 @@ final class EngineBench {
       }
     }
     if (!o.has("native_command")) {
-      o.put("native_command", "OMP_WAIT_POLICY=PASSIVE " + String.join(" ", cmd));
+      o.put("native_command", "env -u OMP_WAIT_POLICY " + String.join(" ", cmd));
     }
     return lines;
   }
@@ -363,6 +365,7 @@ final class EngineBench {
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
     pb.environment().put("JGEN_SKIP_BUILD", "1");
     pb.environment().put("JGEN_LLAMA_IMPL", "native");
+    pb.environment().remove("OMP_WAIT_POLICY"); // jgen's server as its users run it, like the baseline
     long t0 = System.nanoTime();
     Process p = pb.start();
     if (!p.waitFor(30, TimeUnit.MINUTES) || p.exitValue() != 0) {

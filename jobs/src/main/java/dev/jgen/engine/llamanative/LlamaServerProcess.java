@@ -73,9 +73,11 @@ public final class LlamaServerProcess implements AutoCloseable {
   /** Starts the server and waits until the model is loaded, at most {@code loadTimeout}. */
   public LlamaServerProcess(List<String> command, Duration loadTimeout) {
     ProcessBuilder pb = new ProcessBuilder(command);
-    // ggml's OpenMP workers: sleep at barriers instead of spinning once a step is done, so Spark's own threads get the
-    // cores between steps rather than competing with spinning workers (the reason the embedded engine left a core idle).
-    pb.environment().putIfAbsent("OMP_WAIT_POLICY", "PASSIVE");
+    // OpenMP's wait policy is left to OpenMP (or to the executor's environment), as llama.cpp's users run it: ggml's
+    // OpenMP build meets at an `omp barrier` after every graph node, and OMP_WAIT_POLICY=PASSIVE, which jgen set until
+    // issue 28, put each worker to sleep in the kernel at every one of them (about a thousand a decode step):
+    // llama-batched-bench on the 2-core EPYC decoded 9-11% fewer tokens/s with it (docs/nativecpu.md). libgomp's
+    // default spins briefly and then sleeps, so the cores still go to Spark's threads between steps.
     try {
       process = pb.start();
     } catch (IOException e) {

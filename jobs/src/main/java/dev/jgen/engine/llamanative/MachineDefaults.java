@@ -8,8 +8,9 @@ public final class MachineDefaults {
   private MachineDefaults() {}
 
   /**
-   * Every core. The server's workers sleep between decode steps (OMP_WAIT_POLICY=PASSIVE) and the JVM side only waits
-   * for reply lines, so Spark's threads find a core between steps instead of one being kept idle for them.
+   * Every core. The server's OpenMP workers spin only briefly once a step is done (OpenMP's default wait policy) and
+   * the JVM side only waits for reply lines, so Spark's threads find a core between steps instead of one being kept
+   * idle for them.
    */
   public static int threads(int cores) {
     return Math.max(1, cores);
