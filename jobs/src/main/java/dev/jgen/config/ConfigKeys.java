@@ -278,7 +278,8 @@ public final class ConfigKeys {
     key(CURATE_LSH_ROWS, Type.INT, 5, "job.kind=curate: min-hashes per LSH band (more: fewer dissimilar pairs compared). A pair of similarity J is compared with probability 1-(1-J^rows)^bands.", greaterThan(0));
     key(CURATE_DPO_MIN_MARGIN, Type.DOUBLE, 1.0, "job.kind=curate: default of `jgen export dpo --min-margin`: chosen must outscore rejected by at least this.", atLeastD(0));
     key(CHUNK_ROWS, Type.INT, 0, "Rows per committed chunk at most (0: 64 x the engine's batch over all servers, at least 512).", atLeast(0));
-    key(COMMIT_INTERVAL_S, Type.INT, 60, "A commit at least this often: a chunk starts no new row after it (rows left go to the next chunk).",
+    key(COMMIT_INTERVAL_S, Type.INT, 60, "A commit at least this often: a chunk starts no new row after it (rows left go to the next "
+        + "chunk), unless a task has at most one in-flight window of rows left (twice the engine's capacity), which it finishes.",
         greaterThan(0));
     key(CHUNKS_IN_FLIGHT, Type.INT, 2, "Chunks generated at once: the next one keeps the engine full while one drains and commits.",
         greaterThan(0));

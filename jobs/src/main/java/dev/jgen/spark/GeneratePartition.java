@@ -82,7 +82,9 @@ final class GeneratePartition implements FlatMapFunction<Iterator<Row>, Row> {
     Iterator<Row> fed = engine != null && plan.longestFirst()
         ? new LongestFirst<>(input, generator.window(), row -> jobPlan.columns().maxNewTokens(row, defaultBudget))
         : input;
-    ChunkTask.Bounded<Row> bounded = ChunkTask.bound(fed, accounting, jobPlan::position);
+    // A task with at most one window of rows left when job.commit_interval_s strikes finishes them: cut, they would be
+    // a chunk of their own run on an engine with little else to do.
+    ChunkTask.Bounded<Row> bounded = ChunkTask.bound(fed, accounting, jobPlan::position, engine == null ? 0 : generator.window());
     CompletionWindow<Row, Pending, Row> window = new CompletionWindow<>(bounded, generator.window(),
         row -> start(row, generator), p -> p.generation == null ? null : p.generation.pending(),
         p -> finish(p, info, executorId));
