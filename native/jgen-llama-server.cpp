@@ -550,6 +550,9 @@ int main(int argc, char ** argv) {
   int threads_batch = 0;
   int parallel = 4;
   int kv_size = 4096;
+  // --kv-grow-to N: the cache may grow past --kv-size up to N cells (what the client's sequences need to run at once),
+  // as long as it takes at most a quarter of the machine's memory.
+  long long kv_grow_to = 0;
   int n_batch = 512;
   // --lora PATH, repeated: the LoRA adapters requests may name, by their index in this order (issue 31).
   std::vector<std::string> lora_paths;
@@ -566,6 +569,7 @@ int main(int argc, char ** argv) {
     else if (a == "--threads-batch") threads_batch = std::stoi(next());
     else if (a == "--parallel") parallel = std::stoi(next());
     else if (a == "--kv-size") kv_size = std::stoi(next());
+    else if (a == "--kv-grow-to") kv_grow_to = std::stoll(next());
     else if (a == "--batch") n_batch = std::stoi(next());
     else if (a == "--lora") lora_paths.push_back(next());
     else if (a == "--prefix-cache") prefix_cache = std::stoi(next()) != 0;
@@ -602,6 +606,17 @@ int main(int argc, char ** argv) {
   // all (LLAMA_MAX_SEQ); at least one cached id, so a new request can always take a free id or evict a cached one.
   const int n_cached_ids = prefix_cache ? std::max(1, std::min(cache_seqs, 256 - parallel)) : 0;
   const int n_seq_max = parallel + n_cached_ids;
+
+  if (kv_grow_to > kv_size) {
+    // F16 keys and values of every layer per cell; head size taken as n_embd / n_head (an estimate for the cap only).
+    const long long n_head = std::max(1, llama_model_n_head(model));
+    const long long head_dim = llama_model_n_embd(model) / n_head;
+    const long long per_cell = (long long) llama_model_n_layer(model) * 2 * std::max(1, llama_model_n_head_kv(model)) * head_dim * 2;
+    const long long memory = (long long) sysconf(_SC_PHYS_PAGES) * (long long) sysconf(_SC_PAGE_SIZE);
+    long long cap = per_cell > 0 && memory > 0 ? memory / 4 / per_cell : kv_grow_to;
+    long long grown = std::min(kv_grow_to, cap);
+    if (grown > kv_size) kv_size = (int) std::min<long long>(grown, INT_MAX / 2);
+  }
 
   llama_context_params cp = llama_context_default_params();
   cp.n_ctx = (uint32_t) kv_size;

@@ -163,8 +163,10 @@ public final class ConfigKeys {
         + "the embedded jar fallback keeps one free).", atLeast(0));
     key(ENGINE_PARALLEL, Type.INT, 0, "llama.cpp sequences decoded together (0: 8 per core, 4 to 16, halved for models over "
         + "8 GB; the embedded jar fallback: 2).", atLeast(0));
-    key(ENGINE_CTX_SIZE, Type.INT, 0, "KV cache tokens (0: the model's context length, at most 4096). The native build shares "
-        + "one cache among the sequences (a row takes prompt + max_new_tokens of it); the jar gives each sequence this many.",
+    key(ENGINE_CTX_SIZE, Type.INT, 0, "KV cache tokens (0: the model's context length, at most 4096, for each row; the native "
+        + "build's shared cache then grows to hold every sequence's row of max_new_tokens + 256 prompt tokens, within a quarter of "
+        + "the machine's memory). The native build shares one cache among the sequences (a row takes prompt + max_new_tokens of "
+        + "it); the jar gives each sequence this many.",
         atLeast(0));
     // --- end nativecpu ---
     key(ENGINE_PREFIX_CACHE, Type.BOOLEAN, true, "llama.cpp (native build): keep finished sequences' KV cells and start a "

@@ -46,6 +46,11 @@ public final class LlamaCppEngineProvider implements JobEngineProvider {
     opts.put("threads", String.valueOf(config.integer(ConfigKeys.ENGINE_THREADS)));
     opts.put("parallel", String.valueOf(config.integer(ConfigKeys.ENGINE_PARALLEL)));
     opts.put("ctx_size", String.valueOf(ctx));
+    // engine.ctx_size left to jgen: the native server's shared KV cache may grow to hold every sequence's row (its
+    // max_new_tokens and a prompt of up to 256 tokens, at most the context), not only one context's worth.
+    if (config.integer(ConfigKeys.ENGINE_CTX_SIZE) <= 0) {
+      opts.put("row_tokens", String.valueOf(Math.min(ctx, generation.maxNewTokens() + 256)));
+    }
     // Only when off: equal specs share one loaded engine per JVM, and a spec written before the key existed (or by a
     // caller that does not know it) must still name the same engine as the default.
     if (!config.bool(ConfigKeys.ENGINE_PREFIX_CACHE)) {

@@ -19,7 +19,8 @@ import java.util.List;
  * shared by all sequences; a row needs prompt + max_new_tokens of it), {@code kv_size} (overrides ctx_size for the
  * cache), {@code native_server} (a binary to use instead of the cached build), {@code load_timeout_s},
  * {@code prefix_cache} ({@code false}: every prompt decoded from its first token), {@code cache_seqs} (sequence ids kept
- * for finished sequences, default 32), {@code batch} (tokens per decode step, default 512) and {@code lora_paths} (the
+ * for finished sequences, default 32), {@code row_tokens} (the cache grows to hold {@code parallel} rows of this many
+ * tokens, within a quarter of the machine's memory), {@code batch} (tokens per decode step, default 512) and {@code lora_paths} (the
  * GGUF LoRA adapters requests may name, comma-separated: each loaded once at start, issue 31).
  */
 public final class NativeLlamaEngineProvider implements EngineProvider {
@@ -75,6 +76,15 @@ public final class NativeLlamaEngineProvider implements EngineProvider {
     cmd.add(String.valueOf(parallel(spec)));
     cmd.add("--kv-size");
     cmd.add(String.valueOf(kv));
+    // Option row_tokens (a row's likely need, set when engine.ctx_size is left to jgen): the shared cache grows until
+    // every sequence can hold such a row, within a quarter of the machine's memory (the server's cap). Without it a
+    // model whose context is small next to parallel x row ran fewer sequences than it has (issue 28 item 5: 2,048 cells
+    // for 16 rows of 161 tokens held 12 at a time, and the defaults reached 0.80 of llama-batched-bench).
+    int rowTokens = spec.intOption("row_tokens", 0);
+    if (rowTokens > 0 && spec.intOption("kv_size", 0) <= 0) {
+      cmd.add("--kv-grow-to");
+      cmd.add(String.valueOf((long) parallel(spec) * rowTokens));
+    }
     // Always said, so the server's own default never decides (READY echoes it).
     cmd.add("--prefix-cache");
     cmd.add(prefixCache(spec) ? "1" : "0");
