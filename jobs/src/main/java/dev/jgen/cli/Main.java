@@ -591,7 +591,7 @@ public final class Main {
         report --output PATH [--run ID] --to FILE.html
                                    one self-contained HTML page of a run: summary, throughput, latency, errors (charts)
         models                     list the model catalog (conf/models/); --gpu h100-80gb|h200-141gb: GPU presets
-        bench [--scenario engine|pipeline|serving|curate|all] [--quick] [--out FILE.json] [--rows N]
+        bench [--scenario engine|pipeline|serving|curate|prefix|adapters|all] [--quick] [--out FILE.json] [--rows N]
                                    measure the job against the bare engine, the pipeline's cost, the serving window
         tiny-model --out DIR [--shape tiny|llm-jp-3-1.8b] [--eos-scale X (EOS logit spread; 0 never stops)]
             [--lora NAME[,NAME...] (random LoRA adapters DIR/NAME.gguf; on the tiny shape each merged too: DIR/merged-NAME/)]

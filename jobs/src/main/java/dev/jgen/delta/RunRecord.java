@@ -34,12 +34,13 @@ public record RunRecord(
     Long modelLoadMs,
     Double generationSeconds,
     Double seconds,
-    String message) {
+    String message,
+    Long cachedTokens) {
 
   public Row toRow() {
     return RowFactory.create(runId, attempt, status, owner, configHash, config, modelId, templateSha256, jgenVersion,
         startedAt, heartbeatAt, endedAt, rowsIn, generated, ok, error, missingFromInput, promptTokens, completionTokens,
-        completionTokensPerSecond, modelLoadMs, generationSeconds, seconds, message);
+        completionTokensPerSecond, modelLoadMs, generationSeconds, seconds, message, cachedTokens);
   }
 
   public static RunRecord fromRow(Row r) {
@@ -48,20 +49,21 @@ public record RunRecord(
         r.getAs("heartbeat_at"), r.getAs("ended_at"), r.getAs("rows_in"), r.getAs("generated"), r.getAs("ok"), r.getAs("error"),
         r.getAs("missing_from_input"), r.getAs("prompt_tokens"), r.getAs("completion_tokens"),
         r.getAs("completion_tokens_per_second"), r.getAs("model_load_ms"), r.getAs("generation_seconds"), r.getAs("seconds"),
-        r.getAs("message"));
+        r.getAs("message"), r.getAs("cached_tokens"));
   }
 
   public RunRecord heartbeat() {
     return new RunRecord(runId, attempt, status, owner, configHash, config, modelId, templateSha256, jgenVersion, startedAt,
         RunsTable.now(), endedAt, rowsIn, generated, ok, error, missingFromInput, promptTokens, completionTokens,
-        completionTokensPerSecond, modelLoadMs, generationSeconds, seconds, message);
+        completionTokensPerSecond, modelLoadMs, generationSeconds, seconds, message, cachedTokens);
   }
 
   public RunRecord ended(String endStatus, Long rowsIn, Long generated, Long ok, Long error, Long missing, Long promptTokens,
-      Long completionTokens, Double tokPerSec, Long loadMs, Double genSeconds, Double totalSeconds, String message) {
+      Long completionTokens, Double tokPerSec, Long loadMs, Double genSeconds, Double totalSeconds, String message,
+      Long cachedTokens) {
     Timestamp now = RunsTable.now();
     return new RunRecord(runId, attempt, endStatus, owner, configHash, config, modelId, templateSha256, jgenVersion, startedAt,
         now, now, rowsIn, generated, ok, error, missing, promptTokens, completionTokens, tokPerSec, loadMs, genSeconds,
-        totalSeconds, message);
+        totalSeconds, message, cachedTokens);
   }
 }

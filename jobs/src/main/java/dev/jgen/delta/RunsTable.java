@@ -74,7 +74,10 @@ public final class RunsTable {
       .add("model_load_ms", DataTypes.LongType)
       .add("generation_seconds", DataTypes.DoubleType)
       .add("seconds", DataTypes.DoubleType)
-      .add("message", DataTypes.StringType);
+      .add("message", DataTypes.StringType)
+      // Issue 28: prompt tokens the engines took from their prefix caches. Kernel adds no column to a table without
+      // column mapping, so a runs table made before it has none (the value is left out there, and read as null).
+      .add("cached_tokens", DataTypes.LongType);
 
   private final SparkSession spark;
   private final String path;

@@ -115,7 +115,7 @@ final class DialogueRun extends BaseRunAction<DialogueRun.Outcome> {
   @Override
   protected Totals totals(Outcome o) {
     return new Totals(o.rowsIn(), o.generatedNow(), o.ok(), o.error(), 0, o.promptTokensNow(), o.completionTokensNow(),
-        o.seconds() > 0 ? o.completionTokensNow() / o.seconds() : 0, o.modelLoadMs(), o.seconds(), o.seconds(), null);
+        o.seconds() > 0 ? o.completionTokensNow() / o.seconds() : 0, o.modelLoadMs(), o.seconds(), o.seconds(), null, null);
   }
 
   @Override

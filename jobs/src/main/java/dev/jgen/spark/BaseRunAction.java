@@ -52,7 +52,7 @@ public abstract class BaseRunAction<R> {
   /** How the attempt ended, for the runs table. */
   public record Totals(long rowsIn, long generatedNow, long ok, long error, long missingFromInput, long promptTokens,
       long completionTokens, double completionTokensPerSecond, long modelLoadMs, double generationSeconds, double seconds,
-      String message) {}
+      String message, Long cachedTokens) {}
 
   /** The kind's part of the attempt: plan what is pending, generate it chunk by chunk, count. */
   protected abstract R run(Attempt attempt);
@@ -94,7 +94,7 @@ public abstract class BaseRunAction<R> {
         attempt.lock().finish(stopped == null ? "finished" : "stopped", t.rowsIn(), t.generatedNow(), t.ok(), t.error(),
             t.missingFromInput(), t.promptTokens(), t.completionTokens(), t.completionTokensPerSecond(), t.modelLoadMs(),
             t.generationSeconds(), t.seconds(), stopped == null ? t.message()
-                : "stopped_by=" + stopped + (t.message() == null ? "" : "; " + t.message()));
+                : "stopped_by=" + stopped + (t.message() == null ? "" : "; " + t.message()), t.cachedTokens());
         return result;
       } catch (RuntimeException | Error e) {
         attempt.lock().fail(e);

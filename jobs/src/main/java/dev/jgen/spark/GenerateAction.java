@@ -159,7 +159,8 @@ public final class GenerateAction extends BaseRunAction<GenerateResult> {
       }
     }
     return new Totals(r.rowsIn(), r.generatedNow(), r.ok(), r.error(), r.missingFromInput(), r.promptTokens(),
-        r.completionTokens(), r.completionTokensPerSecond(), r.modelLoadMs(), r.generationSeconds(), r.seconds(), metrics);
+        r.completionTokens(), r.completionTokensPerSecond(), r.modelLoadMs(), r.generationSeconds(), r.seconds(), metrics,
+        r.cachedTokens());
   }
 
   @Override

@@ -79,7 +79,7 @@ public final class RunAttempt implements AutoCloseable {
         unfinished.add(previous.stream().filter(p -> "running".equals(p.status())).map(RunRecord::attempt).toList());
         return new RunRecord(id.runId(), number, "running", ownerToken(), id.configHash(), id.configJson(), id.modelId(),
             id.templateSha256(), JgenVersion.version(), RunsTable.now(), RunsTable.now(), null, null, null, null, null, null,
-            null, null, null, null, null, null, null);
+            null, null, null, null, null, null, null, null);
       });
     } catch (RunsTable.ClaimLostException e) {
       // Another job's claim committed between this job's read and its commit: name it (it is live, or just ended).
@@ -338,13 +338,13 @@ public final class RunAttempt implements AutoCloseable {
    */
   public void finish(String status, long rowsIn, long generatedNow, long ok, long error, long missing, long promptTokens,
       long completionTokens, double completionTokensPerSecond, long loadMs, double generationSeconds, double seconds,
-      String message) {
+      String message, Long cachedTokens) {
     heartbeat.interrupt();
     recorder.interrupt();
     synchronized (recordWrite) {
       checkLock();
       record = record.ended(status, rowsIn, generatedNow, ok, error, missing, promptTokens, completionTokens,
-          completionTokensPerSecond, loadMs, generationSeconds, seconds, message);
+          completionTokensPerSecond, loadMs, generationSeconds, seconds, message, cachedTokens);
       runs.upsert(record);
     }
   }
@@ -353,7 +353,7 @@ public final class RunAttempt implements AutoCloseable {
     heartbeat.interrupt();
     recorder.interrupt();
     synchronized (recordWrite) {
-      record = record.ended("failed", null, null, null, null, null, null, null, null, null, null, null, String.valueOf(t));
+      record = record.ended("failed", null, null, null, null, null, null, null, null, null, null, null, String.valueOf(t), null);
       try {
         runs.upsert(record);
       } catch (Exception e) { // checked ones too (Delta's undeclared IOExceptions)

@@ -220,6 +220,8 @@ final class EngineBench {
     List<Double> defaultCommand = new ArrayList<>();
     List<Double> bestRates = new ArrayList<>();
     List<Double> defaultRatios = new ArrayList<>();
+    List<Double> defaultExecute = new ArrayList<>();
+    List<Double> defaultExecuteRatios = new ArrayList<>();
     long defaultTokens = 0;
     for (int rep = 0; rep < repeats; rep++) {
       JsonNode n = waves(batchedBench, gguf, work, meanPrompt, newTokens, cores, bestNativePl, rows, o);
@@ -234,24 +236,33 @@ final class EngineBench {
         pair.set("native", n);
         bestRates.add(completionRate(n));
         defaultRatios.add(defaults.get("engine_window_tokens_per_second").asDouble() / completionRate(n));
+        defaultExecuteRatios.add(defaults.get("execute_tokens_per_second").asDouble() / completionRate(n));
       }
+      defaultExecute.add(defaults.get("execute_tokens_per_second").asDouble());
     }
     o.put("best_native_sequences", bestNativePl);
     o.put("best_native_completion_tokens_per_second", bestNative);
     o.put("best_native_completion_tokens_per_second_median_of_pairs", median(bestRates));
     o.put("jgen_defaults_engine_window_tokens_per_second_median", median(defaultWindow));
     o.put("defaults_vs_best_native", median(defaultRatios));
+    o.put("jgen_defaults_execute_tokens_per_second_median", median(defaultExecute));
+    o.put("defaults_execute_vs_best_native", median(defaultExecuteRatios));
     System.out.printf(Locale.ROOT, "%-34s %5d %11s %13.1f %13s %11s %7d %9s  (runs: %s)%n", "llama-batched-bench, best, " + cores
         + " thr", bestNativePl, "-", median(bestRates), "-", "-", (long) bestNativePl * newTokens * ((rows + bestNativePl - 1) / bestNativePl), "1.00", rounded(bestRates));
     System.out.printf(Locale.ROOT, "%-34s %5s %11s %13.1f %13.1f %11.1f %7d %9.2f  (runs: %s; pair ratios %s)%n",
         "bin/jgen generate, defaults", "auto", "-", median(defaultWindow), median(defaultPhase), median(defaultCommand),
         defaultTokens, median(defaultRatios), rounded(defaultWindow), rounded(defaultRatios));
+    System.out.printf(Locale.ROOT, "%-34s %5s %11s %13.1f %13s %11s %7d %9.2f  (runs: %s; pair ratios %s)%n",
+        "bin/jgen generate, defaults, execute", "auto", "-", median(defaultExecute), "-", "-", defaultTokens,
+        median(defaultExecuteRatios), rounded(defaultExecute), rounded(defaultExecuteRatios));
     System.out.println("labels: native rows (llama-batched-bench) generate the same number of sequences as jgen has rows, in "
         + "waves of the sequence count; decode t/s = llama-batched-bench S_TG (decode steps only); gen-phase t/s = completion "
         + "tokens over prompt + decode time: llama-batched-bench's total time over the waves (native), the engine's window from the first request sent "
         + "to the last answer read, model load excluded (jgen, from the summary's server_metrics), generation time in "
         + "process (java-llama.cpp); job-phase t/s = completion tokens over the job's generate-and-commit phase (model load "
         + "and Delta commit included); command t/s = completion tokens over the whole bin/jgen generate process; "
+        + "the 'execute' row: completion tokens over the summary's seconds (the execute phase: tables, attempt, generation, "
+        + "commits), in its gen-phase column; "
         + "vs native = the median of (jgen gen-phase / native gen-phase) over pairs run back to back at the same threads and "
         + "sequences (for the defaults row: against llama-batched-bench's best sequence count on every core, found by the "
         + "sweep above); figures are medians over the repeats");
@@ -403,6 +414,9 @@ final class EngineBench {
     }
     r.put("engine_window_seconds", window.get("generation_window_s").asDouble());
     r.put("engine_window_tokens_per_second", window.get("completion_tokens").asDouble() / window.get("generation_window_s").asDouble());
+    // The execute phase: the summary's seconds (GenerateAction.execute(): tables, attempt, generation, commits).
+    r.put("execute_seconds", summary.get("seconds").asDouble());
+    r.put("execute_tokens_per_second", tokens / summary.get("seconds").asDouble());
     r.put("whole_command_seconds", wall);
     r.put("whole_command_tokens_per_second", tokens / wall);
     String engineLine = text.lines().filter(l -> l.contains("jgen-llama-server native")).findFirst().orElse("");

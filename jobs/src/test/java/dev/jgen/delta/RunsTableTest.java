@@ -21,7 +21,7 @@ class RunsTableTest {
 
   private static RunRecord record(String run, int attempt, String status, Timestamp beat) {
     return new RunRecord(run, attempt, status, "owner-" + attempt, "hash", "{}", "model", "sha", "v", beat, beat, null,
-        12L, 12L, 11L, 1L, 0L, 500L, 300L, 42.5, 60L, 7.25, 9.5, "done");
+        12L, 12L, 11L, 1L, 0L, 500L, 300L, 42.5, 60L, 7.25, 9.5, "done", 120L);
   }
 
   @Test
@@ -47,6 +47,28 @@ class RunsTableTest {
     List<Row> bySpark = runs.all().orderBy("run_id").collectAsList();
     assertEquals(2, bySpark.size());
     assertEquals(RunRecord.fromRow(bySpark.get(0)), a.get(0), "Spark reads what Kernel wrote");
+  }
+
+  /**
+   * A runs table made before cached_tokens (issue 28) keeps its schema (Kernel adds no column without column mapping):
+   * records are written and read back with every other field, cached_tokens read as null; Spark reads it too.
+   */
+  @Test
+  void aTableWithoutCachedTokensTakesRecordsWithoutIt() {
+    SparkSession spark = TestSpark.get();
+    String path = dir.resolve("older_runs").toString();
+    org.apache.spark.sql.types.StructType older = new org.apache.spark.sql.types.StructType(java.util.Arrays.stream(RunsTable.SCHEMA.fields())
+        .filter(f -> !f.name().equals("cached_tokens")).toArray(org.apache.spark.sql.types.StructField[]::new));
+    spark.createDataFrame(List.of(), older).write().format("delta").mode("append").save(path);
+    RunsTable runs = RunsTable.openIfExists(spark, path).orElseThrow();
+    Timestamp t = Timestamp.valueOf("2026-12-06 19:00:00");
+    runs.upsert(record("old", 1, "finished", t));
+    RunRecord back = runs.attempts("old").get(0);
+    assertEquals(null, back.cachedTokens(), "the table has no such column");
+    assertEquals(record("old", 1, "finished", t).completionTokens(), back.completionTokens());
+    assertEquals(List.of(older.fieldNames()), List.of(spark.read().format("delta").load(path).schema().fieldNames()),
+        "the table's columns are unchanged");
+    assertEquals(1, runs.all().count());
   }
 
   @Test

@@ -159,6 +159,11 @@ class PrefixGroupsTest {
       assertEquals(0, c.code(), c.err());
       JsonNode s = c.summary();
       assertEquals(12, s.get("ok").asLong(), s.toString());
+      // Issue 28 item 4: the run's cached tokens in the runs table as in the summary (the rows share long prefixes).
+      assertTrue(s.get("cached_tokens").asLong() > 0, s.toString());
+      Row attempt = TestSpark.get().read().format("delta").load(table + "_runs")
+          .where("run_id = '" + run + "' and status = 'finished'").collectAsList().get(0);
+      assertEquals(s.get("cached_tokens").asLong(), (Long) attempt.getAs("cached_tokens"), "runs table against summary");
       Map<Integer, Map<Long, Integer>> chunks = chunksByGroup(table, run);
       for (Map.Entry<Integer, Map<Long, Integer>> g : chunks.entrySet()) {
         if (tokens.equals("16")) {
