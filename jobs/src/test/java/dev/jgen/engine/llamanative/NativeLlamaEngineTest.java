@@ -375,8 +375,12 @@ class NativeLlamaEngineTest {
     cause.put("stopcount", "out of range");
     bad.put("zeromax", "G zeromax 0 0.0 1.0 0 1.0 0 0 " + good.length + " " + goodIds + " -");
     cause.put("zeromax", "max_new_tokens 0 is out of range");
-    bad.put("extra", "G extra 8 0.0 1.0 0 1.0 0 0 " + good.length + " " + goodIds + " - junk");
-    cause.put("extra", "extra fields");
+    bad.put("extra", "G extra 8 0.0 1.0 0 1.0 0 0 " + good.length + " " + goodIds + " - - junk");
+    cause.put("extra", "extra fields after the adapter");
+    bad.put("adapterjunk", "G adapterjunk 8 0.0 1.0 0 1.0 0 0 " + good.length + " " + goodIds + " - junk");
+    cause.put("adapterjunk", "adapter field 'junk' is not <index>:<scale>");
+    bad.put("noadapter", "G noadapter 8 0.0 1.0 0 1.0 0 0 " + good.length + " " + goodIds + " - 0:1.0");
+    cause.put("noadapter", "adapter 0 is not loaded (this server has 0 LoRA adapters");
     List<CompletableFuture<LlamaServerProcess.Reply>> goods = new java.util.ArrayList<>();
     Map<String, CompletableFuture<LlamaServerProcess.Reply>> bads = new java.util.LinkedHashMap<>();
     for (Map.Entry<String, String> b : bad.entrySet()) {
