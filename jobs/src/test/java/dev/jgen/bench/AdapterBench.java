@@ -14,7 +14,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.TimeUnit;
 
 /**
  * {@code jgen bench --scenario adapters} (issue 31): rows spread over 4 LoRA adapters in turn (row i has adapter i mod
@@ -41,13 +40,7 @@ final class AdapterBench {
   private AdapterBench() {}
 
   static ObjectNode run(Path work, boolean quick) throws Exception {
-    Path root = Path.of("").toAbsolutePath();
-    while (root != null && !Files.isRegularFile(root.resolve("bin/build-native"))) {
-      root = root.getParent();
-    }
-    if (root == null) {
-      throw new IllegalStateException("bin/build-native not found");
-    }
+    Path root = EngineBench.repoRoot();
     int rows = EngineBench.envInt("JGEN_BENCH_ROWS", quick ? 64 : 1024);
     int newTokens = EngineBench.envInt("JGEN_BENCH_NEW_TOKENS", 16);
     int rounds = EngineBench.envInt("JGEN_BENCH_REPEATS", quick ? 1 : 2);
@@ -145,23 +138,7 @@ final class AdapterBench {
     Path out = work.resolve("out-adapters-" + way + "-" + System.nanoTime());
     List<String> cmd = List.of(root.resolve("bin/jgen").toString(), "generate", "--config", config.toString(),
         "--set", "input.path=" + in, "--set", "output.path=" + out);
-    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
-    pb.environment().put("JGEN_SKIP_BUILD", "1");
-    pb.environment().put("JGEN_LLAMA_IMPL", "native");
-    Process p = pb.start();
-    if (!p.waitFor(60, TimeUnit.MINUTES) || p.exitValue() != 0) {
-      p.destroyForcibly();
-      throw new IllegalStateException(way + " failed; see " + log);
-    }
-    JsonNode summary = null;
-    for (String l : Files.readAllLines(log)) {
-      if (l.startsWith("{\"run_id\"")) {
-        summary = JSON.readTree(l);
-      }
-    }
-    if (summary == null || summary.get("error").asLong() != 0) {
-      throw new IllegalStateException(way + ": no clean summary in " + log);
-    }
+    JsonNode summary = EngineBench.generateSummary(cmd, log, way);
     ObjectNode r = JSON.createObjectNode();
     r.put("command", String.join(" ", cmd));
     r.put("config", Files.readString(config));

@@ -341,6 +341,43 @@ final class EngineBench {
     return lines;
   }
 
+  /** The repository root: the nearest folder above the working directory that holds bin/build-native. */
+  static Path repoRoot() {
+    Path root = Path.of("").toAbsolutePath();
+    while (root != null && !Files.isRegularFile(root.resolve("bin/build-native"))) {
+      root = root.getParent();
+    }
+    if (root == null) {
+      throw new IllegalStateException("bin/build-native not found");
+    }
+    return root;
+  }
+
+  /**
+   * Runs one {@code bin/jgen generate} child process (native engine, no rebuild) with its output in {@code log}, and
+   * returns its summary line; fails unless it exits 0 with no error rows within an hour.
+   */
+  static JsonNode generateSummary(List<String> cmd, Path log, String what) throws Exception {
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+    pb.environment().put("JGEN_SKIP_BUILD", "1");
+    pb.environment().put("JGEN_LLAMA_IMPL", "native");
+    Process p = pb.start();
+    if (!p.waitFor(60, TimeUnit.MINUTES) || p.exitValue() != 0) {
+      p.destroyForcibly();
+      throw new IllegalStateException(what + " failed; see " + log);
+    }
+    JsonNode summary = null;
+    for (String l : Files.readAllLines(log)) {
+      if (l.startsWith("{\"run_id\"")) {
+        summary = JSON.readTree(l);
+      }
+    }
+    if (summary == null || summary.get("error").asLong() != 0) {
+      throw new IllegalStateException(what + ": no clean summary in " + log);
+    }
+    return summary;
+  }
+
   static int envInt(String name, int dflt) {
     String v = System.getenv(name);
     return v == null || v.isBlank() ? dflt : Integer.parseInt(v.trim());

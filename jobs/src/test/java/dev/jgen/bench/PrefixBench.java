@@ -17,7 +17,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.TimeUnit;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 
@@ -41,13 +40,7 @@ final class PrefixBench {
 
   static ObjectNode run(Path work, boolean quick) throws Exception {
     ObjectNode o = JSON.createObjectNode();
-    Path root = Path.of("").toAbsolutePath();
-    while (root != null && !Files.isRegularFile(root.resolve("bin/build-native"))) {
-      root = root.getParent();
-    }
-    if (root == null) {
-      throw new IllegalStateException("bin/build-native not found");
-    }
+    Path root = EngineBench.repoRoot();
     int rows = EngineBench.envInt("JGEN_BENCH_ROWS", quick ? 16 : 64);
     int prefixTokens = EngineBench.envInt("JGEN_BENCH_PREFIX_TOKENS", quick ? 128 : 256);
     int newTokens = EngineBench.envInt("JGEN_BENCH_NEW_TOKENS", 32);
@@ -187,23 +180,7 @@ final class PrefixBench {
         "--set", "engine.kind=llamacpp", "--set", "engine.prefix_cache=" + cache,
         "--set", "generation.max_new_tokens=" + newTokens, "--set", "generation.temperature=0",
         "--set", "job.chunk_rows=100000", "--set", "output.path=" + out);
-    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
-    pb.environment().put("JGEN_SKIP_BUILD", "1");
-    pb.environment().put("JGEN_LLAMA_IMPL", "native");
-    Process p = pb.start();
-    if (!p.waitFor(60, TimeUnit.MINUTES) || p.exitValue() != 0) {
-      p.destroyForcibly();
-      throw new IllegalStateException("prefix_cache=" + cache + " failed; see " + log);
-    }
-    JsonNode summary = null;
-    for (String l : Files.readAllLines(log)) {
-      if (l.startsWith("{\"run_id\"")) {
-        summary = JSON.readTree(l);
-      }
-    }
-    if (summary == null || summary.get("error").asLong() != 0) {
-      throw new IllegalStateException("prefix_cache=" + cache + ": no clean summary in " + log);
-    }
+    JsonNode summary = EngineBench.generateSummary(cmd, log, "prefix_cache=" + cache);
     ObjectNode r = JSON.createObjectNode();
     r.put("prefix_cache", cache);
     r.put("command", String.join(" ", cmd));
