@@ -33,7 +33,7 @@ final class KernelTables {
 
   /** A Kernel engine over the session's Hadoop settings (file systems, credentials). */
   static Engine engine(SparkSession spark) {
-    return DefaultEngine.create(spark.sessionState().newHadoopConf());
+    return DefaultEngine.create(DeltaLogStores.forKernel(spark.sessionState().newHadoopConf()));
   }
 
   /** The fully qualified path Kernel wants (a file system call). */

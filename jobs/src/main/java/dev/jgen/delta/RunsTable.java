@@ -406,7 +406,7 @@ public final class RunsTable {
   private org.apache.hadoop.conf.Configuration hadoopConf() {
     org.apache.hadoop.conf.Configuration c = hadoopConf;
     if (c == null) {
-      c = spark.sessionState().newHadoopConf();
+      c = DeltaLogStores.forKernel(spark.sessionState().newHadoopConf());
       hadoopConf = c;
     }
     return c;

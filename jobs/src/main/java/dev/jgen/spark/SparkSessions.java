@@ -2,6 +2,7 @@ package dev.jgen.spark;
 
 import dev.jgen.config.ConfigKeys;
 import dev.jgen.config.JobConfig;
+import dev.jgen.delta.DeltaLogStores;
 import java.util.Map;
 import org.apache.spark.SparkConf;
 import org.apache.spark.sql.SparkSession;
@@ -36,6 +37,10 @@ public final class SparkSessions {
         // A generation task holds an engine busy for minutes: a speculative copy would only burn it twice.
         .config("spark.speculation", "false")
         .config("spark.ui.showConsoleProgress", "false");
+    if (!submitted.contains(DeltaLogStores.SPARK_KEY)) {
+      // commits to local tables that are atomic across jobs (Delta's default store can lose one of two racing commits)
+      b.config(DeltaLogStores.SPARK_KEY, DeltaLogStores.LOCAL_FILE);
+    }
     if (master != null && master.startsWith("local") || master == null && !submitted.contains("spark.master")) {
       // Local mode: nothing to serve to a cluster, and the loopback address keeps it off the network. Spark's and
       // Delta's partition defaults (200 shuffle partitions, 50 for every Delta snapshot) are sized for clusters: on a

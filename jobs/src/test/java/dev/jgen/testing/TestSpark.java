@@ -35,6 +35,7 @@ public final class TestSpark {
           .appName("jgen-tests")
           .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
           .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+          .config(dev.jgen.delta.DeltaLogStores.SPARK_KEY, dev.jgen.delta.DeltaLogStores.LOCAL_FILE)
           .config("spark.sql.shuffle.partitions", "2")
           .config("spark.default.parallelism", "2")
           .config("spark.databricks.delta.snapshotPartitions", "2")
