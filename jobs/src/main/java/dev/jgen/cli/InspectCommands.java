@@ -98,9 +98,11 @@ final class InspectCommands {
       out.println();
       out.printf("%-22s %3s %-9s %-19s %-19s %7s %7s %7s %9s %9s %8s %9s%n", "RUN", "#", "STATUS", "STARTED", "ENDED", "ROWS_IN",
           "OK", "ERROR", "TOKENS", "TOK/S", "LOAD_MS", "CACHED");
-      for (Row r : runs.get().all().orderBy("run_id", "attempt").collectAsList()) {
-        // A runs table made before cached_tokens existed has no such column.
-        Object cached = java.util.Arrays.asList(r.schema().fieldNames()).contains("cached_tokens") ? r.getAs("cached_tokens") : null;
+      var all = runs.get().all();
+      // A runs table made before cached_tokens existed has no such column.
+      boolean hasCached = java.util.Arrays.asList(all.columns()).contains("cached_tokens");
+      for (Row r : all.orderBy("run_id", "attempt").collectAsList()) {
+        Object cached = hasCached ? r.getAs("cached_tokens") : null;
         out.printf(Locale.ROOT, "%-22s %3d %-9s %-19s %-19s %7s %7s %7s %9s %9s %8s %9s%n", r.getAs("run_id"), (Integer) r.getAs("attempt"),
             r.getAs("status"), ts(r.getAs("started_at")), ts(r.getAs("ended_at")), r.getAs("rows_in"), r.getAs("ok"), r.getAs("error"),
             r.getAs("completion_tokens"), r.getAs("completion_tokens_per_second") == null ? null

@@ -20,9 +20,10 @@ import org.apache.hadoop.fs.Path;
  *
  * <p>Why: Delta (Spark and Kernel alike) writes {@code file:} tables with {@code HDFSLogStore}, which on the local file
  * system checks that {@code 0000N.json} is absent and then renames a temporary file onto it. rename(2) replaces an
- * existing file, so two jobs committing version N at the same moment can both "succeed": one commit is silently lost,
- * and Hadoop's checksum side file ({@code .0000N.json.crc}), renamed separately, may belong to the other writer, so
- * the next read fails with "Checksum error" (seen in CI with four writers on one runs table). jgen's run claim, its
+ * existing file: the check and the rename are two steps, so two jobs committing version N at the same moment could
+ * both "succeed" (one commit lost), and Hadoop's checksum side file ({@code .0000N.json.crc}), renamed separately, may
+ * belong to the other writer, so the next read fails with "Checksum error" (the latter seen in CI with four writers on
+ * one runs table). jgen's run claim, its
  * chunk commits and the runs table all rely on a commit of version N failing when N exists.
  *
  * <p>How: the commit is written to a temporary file in {@code _delta_log}, flushed, and published with link(2), which
