@@ -50,6 +50,26 @@ class DjlServingJobTest {
     return DjlServingStandIn.start(o);
   }
 
+  /** Waits (at most two minutes) until the shared session runs no job; else fails naming the jobs still running. */
+  static void awaitNoActiveSparkJobs() throws InterruptedException {
+    var tracker = org.apache.spark.api.java.JavaSparkContext.fromSparkContext(TestSpark.get().sparkContext()).statusTracker();
+    long until = System.nanoTime() + java.util.concurrent.TimeUnit.MINUTES.toNanos(2);
+    while (tracker.getActiveJobIds().length > 0) {
+      if (System.nanoTime() > until) {
+        List<String> running = new ArrayList<>();
+        for (int id : tracker.getActiveJobIds()) {
+          var job = tracker.getJobInfo(id);
+          for (int stage : job == null ? new int[0] : job.stageIds()) {
+            var info = tracker.getStageInfo(stage);
+            running.add("job " + id + " stage " + stage + (info == null ? "" : " " + info.name()));
+          }
+        }
+        org.junit.jupiter.api.Assertions.fail("Spark jobs of earlier tests still run after 2 minutes: " + running);
+      }
+      Thread.sleep(100);
+    }
+  }
+
   /** n prompts, with per-row max_new_tokens cycling through the given lengths. */
   static Path prompts(Path dir, int n, int... lengths) {
     List<String> lines = new ArrayList<>();
@@ -230,9 +250,13 @@ class DjlServingJobTest {
   @Test
   void theNextChunkStartsWhileTheLastOneStillGenerates() throws Exception {
     int batch = 4;
-    try (DjlServingStandIn s = standIn(batch, 60, 0, 0)) {
+    // Chunk 2 needs the session's second task slot while chunk 1's task holds the first: a job an earlier test left
+    // running in this JVM's shared session would hold it, and chunk 2 would start only when chunk 1 ends (seen once
+    // in a full run). The earlier tests' jobs are not this test's subject: wait until the session is idle.
+    awaitNoActiveSparkJobs();
+    try (DjlServingStandIn s = standIn(batch, 100, 0, 0)) {
       String out = dir.resolve("gen").toString();
-      // One chunk in flight, 4 rows each, every row 150 tokens (9 s at 60 ms a step). Chunk 1's task starts all its
+      // One chunk in flight, 4 rows each, every row 150 tokens (15 s at 100 ms a step). Chunk 1's task starts all its
       // rows at once and then has no input left: the driver hears it from the heartbeat and starts chunk 2, whose
       // first request joins the server's queue (window 5 = batch 4 plus a quarter) while chunk 1's rows still
       // generate. Starting chunk 2 only after chunk 1 ended and committed would leave at most 4 in flight until then.
