@@ -60,6 +60,11 @@ public abstract class BaseRunAction<R> {
   /** The runs-table record's counts of the kind's result. */
   protected abstract Totals totals(R result);
 
+  /** Whether the kind's result holds every pending item (then no budget or deadline stopped it); false: unknown. */
+  protected boolean leftNothing(R result) {
+    return false;
+  }
+
   /** First thing of {@link #execute()}, before the claim: a kind starts what can overlap it (reading its input). */
   protected void prepare() {}
 
@@ -90,7 +95,8 @@ public abstract class BaseRunAction<R> {
       try {
         R result = run(attempt);
         Totals t = totals(result);
-        String stopped = stoppedBy(attempt);
+        // A limit reached while the last pending items finished stopped nothing: the attempt is complete.
+        String stopped = leftNothing(result) ? null : stoppedBy(attempt);
         attempt.lock().finish(stopped == null ? "finished" : "stopped", t.rowsIn(), t.generatedNow(), t.ok(), t.error(),
             t.missingFromInput(), t.promptTokens(), t.completionTokens(), t.completionTokensPerSecond(), t.modelLoadMs(),
             t.generationSeconds(), t.seconds(), stopped == null ? t.message()

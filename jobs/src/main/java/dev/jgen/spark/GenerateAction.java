@@ -122,6 +122,11 @@ public final class GenerateAction extends BaseRunAction<GenerateResult> {
   }
 
   @Override
+  protected boolean leftNothing(GenerateResult r) {
+    return r.left() == 0;
+  }
+
+  @Override
   protected void claimFailed() {
     if (reading != null) {
       reading.handle((r, x) -> null).join();
@@ -365,9 +370,11 @@ public final class GenerateAction extends BaseRunAction<GenerateResult> {
   private GenerateResult summarize(RunTable table, int attempt, Generated g, int n, long start, boolean onlyAttempt,
       String stoppedBy) {
     WrittenTally.Totals t = onlyAttempt ? g.written() : latestTotals(table);
+    // A budget or deadline reached as the last pending rows finished left nothing to continue: not stopped.
+    boolean leftNothing = g.rowsIn() * n - t.ok() - t.error() - t.skipped() <= 0;
     return new GenerateResult(job.runId(), attempt, g.rowsIn(), n, t.ok(), t.error(), t.skipped(), g.pendingRows(),
         g.missingFromInput(), table.path(), t.promptTokens(), t.completionTokens(), g.completionTokens(), g.loadMs(),
-        (System.nanoTime() - start) / 1e9, g.seconds(), t.warnings(), g.serverMetrics(), stoppedBy, reused.count(),
+        (System.nanoTime() - start) / 1e9, g.seconds(), t.warnings(), g.serverMetrics(), leftNothing ? null : stoppedBy, reused.count(),
         t.cachedTokens());
   }
 
