@@ -123,4 +123,52 @@ class LocalFileLogStoreTest {
     }
     assertEquals(5, spark.read().format("delta").load(sparkTable).count());
   }
+
+  @Test
+  @Timeout(value = 3, unit = TimeUnit.MINUTES)
+  void aCheckpointIsNeverSeenHalfWritten() throws Exception {
+    // A reader that lists _delta_log while a checkpoint is written must see no checkpoint or a whole one: Delta writes
+    // it in place when the store says partial writes are invisible, and a reader then fails on a file of a few bytes.
+    org.apache.spark.sql.SparkSession spark = dev.jgen.testing.TestSpark.get();
+    String table = dir.resolve("checkpointed").toString();
+    java.nio.file.Path logDir = java.nio.file.Path.of(table, "_delta_log");
+    // many files, so each checkpoint holds many add actions and takes a while to write
+    spark.range(4000).repartition(200).write().format("delta").save(table);
+    io.delta.kernel.engine.Engine engine = KernelTables.engine(spark);
+    io.delta.kernel.Table kernel = io.delta.kernel.Table.forPath(engine, table);
+    java.util.concurrent.atomic.AtomicBoolean writing = new java.util.concurrent.atomic.AtomicBoolean(true);
+    java.util.Set<String> partial = java.util.concurrent.ConcurrentHashMap.newKeySet(); // each name once
+    java.util.concurrent.atomic.AtomicLong looks = new java.util.concurrent.atomic.AtomicLong();
+    Thread reader = new Thread(() -> {
+      while (writing.get()) {
+        try (var files = Files.list(logDir)) {
+          for (java.nio.file.Path f : files.filter(f -> f.getFileName().toString().endsWith(".checkpoint.parquet")).toList()) {
+            byte[] bytes = Files.readAllBytes(f);
+            looks.incrementAndGet();
+            boolean whole = bytes.length >= 12 && new String(bytes, bytes.length - 4, 4, StandardCharsets.US_ASCII).equals("PAR1");
+            if (!whole) {
+              partial.add(f.getFileName().toString());
+            }
+          }
+        } catch (java.io.IOException e) {
+          // a file renamed or removed between listing and reading: not a partial checkpoint
+        }
+      }
+    });
+    reader.start();
+    try {
+      for (int v = 1; v <= 8; v++) {
+        spark.range(10).repartition(2).write().format("delta").mode("append").save(table);
+        kernel.checkpoint(engine, v);
+      }
+    } finally {
+      writing.set(false);
+      reader.join(60_000);
+    }
+    try (var files = Files.list(logDir)) {
+      assertEquals(8, files.filter(f -> f.getFileName().toString().endsWith(".checkpoint.parquet")).count());
+    }
+    assertTrue(looks.get() > 0, "the reader read checkpoints");
+    assertEquals(java.util.Set.of(), partial, "checkpoints seen half-written (fewer than 12 bytes or no closing PAR1)");
+  }
 }
