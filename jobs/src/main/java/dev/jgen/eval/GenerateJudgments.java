@@ -52,7 +52,7 @@ import org.apache.spark.sql.types.StructType;
  * question, another number of turns than the question's, no reference where one is needed, an error row of the
  * answers table) gives error rows naming the question, one per turn it would have been judged for: rows in = ok + error.
  */
-public final class GenerateJudgments {
+public final class GenerateJudgments extends DialogueAction<GenerateJudgments, JudgmentResult> {
   public static final StructType SCHEMA = new StructType()
       .add("run_id", DataTypes.StringType, false)
       .add("question_id", DataTypes.StringType)
@@ -93,15 +93,10 @@ public final class GenerateJudgments {
   static final dev.jgen.delta.RunTable.Spec SPEC = DialogueRun.spec(dev.jgen.delta.TableKind.JUDGE, SCHEMA, "turn");
 
 
-  private final SparkSession spark;
-  private final GenerateJob job;
   private final JudgePrompts prompts;
-  private PrintStream progress = System.err;
-  private boolean retryErrors;
 
   private GenerateJudgments(SparkSession spark, GenerateJob job, JudgePrompts prompts) {
-    this.spark = spark;
-    this.job = job;
+    super(spark, job);
     this.prompts = prompts;
   }
 
@@ -121,16 +116,6 @@ public final class GenerateJudgments {
     return new GenerateJudgments(spark, job, prompts);
   }
 
-  public GenerateJudgments progress(PrintStream out) {
-    this.progress = out;
-    return this;
-  }
-
-  public GenerateJudgments retryErrors(boolean retry) {
-    this.retryErrors = retry;
-    return this;
-  }
-
   /** The judge's name in the judgments (FastChat's judge_model): judge.name, else the judge model's id. */
   public static String judgeName(GenerateJob job) {
     return job.config().isSet(ConfigKeys.JUDGE_NAME) ? job.config().string(ConfigKeys.JUDGE_NAME) : job.model().modelId();
@@ -139,6 +124,7 @@ public final class GenerateJudgments {
   /** A question of judge.questions: its category and user turns, or why it cannot be used. */
   record Question(Object rawId, String category, List<String> turns, String error) implements Serializable {}
 
+  @Override
   public JudgmentResult execute() {
     var config = job.config();
     Map<String, Question> questions = readQuestions(spark, config.string(ConfigKeys.JUDGE_QUESTIONS));
@@ -152,7 +138,7 @@ public final class GenerateJudgments {
     String judgeModel = job.model().modelId();
     String fingerprint = job.model().fingerprint();
     String template = job.prompts().templateSha256();
-    DialogueRun.Outcome o = new DialogueRun(spark, job, new DialogueRun.Kind(SPEC) {
+    DialogueRun.Outcome o = run(new DialogueRun.Kind(SPEC) {
       @Override
       public JavaRDD<EvalInput.Record> input(SparkSession s, GenerateJob j, String idColumn, String idName) {
         List<EvalInput.Record> answers = withMissing(readAnswers(s, j), questions);
@@ -191,7 +177,7 @@ public final class GenerateJudgments {
         m.put("judge_model_id", judgeModel);
         m.put("judge_prompts", p.file());
       }
-    }, "question_id", "question_id").progress(progress).retryErrors(retryErrors).execute();
+    }, "question_id", "question_id");
     dev.jgen.delta.RunTable table = dev.jgen.delta.RunTable.open(spark, o.output(), SPEC);
     Row s = table.latest(runId).agg(sum(when(col("status").equalTo("ok").and(col("score").equalTo(-1)), 1).otherwise(0)))
         .first();

@@ -38,7 +38,7 @@ import org.apache.spark.sql.types.StructType;
  * <p>Output: {@code instruction}, {@code messages} (user, assistant; the system text apart in {@code system}), and for
  * each of the two generations its tokens and finish reason ({@code steps} holds the prompts and seeds).
  */
-public final class GenerateMagpie {
+public final class GenerateMagpie extends DialogueAction<GenerateMagpie, SyntheticResult> {
   public static final StructType SCHEMA = new StructType()
       .add("run_id", DataTypes.StringType, false)
       .add("id", DataTypes.StringType)
@@ -69,14 +69,9 @@ public final class GenerateMagpie {
   /** The table this kind writes (output.path). */
   static final dev.jgen.delta.RunTable.Spec SPEC = DialogueRun.spec(dev.jgen.delta.TableKind.MAGPIE, SCHEMA, "sample_index");
 
-  private final SparkSession spark;
-  private final GenerateJob job;
-  private PrintStream progress = System.err;
-  private boolean retryErrors;
 
   private GenerateMagpie(SparkSession spark, GenerateJob job) {
-    this.spark = spark;
-    this.job = job;
+    super(spark, job);
   }
 
   public static GenerateMagpie of(SparkSession spark, GenerateJob job) {
@@ -102,16 +97,7 @@ public final class GenerateMagpie {
     }
   }
 
-  public GenerateMagpie progress(PrintStream out) {
-    this.progress = out;
-    return this;
-  }
-
-  public GenerateMagpie retryErrors(boolean retry) {
-    this.retryErrors = retry;
-    return this;
-  }
-
+  @Override
   public SyntheticResult execute() {
     String idColumn = job.config().string(ConfigKeys.INPUT_ID_COLUMN);
     GenerationSettings generation = job.generation();
@@ -120,7 +106,7 @@ public final class GenerateMagpie {
     String fingerprint = job.model().fingerprint();
     String template = job.prompts().templateSha256();
     String endOfTurn = check(job).endOfTurn();
-    DialogueRun.Outcome o = new DialogueRun(spark, job, new DialogueRun.Kind(SPEC) {
+    DialogueRun.Outcome o = run(new DialogueRun.Kind(SPEC) {
       @Override
       public JavaRDD<Dialogue> dialogues(JavaRDD<EvalInput.Record> input, int samples) {
         return input.flatMap(r -> inputs(r, samples).iterator());
@@ -145,7 +131,7 @@ public final class GenerateMagpie {
       public void describeCommit(ObjectNode m) {
         m.put("magpie_end_of_turn", endOfTurn);
       }
-    }, idColumn, "id").progress(progress).retryErrors(retryErrors).execute();
+    }, idColumn, "id");
     return new SyntheticResult("magpie", runId, o.attempt(), o.rowsIn(), o.ok(), o.error(), o.generatedNow(), o.output(),
         o.promptTokensNow(), o.completionTokensNow(), o.seconds());
   }

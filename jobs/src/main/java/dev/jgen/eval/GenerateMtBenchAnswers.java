@@ -48,7 +48,7 @@ import scala.Tuple2;
  * Re-running resumes the run: pairs already ok are kept, the rest are generated again as a new attempt
  * ({@code run.mode=new} replaces the run). {@link ExportMtBenchAnswers} writes the FastChat answer file.
  */
-public final class GenerateMtBenchAnswers {
+public final class GenerateMtBenchAnswers extends DialogueAction<GenerateMtBenchAnswers, MtBenchResult> {
   public static final StructType TURN = new StructType()
       .add("turn", DataTypes.IntegerType)
       .add("user", DataTypes.StringType)
@@ -87,15 +87,10 @@ public final class GenerateMtBenchAnswers {
   static final dev.jgen.delta.RunTable.Spec SPEC = DialogueRun.spec(dev.jgen.delta.TableKind.MTBENCH, SCHEMA, "choice_index");
 
 
-  private final SparkSession spark;
-  private final GenerateJob job;
   private final MtBenchTemperatures temperatures;
-  private PrintStream progress = System.err;
-  private boolean retryErrors;
 
   private GenerateMtBenchAnswers(SparkSession spark, GenerateJob job) {
-    this.spark = spark;
-    this.job = job;
+    super(spark, job);
     this.temperatures = MtBenchTemperatures.of(job.config());
     if (job.engine() == null) {
       throw new ConfigException(ConfigKeys.ENGINE_KIND + ": none cannot answer MT-Bench questions (turn 2 needs the answer to "
@@ -108,18 +103,7 @@ public final class GenerateMtBenchAnswers {
     return new GenerateMtBenchAnswers(spark, job);
   }
 
-  /** Where the per-turn progress lines go (null: nowhere). */
-  public GenerateMtBenchAnswers progress(PrintStream out) {
-    this.progress = out;
-    return this;
-  }
-
-  /** Regenerate the run's error rows too (as a new attempt); by default a resume skips every question already written. */
-  public GenerateMtBenchAnswers retryErrors(boolean retry) {
-    this.retryErrors = retry;
-    return this;
-  }
-
+  @Override
   public MtBenchResult execute() {
     int n = job.config().integer(ConfigKeys.N);
     MtBenchTemperatures temps = temperatures;
@@ -128,7 +112,7 @@ public final class GenerateMtBenchAnswers {
     String modelId = job.model().modelId();
     String fingerprint = job.model().fingerprint();
     String template = job.prompts().templateSha256();
-    DialogueRun.Outcome o = new DialogueRun(spark, job, new DialogueRun.Kind(SPEC) {
+    DialogueRun.Outcome o = run(new DialogueRun.Kind(SPEC) {
       @Override
       public JavaRDD<Dialogue> dialogues(JavaRDD<EvalInput.Record> input, int samples) {
         return input.flatMap(r -> questions(r, samples, temps).iterator());
@@ -149,7 +133,7 @@ public final class GenerateMtBenchAnswers {
         return d -> toRow(d, runId, attempt, modelId, fingerprint, template);
       }
 
-    }, "question_id", "question_id").progress(progress).retryErrors(retryErrors).execute();
+    }, "question_id", "question_id");
     dev.jgen.delta.RunTable table = dev.jgen.delta.RunTable.open(spark, o.output(), SPEC);
     Row tok = table.latest(runId).select(explode(col("turns")).as("t"))
         .agg(sum(coalesce(col("t.prompt_tokens"), lit(0))), sum(coalesce(col("t.completion_tokens"), lit(0)))).first();

@@ -43,7 +43,7 @@ import org.apache.spark.sql.types.StructType;
  * the answer; selfchat and mtbench: the last answer, with the conversation before it as the instruction (one turn:
  * the user's text; more: "ユーザー: …" / "アシスタント: …" lines ending with the last user turn).
  */
-public final class GenerateScores {
+public final class GenerateScores extends DialogueAction<GenerateScores, SyntheticResult> {
   public static final List<String> SOURCE_KINDS = List.of("generate", "magpie", "selfchat", "mtbench");
 
   public static final StructType SCHEMA = new StructType()
@@ -93,15 +93,10 @@ public final class GenerateScores {
   /** What a scoring job needs checked before Spark starts. */
   public record Setup(ScoreRubric rubric, String sourceKind, GenerateJob job) {}
 
-  private final SparkSession spark;
-  private final GenerateJob job;
   private final Setup setup;
-  private PrintStream progress = System.err;
-  private boolean retryErrors;
 
   private GenerateScores(SparkSession spark, GenerateJob job, Setup setup) {
-    this.spark = spark;
-    this.job = job;
+    super(spark, job);
     this.setup = setup;
   }
 
@@ -166,16 +161,7 @@ public final class GenerateScores {
     return new GenerateScores(spark, job, setup);
   }
 
-  public GenerateScores progress(PrintStream out) {
-    this.progress = out;
-    return this;
-  }
-
-  public GenerateScores retryErrors(boolean retry) {
-    this.retryErrors = retry;
-    return this;
-  }
-
+  @Override
   public SyntheticResult execute() {
     var config = job.config();
     GenerationSettings generation = job.generation();
@@ -192,7 +178,7 @@ public final class GenerateScores {
         : GenerateJudgments.ratingGrammar(config.integer(ConfigKeys.SCORE_CONSTRAIN_RATING));
     Dataset<Row> source = source(spark, config.string(ConfigKeys.INPUT_PATH), kind);
     int samples = Math.max(1, source.isEmpty() ? 1 : source.agg(functions.max("sample")).first().getInt(0) + 1);
-    DialogueRun.Outcome o = new DialogueRun(spark, job, new DialogueRun.Kind(SPEC) {
+    DialogueRun.Outcome o = run(new DialogueRun.Kind(SPEC) {
       @Override
       public JavaRDD<EvalInput.Record> input(SparkSession s, GenerateJob j, String idColumn, String idName) {
         return records(source);
@@ -232,7 +218,7 @@ public final class GenerateScores {
         m.put("source_kind", kind);
         m.put("source_path", config.string(ConfigKeys.INPUT_PATH));
       }
-    }, "id", "id").progress(progress).retryErrors(retryErrors).execute();
+    }, "id", "id");
     return new SyntheticResult("score", runId, o.attempt(), o.rowsIn(), o.ok(), o.error(), o.generatedNow(), o.output(),
         o.promptTokensNow(), o.completionTokensNow(), o.seconds());
   }

@@ -45,7 +45,7 @@ import scala.Tuple2;
  * lines); without it the dialogue is appended after a blank line. The simulator's output is stripped, and a leading
  * "ユーザー:" label dropped; an empty follow-up fails the row.
  */
-public final class GenerateSelfChat {
+public final class GenerateSelfChat extends DialogueAction<GenerateSelfChat, SelfChatResult> {
   public static final String DEFAULT_USER_PROMPT = "以下はユーザーとAIアシスタントの対話です。あなたはこのユーザーになりきって、"
       + "対話の流れに沿った次の質問や依頼を一つだけ書いてください。前置きや説明は書かず、ユーザーの発言だけを出力してください。\n\n"
       + "{dialogue}";
@@ -93,14 +93,9 @@ public final class GenerateSelfChat {
   static final dev.jgen.delta.RunTable.Spec SPEC = DialogueRun.spec(dev.jgen.delta.TableKind.SELFCHAT, SCHEMA, "sample_index");
 
 
-  private final SparkSession spark;
-  private final GenerateJob job;
-  private PrintStream progress = System.err;
-  private boolean retryErrors;
 
   private GenerateSelfChat(SparkSession spark, GenerateJob job) {
-    this.spark = spark;
-    this.job = job;
+    super(spark, job);
     if (job.engine() == null) {
       throw new ConfigException(ConfigKeys.ENGINE_KIND + ": none cannot run self-chat (each turn needs the previous one's "
           + "text); set it to llamacpp or djl-serving");
@@ -111,21 +106,11 @@ public final class GenerateSelfChat {
     return new GenerateSelfChat(spark, job);
   }
 
-  public GenerateSelfChat progress(PrintStream out) {
-    this.progress = out;
-    return this;
-  }
-
   static String userPrompt(JobConfig config) {
     return config.isSet(ConfigKeys.SELFCHAT_USER_PROMPT) ? config.string(ConfigKeys.SELFCHAT_USER_PROMPT) : DEFAULT_USER_PROMPT;
   }
 
-  /** Regenerate the run's error rows too (as a new attempt); by default a resume skips every dialogue already written. */
-  public GenerateSelfChat retryErrors(boolean retry) {
-    this.retryErrors = retry;
-    return this;
-  }
-
+  @Override
   public SelfChatResult execute() {
     JobConfig config = job.config();
     int turns = config.integer(ConfigKeys.SELFCHAT_TURNS);
@@ -137,7 +122,7 @@ public final class GenerateSelfChat {
     String modelId = job.model().modelId();
     String fingerprint = job.model().fingerprint();
     String template = job.prompts().templateSha256();
-    DialogueRun.Outcome o = new DialogueRun(spark, job, new DialogueRun.Kind(SPEC) {
+    DialogueRun.Outcome o = run(new DialogueRun.Kind(SPEC) {
       @Override
       public JavaRDD<Dialogue> dialogues(JavaRDD<EvalInput.Record> input, int samples) {
         return input.flatMap(r -> seeds(r, samples).iterator());
@@ -163,7 +148,7 @@ public final class GenerateSelfChat {
         o.put("selfchat_turns", turns);
         o.put("user_prompt_sha256", userPromptSha);
       }
-    }, idColumn, "id").progress(progress).retryErrors(retryErrors).execute();
+    }, idColumn, "id");
     return new SelfChatResult(runId, o.attempt(), o.rowsIn(), o.ok(), o.error(), o.generatedNow(), turns, o.output(),
         o.completionTokensNow(), o.seconds());
   }
