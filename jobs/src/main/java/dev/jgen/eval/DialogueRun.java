@@ -84,7 +84,7 @@ final class DialogueRun extends BaseRunAction<DialogueRun.Outcome> {
 
   /** What an attempt did, over the run's latest rows for the input's conversations. */
   record Outcome(int attempt, long rowsIn, long ok, long error, long generatedNow, long promptTokensNow,
-      long completionTokensNow, long modelLoadMs, String output, double seconds) {}
+      long completionTokensNow, long modelLoadMs, String output, double seconds, String stoppedBy) {}
 
   private final Kind kind;
   private final String idColumn;
@@ -116,6 +116,12 @@ final class DialogueRun extends BaseRunAction<DialogueRun.Outcome> {
   protected Totals totals(Outcome o) {
     return new Totals(o.rowsIn(), o.generatedNow(), o.ok(), o.error(), 0, o.promptTokensNow(), o.completionTokensNow(),
         o.seconds() > 0 ? o.completionTokensNow() / o.seconds() : 0, o.modelLoadMs(), o.seconds(), o.seconds(), null, null);
+  }
+
+  /** Every conversation of the input is in the table (ok or error): a budget or deadline reached then left nothing. */
+  @Override
+  protected boolean leftNothing(Outcome o) {
+    return o.stoppedBy() == null;
   }
 
   @Override
@@ -174,8 +180,10 @@ final class DialogueRun extends BaseRunAction<DialogueRun.Outcome> {
       long ok = s.isNullAt(0) ? 0 : s.getLong(0);
       long error = s.isNullAt(1) ? 0 : s.getLong(1);
       double seconds = (System.nanoTime() - start) / 1e9;
+      // A limit reached as the last conversations finished stopped nothing (as for generate).
+      String stopped = ok + error >= rowsIn ? null : stoppedBy(attempt);
       return new Outcome(attempt.number(), rowsIn, ok, error, generatedNow, counters.promptTokens().value(),
-          counters.completionTokens().value(), counters.modelLoadMs().value(), table.path(), seconds);
+          counters.completionTokens().value(), counters.modelLoadMs().value(), table.path(), seconds, stopped);
     } finally {
       if (pending != null) {
         pending.unpersist(false);

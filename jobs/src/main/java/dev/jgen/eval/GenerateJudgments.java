@@ -183,7 +183,7 @@ public final class GenerateJudgments extends DialogueAction<GenerateJudgments, J
         .first();
     long failedRatings = s.isNullAt(0) ? 0 : s.getLong(0);
     return new JudgmentResult(runId, o.attempt(), judge, o.rowsIn(), o.ok(), o.error(), failedRatings, o.generatedNow(), o.output(),
-        o.completionTokensNow(), o.seconds());
+        o.completionTokensNow(), o.seconds(), o.stoppedBy());
   }
 
   // ---- input ----

@@ -133,7 +133,7 @@ public final class GenerateMagpie extends DialogueAction<GenerateMagpie, Synthet
       }
     }, idColumn, "id");
     return new SyntheticResult("magpie", runId, o.attempt(), o.rowsIn(), o.ok(), o.error(), o.generatedNow(), o.output(),
-        o.promptTokensNow(), o.completionTokensNow(), o.seconds());
+        o.promptTokensNow(), o.completionTokensNow(), o.seconds(), o.stoppedBy());
   }
 
   static List<Dialogue> inputs(EvalInput.Record r, int n) {

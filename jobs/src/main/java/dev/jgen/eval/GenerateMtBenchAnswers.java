@@ -138,7 +138,7 @@ public final class GenerateMtBenchAnswers extends DialogueAction<GenerateMtBench
     Row tok = table.latest(runId).select(explode(col("turns")).as("t"))
         .agg(sum(coalesce(col("t.prompt_tokens"), lit(0))), sum(coalesce(col("t.completion_tokens"), lit(0)))).first();
     return new MtBenchResult(runId, o.attempt(), o.rowsIn() / Math.max(1, n), n, o.rowsIn(), o.ok(), o.error(), o.generatedNow(),
-        o.output(), longOr0(tok, 0), longOr0(tok, 1), o.completionTokensNow(), o.seconds());
+        o.output(), longOr0(tok, 0), longOr0(tok, 1), o.completionTokensNow(), o.seconds(), o.stoppedBy());
   }
 
   private static long longOr0(Row r, int i) {

@@ -220,7 +220,7 @@ public final class GenerateScores extends DialogueAction<GenerateScores, Synthet
       }
     }, "id", "id");
     return new SyntheticResult("score", runId, o.attempt(), o.rowsIn(), o.ok(), o.error(), o.generatedNow(), o.output(),
-        o.promptTokensNow(), o.completionTokensNow(), o.seconds());
+        o.promptTokensNow(), o.completionTokensNow(), o.seconds(), o.stoppedBy());
   }
 
   // ---- input ----

@@ -150,7 +150,7 @@ public final class GenerateSelfChat extends DialogueAction<GenerateSelfChat, Sel
       }
     }, idColumn, "id");
     return new SelfChatResult(runId, o.attempt(), o.rowsIn(), o.ok(), o.error(), o.generatedNow(), turns, o.output(),
-        o.completionTokensNow(), o.seconds());
+        o.completionTokensNow(), o.seconds(), o.stoppedBy());
   }
 
   static List<Dialogue> seeds(EvalInput.Record r, int n) {

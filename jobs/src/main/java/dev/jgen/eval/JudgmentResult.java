@@ -2,9 +2,11 @@ package dev.jgen.eval;
 
 /**
  * The outcome of {@link GenerateJudgments}. Counts are over the run's latest rows for the input's (answer, turn)
- * judgments: {@code rowsIn == ok + error}.
+ * judgments: {@code rowsIn == ok + error} unless a budget or deadline stopped the attempt.
  *
  * @param failedRatings ok judgments whose text holds no rating FastChat can read (score -1)
+ * @param stoppedBy "budget" or "deadline" when job.max_*_tokens_total or job.deadline ended the attempt with work left
+ *     (then {@code rowsIn > ok + error}: {@link #left()}; the same command continues the run); null otherwise
  */
 public record JudgmentResult(
     String runId,
@@ -17,4 +19,11 @@ public record JudgmentResult(
     long generatedNow,
     String output,
     long completionTokensNow,
-    double seconds) {}
+    double seconds,
+    String stoppedBy) {
+  /** What the attempt left for the next one: nothing unless {@link #stoppedBy()} is set. */
+  public long left() {
+    return Math.max(0, rowsIn - ok - error);
+  }
+}
+

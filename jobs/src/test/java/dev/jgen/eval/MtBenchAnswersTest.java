@@ -187,4 +187,66 @@ class MtBenchAnswersTest {
         () -> GenerateMtBenchAnswers.of(TestSpark.get(), EvalTesting.job(s)));
     assertTrue(none.getMessage().startsWith("engine.kind: none cannot answer MT-Bench questions"), none.getMessage());
   }
+
+  /**
+   * A budget stops a dialogue kind as it stops generate: questions not started are left, the summary says so
+   * (stopped_by, left) and the runs table records the attempt as stopped; the same settings again continue the run until
+   * every (question, choice) is answered, each once. A prompt-token budget, because every prompt has tokens: a
+   * completion budget would depend on where the random model stops.
+   */
+  @Test
+  void aTokenBudgetStopsTheAttemptWithQuestionsLeftAndTheSameSettingsFinishTheRun() {
+    int questions = 24;
+    java.util.List<String> lines = new java.util.ArrayList<>();
+    for (int i = 0; i < questions; i++) {
+      lines.add("{\"question_id\": " + (200 + i) + ", \"category\": \"writing\", \"turns\": [\"予算の確認 " + i
+          + " について書いてください。\", \"" + U2A + "\"]}");
+    }
+    Path in = TestFiles.jsonl(dir, "many.jsonl", lines);
+    String out = dir.resolve("budgeted").toString();
+    Map<String, Object> s = EvalTesting.settings("llm-jp-3-1.8b-instruct", in, Path.of(out));
+    s.put("job.kind", "mtbench");
+    s.put("run.id", "budgeted");
+    // One task taking one question at a time, so the budget is checked before each new question.
+    s.put("job.partitions", 1);
+    s.put("job.chunks_in_flight", 1);
+    s.put("job.chunk_rows", 8);
+    s.put("job.max_prompt_tokens_total", 100);
+    // The first attempt from the command line: its summary line and JSON say it stopped and what is left.
+    java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("generate", "--config",
+        TestFiles.conf().resolve("jobs/mtbench.yaml").toString()));
+    s.forEach((k, v) -> args.addAll(java.util.List.of("--set", k + "=" + v)));
+    dev.jgen.testing.Cli cli = dev.jgen.testing.Cli.run(args.toArray(String[]::new));
+    assertEquals(0, cli.code(), cli.err());
+    com.fasterxml.jackson.databind.JsonNode summary = cli.summary();
+    assertEquals("budget", summary.path("stopped_by").asText(), summary.toString());
+    long left = summary.path("left").asLong();
+    assertTrue(left > 0, summary.toString());
+    assertEquals(questions, summary.get("ok").asLong() + summary.get("error").asLong() + left, summary.toString());
+    assertTrue(cli.out().contains("jgen: stopped by the budget: " + left + " conversations left"), cli.out());
+    long firstDone = summary.get("ok").asLong() + summary.get("error").asLong();
+    String runs = dev.jgen.delta.RunsTable.besideOutput(out);
+    java.util.function.IntFunction<String> status = a -> TestSpark.get().read().format("delta").load(runs)
+        .where("run_id = 'budgeted' and attempt = " + a + " and ended_at is not null").first().getAs("status");
+    assertEquals("stopped", status.apply(1));
+
+    // The same settings again (through the API), each attempt with a fresh budget, until the run is whole.
+    long done = firstDone;
+    MtBenchResult last;
+    do {
+      last = GenerateMtBenchAnswers.of(TestSpark.get(), EvalTesting.job(s)).progress(null).execute();
+      assertTrue(last.ok() + last.error() > done, "each attempt answers more: " + last);
+      assertTrue(last.stoppedBy() == null || last.left() > 0, "stopped means questions are left: " + last);
+      done = last.ok() + last.error();
+    } while (last.stoppedBy() != null && last.attempt() < 30);
+    assertEquals(null, last.stoppedBy(), "the run finished: " + last);
+    assertEquals(0, last.left());
+    assertEquals(questions, last.ok(), last.toString());
+    assertEquals("finished", status.apply(last.attempt()));
+    org.apache.spark.sql.Dataset<Row> rows = TestSpark.get().read().format("delta").load(out);
+    assertEquals(questions, rows.count(), "nothing answered twice");
+    assertEquals(questions, rows.select("question_id").distinct().count(), "nothing lost");
+    System.out.printf("mtbench with a prompt budget of 100 tokens: first attempt %d of %d questions, %d attempts in all%n",
+        firstDone, questions, last.attempt());
+  }
 }

@@ -83,7 +83,10 @@ class SparkObservabilityTest {
               jobsJson = get(http, base + "/api/v1/applications/" + app + "/jobs");
               stagesJson = get(http, base + "/api/v1/applications/" + app + "/stages?details=true");
             }
-            if (jobsJson != null && jobsJson.contains("chunk")) {
+            // A stage shows jgen's accumulators once its tasks reported them (a task's end, or an executor heartbeat):
+            // poll on until one does, not only until the first chunk job exists (a loaded run saw none at that moment).
+            if (jobsJson != null && jobsJson.contains("chunk") && stagesJson != null
+                && stagesJson.contains("jgen.completion_tokens")) {
               break;
             }
           }
