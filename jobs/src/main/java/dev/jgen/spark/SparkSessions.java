@@ -9,6 +9,18 @@ import org.apache.spark.sql.SparkSession;
 
 /** Builds the job's SparkSession with Delta enabled; under spark-submit the master and settings given there win. */
 public final class SparkSessions {
+  /**
+   * Set to false: executors send every accumulator of a running task with each heartbeat, zeros included, so they
+   * never call an accumulator's {@code isZero} there. Why: Spark registers an accumulator with its task while the task
+   * is being deserialized, before the accumulator's own fields are read, and Spark 4.2's
+   * {@code PartitionKeyedAccumulator} (DataFrame caching) throws from {@code isZero} in that window; the exception
+   * escapes the executor's heartbeat thread, which then never beats again, and the driver drops the executor two
+   * minutes later ("Uncaught exception in thread executor-heartbeater", then "Removing executor driver with no recent
+   * heartbeats", seen in a full test run; on a cluster the executor, and its loaded model, are killed). On the driver the
+   * same half-read accumulator costs at most one heartbeat's reply.
+   */
+  public static final String HEARTBEAT_DROP_ZEROES = "spark.executor.heartbeat.dropZeroAccumulatorUpdates";
+
   private SparkSessions() {}
 
   public static SparkSession create(JobConfig config) {
@@ -37,6 +49,9 @@ public final class SparkSessions {
         // A generation task holds an engine busy for minutes: a speculative copy would only burn it twice.
         .config("spark.speculation", "false")
         .config("spark.ui.showConsoleProgress", "false");
+    if (!submitted.contains(HEARTBEAT_DROP_ZEROES)) {
+      b.config(HEARTBEAT_DROP_ZEROES, "false");
+    }
     if (!submitted.contains(DeltaLogStores.SPARK_KEY)) {
       // commits to local tables that are atomic across jobs (Delta's default store can lose one of two racing commits)
       b.config(DeltaLogStores.SPARK_KEY, DeltaLogStores.LOCAL_FILE);

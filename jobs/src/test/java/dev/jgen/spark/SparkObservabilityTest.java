@@ -68,6 +68,7 @@ class SparkObservabilityTest {
     String metricsText = null;
     String jobsJson = null;
     String stagesJson = null;
+    String environmentJson = null;
     try {
       long until = System.currentTimeMillis() + 240_000;
       while (System.currentTimeMillis() < until && job.isAlive()) {
@@ -82,6 +83,7 @@ class SparkObservabilityTest {
               String app = JSON.readTree(apps).get(0).get("id").asText();
               jobsJson = get(http, base + "/api/v1/applications/" + app + "/jobs");
               stagesJson = get(http, base + "/api/v1/applications/" + app + "/stages?details=true");
+              environmentJson = get(http, base + "/api/v1/applications/" + app + "/environment");
             }
             // A stage shows jgen's accumulators once its tasks reported them (a task's end, or an executor heartbeat):
             // poll on until one does, not only until the first chunk job exists (a loaded run saw none at that moment).
@@ -105,6 +107,9 @@ class SparkObservabilityTest {
     assertTrue(jobsJson != null && Pattern.compile("jgen generate run run-[0-9a-f]+ attempt 1 chunk \\d+ \\(\\d+ rows\\)")
         .matcher(jobsJson).find(), "the chunk jobs are described: " + jobsJson);
     assertTrue(stagesJson != null && stagesJson.contains("jgen.completion_tokens"), "jgen's accumulators are on the stages");
+    // The job's session keeps zero accumulator updates in heartbeats (HeartbeatTest shows why).
+    assertTrue(environmentJson != null && environmentJson.replaceAll("\\s", "")
+        .contains("[\"" + SparkSessions.HEARTBEAT_DROP_ZEROES + "\",\"false\"]"), "the job's Spark settings: " + environmentJson);
   }
 
   private static String get(HttpClient http, String url) {

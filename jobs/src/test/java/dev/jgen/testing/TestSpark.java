@@ -44,6 +44,8 @@ public final class TestSpark {
           .config("spark.driver.host", "127.0.0.1")
           // as SparkSessions sets local mode: running tasks' accumulators reach the driver every second
           .config("spark.executor.heartbeatInterval", "1s")
+          // as SparkSessions sets it: a heartbeat never calls an executor-side accumulator's isZero
+          .config(dev.jgen.spark.SparkSessions.HEARTBEAT_DROP_ZEROES, "false")
           .getOrCreate();
       spark.sparkContext().setLogLevel("WARN");
       Runtime.getRuntime().addShutdownHook(new Thread(EngineRegistry::closeAll));
