@@ -12,6 +12,9 @@ import org.apache.spark.util.AccumulatorV2;
  * <p>Exact for the committed rows, so a first attempt's summary needs no read of the table (two Spark queries, seconds
  * of a small run): the rows are made in the write's own tasks, and Spark merges a task's accumulator updates only when
  * the task succeeds, once per partition of a job; a chunk whose job fails ends the run before any summary.
+ *
+ * <p>Synchronized: heartbeats read a running task's accumulators on another thread (the executor's, and in local mode
+ * the driver's, which calls {@link #value()} on the task's own object) while the task adds rows.
  */
 public final class WrittenTally extends AccumulatorV2<OutputRow, WrittenTally.Totals> {
   /** The tally's value: a copy (Spark prints an accumulator's value, and shows it in its UI). */
@@ -29,27 +32,27 @@ public final class WrittenTally extends AccumulatorV2<OutputRow, WrittenTally.To
   private final TreeMap<String, Long> warnings = new TreeMap<>();
 
   @Override
-  public boolean isZero() {
+  public synchronized boolean isZero() {
     return ok == 0 && error == 0 && skipped == 0 && promptTokens == 0 && completionTokens == 0 && !anyCached
         && warnings.isEmpty();
   }
 
   @Override
-  public WrittenTally copy() {
+  public synchronized WrittenTally copy() {
     WrittenTally c = new WrittenTally();
     c.merge(this);
     return c;
   }
 
   @Override
-  public void reset() {
+  public synchronized void reset() {
     ok = error = skipped = promptTokens = completionTokens = cachedTokens = 0;
     anyCached = false;
     warnings.clear();
   }
 
   @Override
-  public void add(OutputRow row) {
+  public synchronized void add(OutputRow row) {
     switch (String.valueOf(row.get("status"))) {
       case "ok" -> ok++;
       case "error" -> error++;
@@ -70,7 +73,7 @@ public final class WrittenTally extends AccumulatorV2<OutputRow, WrittenTally.To
   }
 
   @Override
-  public void merge(AccumulatorV2<OutputRow, Totals> other) {
+  public synchronized void merge(AccumulatorV2<OutputRow, Totals> other) {
     WrittenTally o = (WrittenTally) other;
     ok += o.ok;
     error += o.error;
@@ -83,7 +86,7 @@ public final class WrittenTally extends AccumulatorV2<OutputRow, WrittenTally.To
   }
 
   @Override
-  public Totals value() {
+  public synchronized Totals value() {
     return new Totals(ok, error, skipped, promptTokens, completionTokens, java.util.Collections.unmodifiableMap(new TreeMap<>(warnings)),
         anyCached ? cachedTokens : null);
   }
