@@ -221,16 +221,14 @@ public final class Main {
         out.printf(Locale.ROOT, "jgen: MT-Bench run %s attempt %d: %d questions x %d choices -> %d ok, %d error; table %s%n"
             + "jgen: export for FastChat's judge: jgen export mtbench --output %s --run %s --to DIR%n", m.runId(), m.attempt(),
             m.questions(), m.choices(), m.ok(), m.error(), m.output(), m.output(), m.runId());
-        printJson(out, m.runId(), m.rowsIn(), m.ok(), m.error(), m.output(), m.promptTokens(), m.completionTokens(), m.seconds(),
-            m.stoppedBy(), m.left());
+        printJson(out, m, m.promptTokens(), m.completionTokens());
         return 0;
       }
       case "selfchat" -> {
         SelfChatResult c = GenerateSelfChat.of(spark, job).progress(err).retryErrors(a.flag("retry-errors")).execute();
         out.printf(Locale.ROOT, "jgen: self-chat run %s attempt %d: %d dialogues of %d turns -> %d ok, %d error; table %s%n",
             c.runId(), c.attempt(), c.rowsIn(), c.turns(), c.ok(), c.error(), c.output());
-        printJson(out, c.runId(), c.rowsIn(), c.ok(), c.error(), c.output(), 0, c.completionTokensNow(), c.seconds(), c.stoppedBy(),
-            c.left());
+        printJson(out, c, 0, c.completionTokensNow());
         return 0;
       }
       case "judge" -> {
@@ -243,8 +241,7 @@ public final class Main {
         if (j.error() > 0) {
           out.printf("jgen: see the errors with: jgen show --output %s --run %s --status error%n", j.output(), j.runId());
         }
-        printJson(out, j.runId(), j.rowsIn(), j.ok(), j.error(), j.output(), 0, j.completionTokensNow(), j.seconds(), j.stoppedBy(),
-            j.left());
+        printJson(out, j, 0, j.completionTokensNow());
         return 0;
       }
       case "magpie", "score" -> {
@@ -256,8 +253,7 @@ public final class Main {
         if (x.error() > 0) {
           out.printf("jgen: see the errors with: jgen show --output %s --run %s --status error%n", x.output(), x.runId());
         }
-        printJson(out, x.runId(), x.rowsIn(), x.ok(), x.error(), x.output(), x.promptTokensNow(), x.completionTokensNow(), x.seconds(),
-            x.stoppedBy(), x.left());
+        printJson(out, x, x.promptTokensNow(), x.completionTokensNow());
         return 0;
       }
       default -> {
@@ -339,23 +335,23 @@ public final class Main {
    * The summary line of the evaluation jobs: the same keys as generate's, {@code stopped_by} and {@code left} included
    * when a budget or deadline ended the attempt early (then a line before it says so).
    */
-  private static void printJson(PrintStream out, String runId, long rowsIn, long ok, long error, String output, long promptTokens,
-      long completionTokens, double seconds, String stoppedBy, long left) {
-    if (stoppedBy != null) {
-      out.printf(Locale.ROOT, "jgen: stopped by the %s: %d conversations left; the same command continues the run%n", stoppedBy, left);
+  private static void printJson(PrintStream out, dev.jgen.eval.DialogueResult r, long promptTokens, long completionTokens) {
+    if (r.stoppedBy() != null) {
+      out.printf(Locale.ROOT, "jgen: stopped by the %s: %d conversations left; the same command continues the run%n",
+          r.stoppedBy(), r.left());
     }
     ObjectNode o = JSON.createObjectNode();
-    o.put("run_id", runId);
-    o.put("rows_in", rowsIn);
-    o.put("ok", ok);
-    o.put("error", error);
-    o.put("output", output);
+    o.put("run_id", r.runId());
+    o.put("rows_in", r.rowsIn());
+    o.put("ok", r.ok());
+    o.put("error", r.error());
+    o.put("output", r.output());
     o.put("prompt_tokens", promptTokens);
     o.put("completion_tokens", completionTokens);
-    o.put("seconds", Math.round(seconds * 1000) / 1000.0);
-    if (stoppedBy != null) {
-      o.put("stopped_by", stoppedBy);
-      o.put("left", left);
+    o.put("seconds", Math.round(r.seconds() * 1000) / 1000.0);
+    if (r.stoppedBy() != null) {
+      o.put("stopped_by", r.stoppedBy());
+      o.put("left", r.left());
     }
     out.println(o.toString());
   }

@@ -115,13 +115,7 @@ final class DialogueRun extends BaseRunAction<DialogueRun.Outcome> {
   @Override
   protected Totals totals(Outcome o) {
     return new Totals(o.rowsIn(), o.generatedNow(), o.ok(), o.error(), 0, o.promptTokensNow(), o.completionTokensNow(),
-        o.seconds() > 0 ? o.completionTokensNow() / o.seconds() : 0, o.modelLoadMs(), o.seconds(), o.seconds(), null, null);
-  }
-
-  /** Every conversation of the input is in the table (ok or error): a budget or deadline reached then left nothing. */
-  @Override
-  protected boolean leftNothing(Outcome o) {
-    return o.stoppedBy() == null;
+        o.seconds() > 0 ? o.completionTokensNow() / o.seconds() : 0, o.modelLoadMs(), o.seconds(), o.seconds(), null, null, o.stoppedBy());
   }
 
   @Override
@@ -180,10 +174,9 @@ final class DialogueRun extends BaseRunAction<DialogueRun.Outcome> {
       long ok = s.isNullAt(0) ? 0 : s.getLong(0);
       long error = s.isNullAt(1) ? 0 : s.getLong(1);
       double seconds = (System.nanoTime() - start) / 1e9;
-      // A limit reached as the last conversations finished stopped nothing (as for generate).
-      String stopped = ok + error >= rowsIn ? null : stoppedBy(attempt);
       return new Outcome(attempt.number(), rowsIn, ok, error, generatedNow, counters.promptTokens().value(),
-          counters.completionTokens().value(), counters.modelLoadMs().value(), table.path(), seconds, stopped);
+          counters.completionTokens().value(), counters.modelLoadMs().value(), table.path(), seconds,
+          stoppedBy(attempt, rowsIn - ok - error));
     } finally {
       if (pending != null) {
         pending.unpersist(false);

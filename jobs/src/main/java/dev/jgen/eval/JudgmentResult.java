@@ -5,8 +5,7 @@ package dev.jgen.eval;
  * judgments: {@code rowsIn == ok + error} unless a budget or deadline stopped the attempt.
  *
  * @param failedRatings ok judgments whose text holds no rating FastChat can read (score -1)
- * @param stoppedBy "budget" or "deadline" when job.max_*_tokens_total or job.deadline ended the attempt with work left
- *     (then {@code rowsIn > ok + error}: {@link #left()}; the same command continues the run); null otherwise
+ * @param stoppedBy see {@link DialogueResult#stoppedBy()}
  */
 public record JudgmentResult(
     String runId,
@@ -20,10 +19,4 @@ public record JudgmentResult(
     String output,
     long completionTokensNow,
     double seconds,
-    String stoppedBy) {
-  /** What the attempt left for the next one: nothing unless {@link #stoppedBy()} is set. */
-  public long left() {
-    return Math.max(0, rowsIn - ok - error);
-  }
-}
-
+    String stoppedBy) implements DialogueResult {}

@@ -4,8 +4,7 @@ package dev.jgen.eval;
  * The outcome of a synthetic-data kind ({@link GenerateMagpie}, {@link GenerateScores}): counts over the run's latest
  * rows for the input's (row, sample) pairs, {@code rowsIn == ok + error} unless a budget or deadline stopped the attempt.
  *
- * @param stoppedBy "budget" or "deadline" when job.max_*_tokens_total or job.deadline ended the attempt with work left
- *     (then {@code rowsIn > ok + error}: {@link #left()}; the same command continues the run); null otherwise
+ * @param stoppedBy see {@link DialogueResult#stoppedBy()}
  */
 public record SyntheticResult(
     String kind,
@@ -19,10 +18,4 @@ public record SyntheticResult(
     long promptTokensNow,
     long completionTokensNow,
     double seconds,
-    String stoppedBy) {
-  /** What the attempt left for the next one: nothing unless {@link #stoppedBy()} is set. */
-  public long left() {
-    return Math.max(0, rowsIn - ok - error);
-  }
-}
-
+    String stoppedBy) implements DialogueResult {}

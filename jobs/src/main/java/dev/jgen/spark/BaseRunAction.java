@@ -49,21 +49,20 @@ public abstract class BaseRunAction<R> {
     }
   }
 
-  /** How the attempt ended, for the runs table. */
+  /**
+   * How the attempt ended, for the runs table.
+   *
+   * @param stoppedBy as {@link #stoppedBy(Attempt, long)} gave it to the kind's result: the attempt ends "stopped"
+   */
   public record Totals(long rowsIn, long generatedNow, long ok, long error, long missingFromInput, long promptTokens,
       long completionTokens, double completionTokensPerSecond, long modelLoadMs, double generationSeconds, double seconds,
-      String message, Long cachedTokens) {}
+      String message, Long cachedTokens, String stoppedBy) {}
 
   /** The kind's part of the attempt: plan what is pending, generate it chunk by chunk, count. */
   protected abstract R run(Attempt attempt);
 
   /** The runs-table record's counts of the kind's result. */
   protected abstract Totals totals(R result);
-
-  /** Whether the kind's result holds every pending item (then no budget or deadline stopped it); false: unknown. */
-  protected boolean leftNothing(R result) {
-    return false;
-  }
 
   /** First thing of {@link #execute()}, before the claim: a kind starts what can overlap it (reading its input). */
   protected void prepare() {}
@@ -95,8 +94,7 @@ public abstract class BaseRunAction<R> {
       try {
         R result = run(attempt);
         Totals t = totals(result);
-        // A limit reached while the last pending items finished stopped nothing: the attempt is complete.
-        String stopped = leftNothing(result) ? null : stoppedBy(attempt);
+        String stopped = t.stoppedBy();
         attempt.lock().finish(stopped == null ? "finished" : "stopped", t.rowsIn(), t.generatedNow(), t.ok(), t.error(),
             t.missingFromInput(), t.promptTokens(), t.completionTokens(), t.completionTokensPerSecond(), t.modelLoadMs(),
             t.generationSeconds(), t.seconds(), stopped == null ? t.message()
@@ -194,9 +192,12 @@ public abstract class BaseRunAction<R> {
     return RunStop.meter(spec.kind().jobGroup(job.runId(), attempt.number()), stopLimits);
   }
 
-  /** "budget" or "deadline" when the attempt stopped before generating every pending item, else null. */
-  protected final String stoppedBy(Attempt attempt) {
-    return stopLimits.any() ? meter(attempt).stoppedBy() : null;
+  /**
+   * "budget" or "deadline" when one stopped the attempt with {@code left} items not written, else null: a limit reached
+   * as the last pending items finished stopped nothing (the attempt is complete, and a scheduler need not rerun it).
+   */
+  protected final String stoppedBy(Attempt attempt, long left) {
+    return left > 0 && stopLimits.any() ? meter(attempt).stoppedBy() : null;
   }
 
   /**

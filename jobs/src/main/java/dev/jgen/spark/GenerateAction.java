@@ -122,11 +122,6 @@ public final class GenerateAction extends BaseRunAction<GenerateResult> {
   }
 
   @Override
-  protected boolean leftNothing(GenerateResult r) {
-    return r.left() == 0;
-  }
-
-  @Override
   protected void claimFailed() {
     if (reading != null) {
       reading.handle((r, x) -> null).join();
@@ -144,8 +139,7 @@ public final class GenerateAction extends BaseRunAction<GenerateResult> {
       attempt.table().optimizeRun(job.runId());
     }
     // A first attempt (or a replaced run) holds one row per (row, sample): no need for the latest-attempt window.
-    GenerateResult r = summarize(attempt.table(), attempt.number(), g, n, start, !attempt.resuming() && reused.count() == 0,
-        stoppedBy(attempt));
+    GenerateResult r = summarize(attempt, g, n, start, !attempt.resuming() && reused.count() == 0);
     phase("summarize");
     if (progress != null) {
       progress.println("jgen: time by phase (ms): " + phaseMillis);
@@ -165,7 +159,7 @@ public final class GenerateAction extends BaseRunAction<GenerateResult> {
     }
     return new Totals(r.rowsIn(), r.generatedNow(), r.ok(), r.error(), r.missingFromInput(), r.promptTokens(),
         r.completionTokens(), r.completionTokensPerSecond(), r.modelLoadMs(), r.generationSeconds(), r.seconds(), metrics,
-        r.cachedTokens());
+        r.cachedTokens(), r.stoppedBy());
   }
 
   @Override
@@ -367,14 +361,13 @@ public final class GenerateAction extends BaseRunAction<GenerateResult> {
    * The run's totals. When the run's rows are all this attempt's (a first attempt, or a replaced run), they are what
    * this attempt wrote, tallied as it wrote them; otherwise the table is read for each (row, sample)'s latest attempt.
    */
-  private GenerateResult summarize(RunTable table, int attempt, Generated g, int n, long start, boolean onlyAttempt,
-      String stoppedBy) {
+  private GenerateResult summarize(Attempt attempt, Generated g, int n, long start, boolean onlyAttempt) {
+    RunTable table = attempt.table();
     WrittenTally.Totals t = onlyAttempt ? g.written() : latestTotals(table);
-    // A budget or deadline reached as the last pending rows finished left nothing to continue: not stopped.
-    boolean leftNothing = g.rowsIn() * n - t.ok() - t.error() - t.skipped() <= 0;
-    return new GenerateResult(job.runId(), attempt, g.rowsIn(), n, t.ok(), t.error(), t.skipped(), g.pendingRows(),
+    long left = g.rowsIn() * n - t.ok() - t.error() - t.skipped();
+    return new GenerateResult(job.runId(), attempt.number(), g.rowsIn(), n, t.ok(), t.error(), t.skipped(), g.pendingRows(),
         g.missingFromInput(), table.path(), t.promptTokens(), t.completionTokens(), g.completionTokens(), g.loadMs(),
-        (System.nanoTime() - start) / 1e9, g.seconds(), t.warnings(), g.serverMetrics(), leftNothing ? null : stoppedBy, reused.count(),
+        (System.nanoTime() - start) / 1e9, g.seconds(), t.warnings(), g.serverMetrics(), stoppedBy(attempt, left), reused.count(),
         t.cachedTokens());
   }
 
